@@ -1,0 +1,183 @@
+"""The ``DJANGO_KLING`` setting, read through one object with documented defaults.
+
+``kling_settings.POLL_INTERVAL`` and friends give the effective value; dict settings are merged
+key by key over their defaults, and any key we do not know is rejected (a typo in a setting
+should fail loudly, not be ignored). The object reloads when a test changes the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "DJANGO_KLING"
+GATEWAY_V4_URL = "https://ai-gateway.vercel.sh/v4/ai"
+KLING_MODEL_ID = "klingai/kling-v2.6-i2v"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    doc: str
+
+
+def _gateway_api_key() -> str | None:
+    return os.environ.get("AI_GATEWAY_API_KEY") or None
+
+
+# Each provider's own options; the key set is closed like the top level.
+PROVIDER_OPTIONS: dict[str, tuple[Setting, ...]] = {
+    "gateway": (
+        Setting("API_KEY", _gateway_api_key, "Gateway API key. Default: env AI_GATEWAY_API_KEY."),
+        Setting("BASE_URL", GATEWAY_V4_URL, "Gateway base URL, ending in /v3/ai or /v4/ai."),
+        Setting("MODEL", KLING_MODEL_ID, "Model id sent in the ai-model-id header."),
+        Setting(
+            "PROTOCOL",
+            "async",
+            '"async": v4 start/status with an idempotency key (never billed twice); '
+            '"stream": one long server-sent-events call.',
+        ),
+        Setting("TIMEOUT", 30.0, "Seconds allowed for one start or status call."),
+        Setting("STREAM_TIMEOUT", 900.0, "Seconds allowed for a whole streaming call."),
+    ),
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PROVIDER", "gateway", "Name of the provider new requests go to."),
+    Setting("PROVIDERS", {}, "Options per provider, merged over the provider's defaults."),
+    Setting("STORAGE", "default", "Alias in STORAGES where images, clips and posters are kept."),
+    Setting("UPLOAD_TO", "kling/%Y/%m/", "Folder (strftime pattern) for stored files."),
+    Setting(
+        "DEFAULTS",
+        {"duration": 5, "aspect_ratio": "16:9", "mode": "pro", "sound": True},
+        "Initial values of the generation options in forms and commands.",
+    ),
+    Setting("POLL_INTERVAL", 5.0, "Seconds between two status calls of a running job."),
+    Setting("MAX_POLL_INTERVAL", 60.0, "Upper bound of the backoff after transient errors."),
+    Setting("DEADLINE", 1200.0, "Seconds after submission after which a job is failed."),
+    Setting("MAX_ATTEMPTS", 6, "Tries of one call on retryable errors before the job fails."),
+    Setting("MAX_DOWNLOAD_BYTES", 512 * 1024 * 1024, "Largest clip accepted, in bytes."),
+    Setting(
+        "ALLOWED_DOWNLOAD_HOSTS",
+        [],
+        "Hosts a clip may be downloaded from although they are IP addresses, local names or "
+        "plain http (the sandbox in tests). Public https hosts need no entry.",
+    ),
+    Setting(
+        "IMAGE_TRANSFER",
+        "auto",
+        '"auto": send a frame as a URL when its storage gives an https URL, inline otherwise; '
+        '"inline": always base64 in the request body; "url": always the storage URL.',
+    ),
+    Setting("QUEUE_NAME", "kling", "Dramatiq queue the actors use."),
+    Setting(
+        "PRICES",
+        {
+            "std": {"silent": "0.07", "sound": "0.14"},
+            "pro": {"silent": "0.07", "sound": "0.14"},
+        },
+        "Estimated price per second of output, by mode and sound.",
+    ),
+    Setting("CURRENCY", "USD", "Currency of PRICES and of the reported costs."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _resolve(default: Any) -> Any:
+    return default() if callable(default) else default
+
+
+def _reject_unknown(where: str, known: dict[str, Any], given: Any) -> None:
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured(f"{where} must be a dict, not {type(given).__name__}.")
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"Unknown key(s) in {where}: {', '.join(unknown)}. "
+            f"Known keys: {', '.join(sorted(known))}."
+        )
+
+
+def _merge_closed(where: str, defaults: dict[str, Any], given: Any) -> dict[str, Any]:
+    _reject_unknown(where, defaults, given)
+    return {**defaults, **given}
+
+
+class KlingSettings:
+    """Effective values of ``settings.DJANGO_KLING``; attribute access by setting name."""
+
+    def __init__(self, user_settings: dict[str, Any] | None = None) -> None:
+        self._user = user_settings
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user is None:
+            from django.conf import settings
+
+            self._user = getattr(settings, SETTING_NAME, {}) or {}
+        _reject_unknown(SETTING_NAME, _BY_NAME, self._user)
+        return self._user
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _BY_NAME:
+            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}")
+        if name not in self._cache:
+            self._cache[name] = self._compute(name)
+        return self._cache[name]
+
+    def _compute(self, name: str) -> Any:
+        default = _resolve(_BY_NAME[name].default)
+        if name not in self.user_settings:
+            return default
+        value = self.user_settings[name]
+        if name == "DEFAULTS":
+            return _merge_closed(f"{SETTING_NAME}['DEFAULTS']", default, value)
+        if name == "PROVIDERS":
+            if not isinstance(value, dict):
+                raise ImproperlyConfigured(f"{SETTING_NAME}['PROVIDERS'] must be a dict.")
+            return value
+        if name == "PRICES":
+            return {
+                mode: _merge_closed(f"{SETTING_NAME}['PRICES'][{mode!r}]",
+                                    {"silent": 0, "sound": 0}, table)
+                for mode, table in value.items()
+            }
+        return value
+
+    def provider_options(self, name: str | None = None) -> dict[str, Any]:
+        """The merged options of one provider (the configured one by default)."""
+        name = name or self.PROVIDER
+        if name not in PROVIDER_OPTIONS:
+            raise ImproperlyConfigured(
+                f"Unknown provider {name!r} in {SETTING_NAME}. "
+                f"Known providers: {', '.join(sorted(PROVIDER_OPTIONS))}."
+            )
+        defaults = {s.name: _resolve(s.default) for s in PROVIDER_OPTIONS[name]}
+        given = self.PROVIDERS.get(name, {})
+        return _merge_closed(f"{SETTING_NAME}['PROVIDERS'][{name!r}]", defaults, given)
+
+    def price_per_second(self, mode: str, sound: bool) -> Decimal:
+        table = self.PRICES.get(mode) or self.PRICES["pro"]
+        return Decimal(str(table["sound" if sound else "silent"]))
+
+    def reload(self) -> None:
+        self._user = None
+        self._cache.clear()
+
+
+kling_settings = KlingSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        kling_settings.reload()

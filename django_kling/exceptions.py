@@ -1,0 +1,121 @@
+"""One rooted exception hierarchy for everything django-kling raises on purpose.
+
+Every error carries a stable ``code`` (stored in ``VideoRequest.error_code`` and listed in the
+manual's troubleshooting page) and a ``message`` that is safe to show to an editor: it never
+contains a secret, and it is plain text (templates escape it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KlingError(Exception):
+    """Root of every error the app raises on purpose."""
+
+    code: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        self.message = str(message)
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(KlingError):
+    """The ``DJANGO_KLING`` setting is wrong (also raised as a system check)."""
+
+    code = "configuration"
+
+
+class InvalidInput(KlingError):
+    """An input (image, prompt, duration, ...) breaks one of the model's rules.
+
+    ``field`` names the form field or command option it belongs to, ``params`` holds the
+    numbers the message was built from (so forms can re-render it).
+    """
+
+    code = "invalid_input"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+        self.params = params or {}
+
+
+class BudgetExceeded(InvalidInput):
+    """A new request would go over the configured daily or monthly budget."""
+
+    code = "budget_exceeded"
+
+
+class ProviderError(KlingError):
+    """The provider refused or failed a call.
+
+    ``status`` is the HTTP status (or the one the provider reported inside a stream),
+    ``retryable`` says whether the same call may succeed later, ``retry_after`` is the delay in
+    seconds the provider asked for, if any.
+    """
+
+    code = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        provider: str = "",
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, "
+            f"retryable={self.retryable!r}, message={self.message!r})"
+        )
+
+
+class GenerationFailed(ProviderError):
+    """The provider ran the job and reports that it failed (never retried)."""
+
+    code = "generation_failed"
+
+
+class DownloadError(KlingError):
+    """The finished clip could not be downloaded (expired URL, refused host, over the cap...)."""
+
+    code = "download_failed"
+
+    def __init__(self, message: str, *, code: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message, code=code)
+        self.retryable = retryable
+
+
+class MediaError(KlingError):
+    """The downloaded file is not the promised clip (not an MP4, no audio, truncated...)."""
+
+    code = "invalid_media"
+
+
+class InvalidTransition(KlingError):
+    """A state change the state machine does not allow (a programming or concurrency error)."""
+
+    code = "invalid_transition"

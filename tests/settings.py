@@ -1,0 +1,98 @@
+"""Settings for django-kling's own tests.
+
+SQLite and Dramatiq's stub broker by default, so the suite runs on a laptop with nothing
+installed; ``DATABASE_URL`` (PostgreSQL in CI) and ``REDIS_URL`` switch to the real services.
+"""
+
+import os
+import tempfile
+
+import dj_database_url
+
+SECRET_KEY = "django-kling-tests"  # noqa: S105
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+ALLOWED_HOSTS = ["*"]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "sqlite:///" + os.path.join(tempfile.gettempdir(),
+                                                                   "kling-tests.sqlite3"))
+    )
+}
+DATABASES["default"]["TEST"] = {"NAME": None}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_dramatiq",
+    "django_kling",
+    "tests.shop",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="kling-media-")
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if os.environ.get("REDIS_URL"):
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": os.environ["REDIS_URL"], "namespace": "django-kling-tests"},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+
+DJANGO_KLING = {
+    "PROVIDERS": {"gateway": {"API_KEY": "test-secret-key-do-not-log"}},
+    "POLL_INTERVAL": 0.2,
+    "MAX_POLL_INTERVAL": 1.0,
+    "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1"],
+}
+
+LOGGING_CONFIG = None
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
