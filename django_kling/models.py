@@ -1,0 +1,193 @@
+"""The two tables: ``VideoRequest`` (one generation job) and ``Asset`` (one stored file)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .states import ACTIVE, FINAL, Status
+from .storage import asset_storage, asset_upload_to
+
+
+def new_idempotency_key() -> str:
+    return f"kling_{uuid.uuid4().hex}"
+
+
+class AssetKind(models.TextChoices):
+    SOURCE_IMAGE = "source_image", _("Source image")
+    LAST_FRAME = "last_frame", _("Last frame")
+    VIDEO = "video", _("Video")
+    POSTER = "poster", _("Poster")
+
+
+class Duration(models.IntegerChoices):
+    FIVE = 5, _("5 seconds")
+    TEN = 10, _("10 seconds")
+
+
+class AspectRatio(models.TextChoices):
+    LANDSCAPE = "16:9", _("16:9 landscape")
+    PORTRAIT = "9:16", _("9:16 portrait")
+    SQUARE = "1:1", _("1:1 square")
+
+
+class Mode(models.TextChoices):
+    STANDARD = "std", _("Standard (720p, silent)")
+    PRO = "pro", _("Pro (1080p, sound, last frame)")
+
+
+class OwnedQuerySet(models.QuerySet):
+    def for_object(self, obj: models.Model, field_name: str | None = None) -> OwnedQuerySet:
+        """Rows linked to ``obj`` (optionally through one of its fields)."""
+        qs = self.filter(
+            content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+        )
+        return qs.filter(field_name=field_name) if field_name else qs
+
+
+class Asset(models.Model):
+    """A file in the configured storage with the metadata probed from it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=20, choices=AssetKind.choices)
+    file = models.FileField(_("file"), storage=asset_storage, upload_to=asset_upload_to,
+                            max_length=255)
+    mime = models.CharField(_("MIME type"), max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    duration = models.FloatField(_("duration in seconds"), null=True, blank=True)
+    fps = models.FloatField(_("frames per second"), null=True, blank=True)
+    has_audio = models.BooleanField(_("has audio"), null=True, blank=True)
+    content_type = models.ForeignKey(ContentType, models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    object_id = models.CharField(_("object id"), max_length=64, blank=True, db_index=True)
+    field_name = models.CharField(_("field name"), max_length=100, blank=True)
+    owner = GenericForeignKey("content_type", "object_id")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("asset")
+        verbose_name_plural = _("assets")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file.name or self.pk}"
+
+
+class VideoRequest(models.Model):
+    """One image-to-video generation job, from the editor's inputs to the stored clip."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                   blank=True, related_name="+", verbose_name=_("requested by"))
+
+    content_type = models.ForeignKey(ContentType, models.SET_NULL, null=True, blank=True,
+                                     related_name="+", verbose_name=_("source type"))
+    object_id = models.CharField(_("source id"), max_length=64, blank=True, db_index=True)
+    field_name = models.CharField(_("source field"), max_length=100, blank=True)
+    source_object = GenericForeignKey("content_type", "object_id")
+
+    first_frame = models.ForeignKey(Asset, models.PROTECT, related_name="+",
+                                    verbose_name=_("first frame"))
+    last_frame = models.ForeignKey(Asset, models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("last frame"))
+    prompt = models.TextField(_("prompt"), blank=True, max_length=2500)
+    negative_prompt = models.TextField(_("negative prompt"), blank=True, max_length=2500)
+    duration = models.PositiveSmallIntegerField(_("duration"), choices=Duration.choices,
+                                                default=Duration.FIVE)
+    aspect_ratio = models.CharField(_("aspect ratio"), max_length=5,
+                                    choices=AspectRatio.choices, default=AspectRatio.LANDSCAPE)
+    mode = models.CharField(_("mode"), max_length=3, choices=Mode.choices, default=Mode.PRO)
+    generate_audio = models.BooleanField(_("sound"), default=True)
+    seed = models.BigIntegerField(_("seed"), null=True, blank=True)
+
+    provider = models.CharField(_("provider"), max_length=40)
+    model = models.CharField(_("model"), max_length=100)
+    protocol = models.CharField(_("protocol"), max_length=10, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices,
+                              default=Status.QUEUED, db_index=True, editable=False)
+    operation = models.JSONField(_("provider operation"), null=True, blank=True, editable=False)
+    operation_id = models.CharField(_("operation id"), max_length=200, blank=True,
+                                    editable=False)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True,
+                                       default=new_idempotency_key, editable=False)
+    result_url = models.URLField(_("result URL"), max_length=2000, blank=True, editable=False)
+    submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0,
+                                                  editable=False)
+    poll_count = models.PositiveIntegerField(_("status calls"), default=0, editable=False)
+    fetch_attempts = models.PositiveIntegerField(_("fetch attempts"), default=0,
+                                                 editable=False)
+    error_streak = models.PositiveIntegerField(_("transient errors in a row"), default=0,
+                                               editable=False)
+    error_code = models.CharField(_("error code"), max_length=50, blank=True, editable=False)
+    error_message = models.TextField(_("error"), blank=True, editable=False)
+    warnings = models.JSONField(_("warnings"), default=list, blank=True, editable=False)
+    provider_metadata = models.JSONField(_("provider metadata"), default=dict, blank=True,
+                                         editable=False)
+
+    video = models.ForeignKey(Asset, models.SET_NULL, null=True, blank=True, related_name="+",
+                              verbose_name=_("video"), editable=False)
+    poster = models.ForeignKey(Asset, models.SET_NULL, null=True, blank=True, related_name="+",
+                               verbose_name=_("poster"), editable=False)
+    estimated_cost = models.DecimalField(_("estimated cost"), max_digits=8, decimal_places=3,
+                                         default=Decimal("0"))
+    reported_cost = models.DecimalField(_("reported cost"), max_digits=8, decimal_places=3,
+                                        null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    enqueued_at = models.DateTimeField(_("enqueued"), null=True, blank=True, editable=False)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True, editable=False)
+    next_check_at = models.DateTimeField(_("next check"), null=True, blank=True,
+                                         editable=False, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True, editable=False)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("video request")
+        verbose_name_plural = _("video requests")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["content_type", "object_id", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Only states.transition() may change the status of a saved job.
+        loaded = getattr(self, "_loaded_status", None)
+        allowed = getattr(self, "_allow_status_write", False)
+        if loaded is not None and self.status != loaded and not allowed:
+            raise FieldError(
+                "VideoRequest.status is changed only through django_kling.states.transition()."
+            )
+        super().save(*args, **kwargs)
+        self._allow_status_write = False
+        self._loaded_status = self.status
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> VideoRequest:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_status = instance.__dict__.get("status")
+        return instance
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
