@@ -1,0 +1,118 @@
+"""Misbehaviour on demand: the table of faults the sandbox can be told to inject.
+
+Each fault has the routes where it makes sense and its default parameters. A test switches one
+on with ``sandbox.set_fault(name, times=None, route=None, **params)``: ``times=N`` hits the
+next N matching requests and then switches itself off, ``None`` keeps it on until
+``clear_faults()``; ``route`` narrows it to some of its routes.
+
+Routes: ``start`` and ``status`` (v4 jobs), ``stream`` (the SSE call, v3 and v4) and ``file``
+(``GET /files/<id>.mp4``, the result download).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ROUTES = ("start", "status", "stream", "file")
+API_ROUTES = ("start", "status", "stream")
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    routes: tuple[str, ...]
+    defaults: dict[str, Any]
+    effect: str
+
+
+FAULTS: dict[str, FaultKind] = {
+    # Answered before the request is read, like an overloaded front door: nothing is billed.
+    "rate_limit": FaultKind(API_ROUTES, {"retry_after": 1},
+                            "429 rate_limit_exceeded with a retry-after header (seconds)"),
+    "server_error": FaultKind(ROUTES, {"message": "The sandbox failed on purpose."},
+                              "500 internal_server_error"),
+    "bad_gateway": FaultKind(ROUTES, {}, "502 with an HTML (non-JSON) body"),
+    "slow": FaultKind(ROUTES, {"seconds": 2.0}, "sleep this long before answering"),
+    # Answered after the work was accepted: start creates (and bills) the job, so a client
+    # that retries with the same idempotency key must not be billed again.
+    "malformed_json": FaultKind(API_ROUTES, {},
+                                "200 whose JSON body (or SSE data event) is cut in half"),
+    "cut_stream": FaultKind(("stream",), {"heartbeats": 2, "clean": False},
+                            "send heartbeats, then drop the connection without the data event "
+                            "(clean=True ends the HTTP body properly instead)"),
+    "generation_error": FaultKind(
+        ("status", "stream"),
+        {"message": "Kling could not generate this video.",
+         "error_type": "internal_server_error", "status_code": 500},
+        'status answers {"status":"error"} from then on; the stream sends its error event'),
+    "cancelled": FaultKind(("status",), {}, 'status answers {"status":"cancelled"} from then on'),
+    "uploaded": FaultKind(("status", "stream"), {},
+                          'the finished result is {"type":"uploaded"}: no bytes, no URL'),
+    "expired_url": FaultKind(("file",), {"status": 404}, "the result URL answers 404 (or 403)"),
+    "truncated_mp4": FaultKind(("file",), {},
+                               "serve the first half of the clip (content-length matches)"),
+    "not_a_video": FaultKind(("file",), {}, "serve an HTML page labelled video/mp4"),
+}
+
+
+@dataclass
+class ActiveFault:
+    name: str
+    routes: frozenset[str]
+    remaining: int | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class FaultBoard:
+    """The faults switched on right now; thread-safe, consumed by the request handlers."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, ActiveFault] = {}
+        self._lock = threading.Lock()
+
+    def set(self, name: str, times: int | None = None, *,
+            route: str | Iterable[str] | None = None, **params: Any) -> None:
+        kind = FAULTS.get(name)
+        if kind is None:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        if times is not None and (isinstance(times, bool) or int(times) < 1):
+            raise ValueError("times must be a positive number of requests or None (always)")
+        unknown = set(params) - set(kind.defaults)
+        if unknown:
+            raise ValueError(f"fault {name!r} takes no parameter {', '.join(sorted(unknown))}")
+        routes = set(kind.routes) if route is None else (
+            {route} if isinstance(route, str) else set(route))
+        if not routes or not routes <= set(kind.routes):
+            raise ValueError(f"fault {name!r} applies to routes {', '.join(kind.routes)} only")
+        fault = ActiveFault(name, frozenset(routes), None if times is None else int(times),
+                            {**kind.defaults, **params})
+        with self._lock:
+            # Setting a fault again replaces it, and moves it to the end of the checking order.
+            self._active.pop(name, None)
+            self._active[name] = fault
+
+    def clear(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._active.clear()
+            else:
+                self._active.pop(name, None)
+
+    def take(self, route: str, names: Iterable[str]) -> ActiveFault | None:
+        """The first active fault among ``names`` for ``route``, using up one of its times."""
+        wanted = set(names)
+        with self._lock:
+            for fault in self._active.values():
+                if fault.name in wanted and route in fault.routes:
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            del self._active[fault.name]
+                    return fault
+        return None
+
+    def active(self) -> list[ActiveFault]:
+        with self._lock:
+            return list(self._active.values())

@@ -1,0 +1,753 @@
+"""The sandbox gateway, spoken to over HTTP the way a client would (no Django needed)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import av
+import httpx
+import pytest
+from PIL import Image, ImageStat
+
+from django_kling.sandbox import Sandbox
+
+API_KEY = "sandbox-test-key"
+SCALE = 0.1  # 1920x1080 -> 192x108: every size class stays exact, renders take a blink
+RED = (220, 30, 30)
+BLUE = (30, 30, 220)
+
+
+# -- fixtures and helpers -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Sandbox]:
+    with Sandbox(API_KEY, render_scale=SCALE) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: Sandbox) -> Iterator[None]:
+    server.reset()
+    server.delay = 0.0
+    server.result = "url"
+    server.pad_to_bytes = None
+    yield
+    server.clear_faults()
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30) as http:
+        yield http
+
+
+class Receiver:
+    """A loopback web server standing in for the host project: serves images, takes webhooks."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, bytes] = {}
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.received = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                data = receiver.images.get(self.path)
+                self.send_response(200 if data else 404)
+                self.send_header("content-length", str(len(data or b"")))
+                self.end_headers()
+                self.wfile.write(data or b"")
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.received.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    web = Receiver()
+    yield web
+    web.close()
+
+
+def png(width: int = 640, height: int = 360, color=RED, fmt: str = "PNG") -> bytes:
+    image = Image.new("RGB", (width, height), color)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def file_image(data: bytes | None = None, media_type: str = "image/png") -> dict[str, Any]:
+    return {"type": "file", "mediaType": media_type,
+            "data": base64.b64encode(data if data is not None else png()).decode()}
+
+
+def make_body(**changes: Any) -> dict[str, Any]:
+    """What the reference client sends for a first frame, 5 s, sound on, mode pro."""
+    image = file_image()
+    body: dict[str, Any] = {
+        "prompt": "The bottle turns slowly.", "n": 1, "duration": 5, "generateAudio": True,
+        "seed": 0, "image": image, "frameImages": [{"frameType": "first_frame", "image": image}],
+        "providerOptions": {"klingai": {"mode": "pro"}},
+    }
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+def headers(version: str = "4", **changes: str | None) -> dict[str, str]:
+    values: dict[str, str | None] = {
+        "authorization": f"Bearer {API_KEY}",
+        "ai-gateway-protocol-version": "0.0.1",
+        "ai-gateway-auth-method": "api-key",
+        "ai-model-id": "klingai/kling-v2.6-i2v",
+        "ai-video-model-specification-version": version,
+        "content-type": "application/json",
+    }
+    values.update({key.replace("_", "-"): value for key, value in changes.items()})
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def post_start(client: httpx.Client, server: Sandbox, body: dict[str, Any] | None = None,
+               key: str = "key-1") -> httpx.Response:
+    return client.post(server.v4_url + "/video-model/start", json=body or make_body(),
+                       headers=headers(idempotency_key=key))
+
+
+def post_status(client: httpx.Client, server: Sandbox, operation: Any) -> httpx.Response:
+    return client.post(server.v4_url + "/video-model/status", json={"operation": operation},
+                       headers=headers())
+
+
+def wait_done(client: httpx.Client, server: Sandbox, operation: Any,
+              timeout: float = 20.0) -> dict[str, Any]:
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        answer = post_status(client, server, operation)
+        assert answer.status_code == 200, answer.text
+        if answer.json()["status"] != "pending":
+            return answer.json()
+        time.sleep(0.05)
+    pytest.fail("the sandbox job stayed pending")
+
+
+def generate(client: httpx.Client, server: Sandbox, body: dict[str, Any] | None = None,
+             key: str = "key-1") -> dict[str, Any]:
+    started = post_start(client, server, body, key)
+    assert started.status_code == 200, started.text
+    return wait_done(client, server, started.json()["operation"])
+
+
+def stream(client: httpx.Client, url: str, body: dict[str, Any] | None = None,
+           version: str = "4") -> tuple[list[str], httpx.Response]:
+    lines: list[str] = []
+    with client.stream("POST", url + "/video-model", json=body or make_body(),
+                       headers=headers(version, accept="text/event-stream")) as response:
+        if response.status_code == 200:
+            lines.extend(response.iter_lines())
+        else:
+            response.read()
+    return lines, response
+
+
+def data_events(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line[len("data: "):]) for line in lines if line.startswith("data:")]
+
+
+def probe(data: bytes) -> dict[str, Any]:
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio
+        return {
+            "codec": video.codec_context.name, "fps": video.average_rate,
+            "size": (video.width, video.height), "duration": container.duration / 1e6,
+            "frames": video.frames, "audio": audio[0].codec_context.name if audio else None,
+        }
+
+
+def assert_error(response: httpx.Response, status: int, error_type: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert set(payload["error"]) == {"message", "type", "param", "code"}
+    assert payload["error"]["type"] == error_type
+    assert payload["generationId"].startswith("gen_")
+    return payload["error"]
+
+
+# -- headers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("change", "status", "error_type"), [
+    ({"authorization": None}, 401, "authentication_error"),
+    ({"authorization": "Bearer wrong-key"}, 401, "authentication_error"),
+    ({"authorization": f"Basic {API_KEY}"}, 401, "authentication_error"),
+    ({"ai_gateway_auth_method": "oidc"}, 401, "authentication_error"),
+    ({"ai_gateway_protocol_version": None}, 400, "invalid_request_error"),
+    ({"ai_gateway_protocol_version": "0.0.2"}, 400, "invalid_request_error"),
+    ({"ai_model_id": "klingai/kling-v2.5-turbo-i2v"}, 404, "model_not_found"),
+    ({"ai_model_id": None}, 404, "model_not_found"),
+    ({"ai_video_model_specification_version": "3"}, 400, "invalid_request_error"),
+    ({"content_type": "text/plain"}, 400, "invalid_request_error"),
+    ({"idempotency_key": None}, 400, "invalid_request_error"),
+])
+def test_start_checks_every_header(client, server, change, status, error_type):
+    sent = headers(**{"idempotency_key": "key-1", **change})
+    response = client.post(server.v4_url + "/video-model/start",
+                           content=json.dumps(make_body()), headers=sent)
+    assert_error(response, status, error_type)
+    assert server.bill_count == 0
+
+
+def test_api_key_never_recorded_and_image_data_left_out(client, server):
+    assert post_start(client, server).status_code == 200
+    (call,) = server.calls
+    assert call.method == "POST" and call.path == "/v4/ai/video-model/start"
+    assert call.headers["authorization"] == "[REDACTED]"
+    assert API_KEY not in json.dumps(call.headers) + json.dumps(call.json)
+    assert call.json["image"]["data"].endswith("base64 chars>")
+    assert call.json["prompt"] == "The bottle turns slowly."
+
+
+def test_status_checks_headers(client, server):
+    response = client.post(server.v4_url + "/video-model/status",
+                           json={"operation": {"gatewayJobId": "job_x"}},
+                           headers=headers(authorization="Bearer nope"))
+    assert_error(response, 401, "authentication_error")
+
+
+@pytest.mark.parametrize(("version_url", "change", "status", "error_type"), [
+    ("v3", {"accept": None}, 400, "invalid_request_error"),
+    ("v3", {"ai_video_model_specification_version": "4"}, 400, "invalid_request_error"),
+    ("v4", {"ai_video_model_specification_version": "3"}, 400, "invalid_request_error"),
+    ("v3", {"authorization": None}, 401, "authentication_error"),
+    ("v3", {"ai_model_id": "openai/sora"}, 404, "model_not_found"),
+])
+def test_stream_checks_headers(client, server, version_url, change, status, error_type):
+    url = server.v3_url if version_url == "v3" else server.v4_url
+    version = "3" if version_url == "v3" else "4"
+    sent = headers(version, **{"accept": "text/event-stream", **change})
+    response = client.post(url + "/video-model", json=make_body(), headers=sent)
+    assert_error(response, status, error_type)
+
+
+def test_v3_has_no_job_routes(client, server):
+    response = client.post(server.v3_url + "/video-model/start", json=make_body(),
+                           headers=headers("3", idempotency_key="k"))
+    assert response.status_code == 404
+
+
+# -- body ---------------------------------------------------------------------------------------
+
+
+def _without_image(body: dict[str, Any]) -> dict[str, Any]:
+    body.pop("image")
+    body.pop("frameImages")
+    return body
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    (b"{not json", None),
+    (b"[1, 2]", None),
+    (_without_image(make_body()), "image"),
+    (make_body(duration=7), "duration"),
+    (make_body(duration="5"), "duration"),
+    (make_body(generateAudio="yes"), "generateAudio"),
+    (make_body(n=0), "n"),
+    (make_body(prompt="x" * 2501), "prompt"),
+    (make_body(prompt=12), "prompt"),
+    (make_body(providerOptions={"klingai": {"mode": "turbo"}}), "providerOptions.klingai.mode"),
+    (make_body(providerOptions={"klingai": {"negativePrompt": "n" * 2501}}),
+     "providerOptions.klingai.negativePrompt"),
+    (make_body(providerOptions={"klingai": {"mode": "std"}}), "generateAudio"),
+    (make_body(providerOptions={"klingai": {"cfgScale": 3}}), "providerOptions.klingai.cfgScale"),
+    (make_body(aspectRatio="wide"), "aspectRatio"),
+    (make_body(resolution="big"), "resolution"),
+    (make_body(seed="7"), "seed"),
+    (make_body(frameImages=[{"frameType": "middle", "image": file_image()}]),
+     "frameImages[0].frameType"),
+    (make_body(frameImages=None, image={"type": "file", "mediaType": "image/png",
+                                        "data": "data:image/png;base64,AAAA"}), "image.data"),
+    (make_body(frameImages=None, image={"type": "file", "mediaType": "image/png",
+                                        "data": "not base64!"}), "image.data"),
+    (make_body(frameImages=None, image=file_image(png(fmt="WEBP"), "image/webp")),
+     "image.mediaType"),
+    (make_body(frameImages=None, image=file_image(png(fmt="GIF"))), "image"),
+    (make_body(frameImages=None, image=file_image(b"hello")), "image"),
+    (make_body(frameImages=None, image=file_image(png(200, 200))), "image"),
+    (make_body(frameImages=None, image=file_image(png(1000, 300))), "image"),
+    (make_body(frameImages=None, image={"type": "path", "path": "/etc/passwd"}), "image.type"),
+    (make_body(frameImages=None, image={"type": "url", "url": "ftp://example.com/a.png"}),
+     "image.url"),
+    (make_body(callbackUrl="javascript:alert(1)"), "callbackUrl"),
+])
+def test_body_is_validated(client, server, body, param):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = client.post(server.v4_url + "/video-model/start", content=content,
+                           headers=headers(idempotency_key="key-1"))
+    error = assert_error(response, 400, "invalid_request_error")
+    assert error["param"] == param
+    assert server.bill_count == 0 and server.billed == {}
+
+
+def test_callback_url_only_on_start(client, server):
+    lines, response = stream(client, server.v4_url,
+                             make_body(callbackUrl="http://127.0.0.1:9/hook"))
+    assert_error(response, 400, "invalid_request_error")
+
+
+def test_unreachable_image_url_is_a_clear_400(client, server, receiver):
+    body = make_body(frameImages=None, image={"type": "url", "url": receiver.url + "/gone.png"})
+    error = assert_error(post_start(client, server, body), 400, "invalid_request_error")
+    assert "fetch" in error["message"]
+
+
+# -- async jobs ---------------------------------------------------------------------------------
+
+
+def test_start_pending_then_completed_with_a_real_mp4(client, server):
+    server.delay = 0.6
+    started = post_start(client, server)
+    assert started.status_code == 200
+    answer = started.json()
+    operation = answer["operation"]
+    assert operation["gatewayJobId"].startswith("job_")
+    assert {"type": "unsupported", "feature": "seed"}.items() <= answer["warnings"][0].items()
+    assert answer["providerMetadata"]["gateway"]["generationId"].startswith("gen_")
+    assert "webhookSigningSecret" not in answer["providerMetadata"]["gateway"]
+
+    assert post_status(client, server, operation).json() == {"status": "pending"}
+    done = wait_done(client, server, operation)
+    assert done["status"] == "completed"
+    assert done["providerMetadata"]["gateway"]["cost"] == "0.70"
+    (video,) = done["videos"]
+    assert video["type"] == "url" and video["mediaType"] == "video/mp4"
+    assert video["url"].startswith(server.url + "/files/")
+
+    download = client.get(video["url"])
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "video/mp4"
+    assert int(download.headers["content-length"]) == len(download.content)
+    info = probe(download.content)
+    assert info["codec"] == "h264" and info["fps"] == 30 and info["frames"] == 150
+    assert info["duration"] == pytest.approx(5.0, abs=0.1)
+    assert info["size"] == (192, 108)
+    assert info["audio"] == "aac"
+
+    head = client.head(video["url"])
+    assert head.headers["content-length"] == download.headers["content-length"]
+
+
+def test_std_square_ten_seconds_silent(client, server):
+    body = make_body(duration=10, generateAudio=False, aspectRatio="1:1",
+                     providerOptions={"klingai": {"mode": "std", "negativePrompt": "blur"}})
+    done = generate(client, server, body)
+    features = {warning["feature"] for warning in done["warnings"]}
+    assert features == {"aspectRatio", "seed"}
+    assert done["providerMetadata"]["gateway"]["cost"] == "0.70"  # 10 s silent
+    info = probe(client.get(done["videos"][0]["url"]).content)
+    assert info["size"] == (72, 72)
+    assert info["duration"] == pytest.approx(10.0, abs=0.1) and info["frames"] == 300
+    assert info["audio"] is None
+
+
+def test_portrait_image_gives_portrait_clip_and_defaults_apply(client, server):
+    # Only `image`, no duration, no mode, no sound: 5 s, pro, silent.
+    body = {"image": file_image(png(360, 640))}
+    done = generate(client, server, body)
+    assert done["warnings"] == []
+    info = probe(client.get(done["videos"][0]["url"]).content)
+    assert info["size"] == (108, 192)
+    assert info["duration"] == pytest.approx(5.0, abs=0.1)
+    assert info["audio"] is None
+
+
+def test_last_frame_is_reached(client, server):
+    first, last = file_image(png(color=RED)), file_image(png(color=BLUE))
+    body = make_body(image=first, generateAudio=False, frameImages=[
+        {"frameType": "first_frame", "image": first}, {"frameType": "last_frame", "image": last}])
+    done = generate(client, server, body)
+    with av.open(io.BytesIO(client.get(done["videos"][0]["url"]).content)) as container:
+        frames = [frame.to_image() for frame in container.decode(video=0)]
+    assert ImageStat.Stat(frames[0]).mean[0] > 150
+    assert ImageStat.Stat(frames[-1]).mean[2] > 150
+
+
+def test_url_images_are_fetched(client, server, receiver):
+    receiver.images["/first.png"] = png(500, 500)
+    body = make_body(frameImages=None, generateAudio=False,
+                     image={"type": "url", "url": receiver.url + "/first.png"})
+    done = generate(client, server, body)
+    assert probe(client.get(done["videos"][0]["url"]).content)["size"] == (108, 108)
+
+
+def test_jpeg_input(client, server):
+    body = make_body(frameImages=None, image=file_image(png(fmt="JPEG"), "image/jpeg"))
+    assert generate(client, server, body)["status"] == "completed"
+
+
+def test_base64_result(client, server):
+    server.result = "base64"
+    done = generate(client, server)
+    (video,) = done["videos"]
+    assert video["type"] == "base64" and video["mediaType"] == "video/mp4"
+    info = probe(base64.b64decode(video["data"]))
+    assert info["codec"] == "h264" and info["audio"] == "aac"
+
+
+def test_unknown_operation(client, server):
+    for operation in ({"gatewayJobId": "job_nope"}, "job_nope", None):
+        error = assert_error(post_status(client, server, operation), 400,
+                             "invalid_request_error")
+        assert error["message"] == "unknown operation"
+
+
+def test_idempotency_key_is_billed_once(client, server):
+    first = post_start(client, server, key="same")
+    second = post_start(client, server, key="same")
+    assert first.json()["operation"] == second.json()["operation"]
+    assert server.billed == {"same": 1}
+    assert server.start_calls == {"same": 2}
+    assert server.bill_count == 1
+
+    other = post_start(client, server, key="other")
+    assert other.json()["operation"] != first.json()["operation"]
+    assert server.billed == {"same": 1, "other": 1}
+    assert server.bill_count == 2
+
+
+def test_identical_jobs_render_once(client, server):
+    from django_kling.sandbox.render import RENDER_CACHE
+
+    body = make_body(prompt="cache me", generateAudio=False,
+                     frameImages=None, image=file_image(png(641, 361)))
+    generate(client, server, body, key="a")
+    renders = RENDER_CACHE.renders
+    generate(client, server, body, key="b")
+    assert RENDER_CACHE.renders == renders
+    assert server.bill_count == 2
+
+
+def test_webhook_is_signed(client, server, receiver):
+    server.delay = 0.2
+    started = post_start(client, server, make_body(callbackUrl=receiver.url + "/hook"))
+    metadata = started.json()["providerMetadata"]["gateway"]
+    secret = metadata["webhookSigningSecret"]
+    assert receiver.received.wait(20)
+    sent_headers, body = receiver.posts[0]
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(sent_headers["x-signature"], expected)
+    assert abs(int(sent_headers["x-timestamp"]) - time.time()) < 60
+    payload = json.loads(body)
+    assert payload["operation"] == started.json()["operation"]
+    assert payload["status"] == "completed"
+    assert payload["videos"][0]["type"] == "url"
+    limit = time.monotonic() + 5
+    while not server.webhooks and time.monotonic() < limit:
+        time.sleep(0.01)
+    assert server.webhooks[0].status_code == 204
+
+    # Each job has its own secret.
+    other = post_start(client, server, make_body(callbackUrl=receiver.url + "/hook"), key="k2")
+    assert other.json()["providerMetadata"]["gateway"]["webhookSigningSecret"] != secret
+
+
+def test_padding_to_a_large_file(client, server):
+    server.pad_to_bytes = 3_000_000
+    done = generate(client, server, make_body(generateAudio=False))
+    download = client.get(done["videos"][0]["url"])
+    assert len(download.content) == 3_000_000
+    assert int(download.headers["content-length"]) == 3_000_000
+    info = probe(download.content)
+    assert info["frames"] == 150 and info["duration"] == pytest.approx(5.0, abs=0.1)
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["3", "4"])
+def test_stream_heartbeats_then_one_result(client, server, version):
+    server.delay = 1.2
+    url = server.v3_url if version == "3" else server.v4_url
+    started = time.monotonic()
+    lines, response = stream(client, url, version=version)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert time.monotonic() - started >= 1.1
+    assert lines.count(":") >= 2
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("data:"))
+    assert all(line in (":", "") for line in lines[:first_data])
+    (event,) = data_events(lines)
+    assert event["type"] == "result"
+    assert event["providerMetadata"]["gateway"]["cost"] == "0.70"
+    info = probe(client.get(event["videos"][0]["url"]).content)
+    assert info["size"] == (192, 108) and info["audio"] == "aac"
+    assert server.bill_count == 1
+
+
+def test_each_stream_call_is_billed(client, server):
+    stream(client, server.v4_url)
+    stream(client, server.v4_url)
+    assert server.bill_count == 2
+    assert server.billed == {}
+
+
+def test_stream_base64(client, server):
+    server.result = "base64"
+    lines, _ = stream(client, server.v3_url, version="3")
+    (event,) = data_events(lines)
+    assert probe(base64.b64decode(event["videos"][0]["data"]))["codec"] == "h264"
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+def test_rate_limit_with_retry_after(client, server):
+    server.set_fault("rate_limit", times=1, retry_after=3)
+    limited = post_start(client, server)
+    error = assert_error(limited, 429, "rate_limit_exceeded")
+    assert limited.headers["retry-after"] == "3"
+    assert error["code"] == "rate_limit_exceeded"
+    assert server.bill_count == 0
+    assert post_start(client, server).status_code == 200
+    assert server.start_calls == {"key-1": 2}
+    assert server.billed == {"key-1": 1}
+
+
+def test_rate_limit_on_stream(client, server):
+    server.set_fault("rate_limit", route="stream")
+    _, response = stream(client, server.v4_url)
+    assert_error(response, 429, "rate_limit_exceeded")
+    assert post_start(client, server).status_code == 200  # start is not targeted
+
+
+def test_server_error(client, server):
+    server.set_fault("server_error", times=2, route="status")
+    operation = post_start(client, server).json()["operation"]
+    assert_error(post_status(client, server, operation), 500, "internal_server_error")
+    assert_error(post_status(client, server, operation), 500, "internal_server_error")
+    assert wait_done(client, server, operation)["status"] == "completed"
+
+
+def test_bad_gateway_is_not_json(client, server):
+    server.set_fault("bad_gateway", times=1)
+    response = post_start(client, server)
+    assert response.status_code == 502
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_malformed_json_on_start_then_retry_is_not_billed_twice(client, server):
+    server.set_fault("malformed_json", times=1, route="start")
+    broken = post_start(client, server)
+    assert broken.status_code == 200
+    with pytest.raises(ValueError):
+        broken.json()
+    retried = post_start(client, server)
+    assert retried.json()["operation"]["gatewayJobId"].startswith("job_")
+    assert server.billed == {"key-1": 1} and server.bill_count == 1
+
+
+def test_malformed_json_in_stream(client, server):
+    server.set_fault("malformed_json", route="stream")
+    lines, _ = stream(client, server.v4_url)
+    (data,) = [line for line in lines if line.startswith("data:")]
+    with pytest.raises(ValueError):
+        json.loads(data[len("data: "):])
+
+
+def test_slow(client, server):
+    server.set_fault("slow", times=1, seconds=0.5, route="start")
+    started = time.monotonic()
+    assert post_start(client, server).status_code == 200
+    assert time.monotonic() - started >= 0.5
+    started = time.monotonic()
+    assert post_start(client, server, key="k2").status_code == 200
+    assert time.monotonic() - started < 0.5
+
+
+def test_cut_stream_drops_the_connection(client, server):
+    server.heartbeat_interval = 0.1
+    try:
+        server.set_fault("cut_stream", times=1, heartbeats=3)
+        received: list[str] = []
+        with pytest.raises(httpx.RemoteProtocolError):  # noqa: SIM117 (the raise is mid-stream)
+            with client.stream("POST", server.v4_url + "/video-model", json=make_body(),
+                               headers=headers(accept="text/event-stream")) as response:
+                received.extend(response.iter_lines())
+        assert received.count(":") == 3
+        assert not data_events(received)
+    finally:
+        del server.heartbeat_interval
+    assert server.bill_count == 1  # the generation ran: a blind resend would pay twice
+
+
+def test_cut_stream_clean_end(client, server):
+    server.set_fault("cut_stream", times=1, heartbeats=1, clean=True)
+    lines, response = stream(client, server.v4_url)
+    assert response.status_code == 200
+    assert lines.count(":") == 1 and not data_events(lines)
+
+
+def test_generation_error_on_status_is_final(client, server):
+    operation = post_start(client, server).json()["operation"]
+    server.set_fault("generation_error", times=1, message="Content policy violation.")
+    assert post_status(client, server, operation).json()["status"] == "error"
+    answer = post_status(client, server, operation).json()
+    assert answer["status"] == "error" and answer["error"] == "Content policy violation."
+
+
+def test_generation_error_in_stream(client, server):
+    server.set_fault("generation_error", route="stream", message="Too busy.",
+                     error_type="rate_limit_exceeded", status_code=429)
+    lines, response = stream(client, server.v4_url)
+    assert response.status_code == 200
+    (event,) = data_events(lines)
+    assert event == {"type": "error", "message": "Too busy.", "errorType": "rate_limit_exceeded",
+                     "statusCode": 429, "param": None}
+
+
+def test_cancelled(client, server):
+    server.set_fault("cancelled")
+    operation = post_start(client, server).json()["operation"]
+    assert post_status(client, server, operation).json()["status"] == "cancelled"
+
+
+def test_uploaded(client, server):
+    server.set_fault("uploaded")
+    done = generate(client, server)
+    assert done["videos"] == [{"type": "uploaded", "mediaType": "video/mp4"}]
+    lines, _ = stream(client, server.v4_url)
+    assert data_events(lines)[0]["videos"] == [{"type": "uploaded", "mediaType": "video/mp4"}]
+
+
+@pytest.mark.parametrize("status", [404, 403])
+def test_expired_url(client, server, status):
+    url = generate(client, server)["videos"][0]["url"]
+    server.set_fault("expired_url", times=1, status=status)
+    assert client.get(url).status_code == status
+    assert client.get(url).status_code == 200
+
+
+def test_truncated_mp4(client, server):
+    url = generate(client, server)["videos"][0]["url"]
+    full = client.get(url).content
+    server.set_fault("truncated_mp4")
+    cut = client.get(url)
+    assert len(cut.content) == len(full) // 2
+    assert int(cut.headers["content-length"]) == len(full) // 2
+    assert cut.content == full[: len(full) // 2]
+
+
+def test_not_a_video(client, server):
+    url = generate(client, server)["videos"][0]["url"]
+    server.set_fault("not_a_video")
+    served = client.get(url)
+    assert served.headers["content-type"] == "video/mp4"
+    assert served.content.startswith(b"<!doctype html>")
+
+
+def test_fault_times_and_clearing(client, server):
+    server.set_fault("server_error", times=2, route="start")
+    assert [post_start(client, server).status_code for _ in range(3)] == [500, 500, 200]
+    server.set_fault("server_error", route="start")
+    assert [post_start(client, server).status_code for _ in range(3)] == [500, 500, 500]
+    server.clear_faults()
+    assert post_start(client, server).status_code == 200
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [
+    (("earthquake",), {}),
+    (("rate_limit",), {"seconds": 1}),
+    (("cut_stream",), {"route": "start"}),
+    (("expired_url",), {"route": ["file", "status"]}),
+    (("slow", 0), {}),
+])
+def test_bad_fault_settings(server, args, kwargs):
+    with pytest.raises(ValueError):
+        server.set_fault(*args, **kwargs)
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def test_urls_and_stop():
+    sandbox = Sandbox(render_scale=SCALE)
+    with pytest.raises(RuntimeError):
+        _ = sandbox.url
+    with sandbox:
+        assert sandbox.v3_url == sandbox.url + "/v3/ai"
+        assert sandbox.v4_url == sandbox.url + "/v4/ai"
+        assert sandbox.url.startswith("http://127.0.0.1:")
+        with httpx.Client() as http:
+            assert http.get(sandbox.url + "/").status_code == 200
+    with pytest.raises(httpx.ConnectError), httpx.Client() as http:
+        http.get(sandbox.url + "/")
+
+
+def test_result_option_is_checked(server):
+    with pytest.raises(ValueError):
+        server.result = "gif"
+
+
+def test_reset_forgets_everything(client, server):
+    post_start(client, server)
+    server.set_fault("slow")
+    server.reset()
+    assert server.calls == [] and server.billed == {} and server.bill_count == 0
+    assert server.start_calls == {} and server.faults.active() == []
+
+
+def test_sandbox_does_not_import_django():
+    code = ("import sys, django_kling.sandbox; "
+            "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) "
+            "else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_management_command_prints_urls(monkeypatch):
+    from django.conf import settings
+
+    if not settings.configured:
+        pytest.skip("needs the Django test settings")
+    from django.core.management import call_command
+
+    from django_kling.management.commands import kling_sandbox
+
+    def interrupt(self) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kling_sandbox.Command, "wait_for_interrupt", interrupt)
+    out = io.StringIO()
+    call_command("kling_sandbox", "--port", "0", "--api-key", "k", "--delay", "0", stdout=out)
+    text = out.getvalue()
+    assert "/v3/ai" in text and "/v4/ai" in text and "k" in text
