@@ -313,3 +313,18 @@ def test_sse_reader_raises_only_our_errors(lines):
                 pass
     except KlingError:
         pass
+
+
+def test_stream_broken_off_mid_body_is_not_retried_but_unreachable_is():
+    def broken(request):
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    def refused(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(ProviderError) as caught:
+        provider(broken, PROTOCOL="stream").generate(job())
+    assert (caught.value.code, caught.value.retryable) == ("provider_stream_cut", False)
+    with pytest.raises(ProviderError) as caught:
+        provider(refused, PROTOCOL="stream").generate(job())
+    assert (caught.value.code, caught.value.retryable) == ("provider_unreachable", True)

@@ -117,10 +117,16 @@ class GatewayProvider(VideoProvider):
                     raise self.error_from_response(response)
                 for event in iter_sse_data(response.iter_lines(), deadline):
                     return parse_stream_event(event, provider=self.name)
-        except httpx.TimeoutException as exc:
-            raise self._transport_error("provider_timeout", "timed out", exc) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing reached the gateway: safe to try again.
+            raise self._transport_error("provider_unreachable", "could not be reached",
+                                        exc) from None
         except httpx.TransportError as exc:
-            raise self._transport_error("provider_stream_cut", "connection failed", exc) from None
+            # The request went out, so the job may run (and be billed) without us: a blind
+            # retry could pay twice.
+            error = self._transport_error("provider_stream_cut", "stream broke off", exc)
+            error.retryable = False
+            raise error from None
         # The stream ended without its data event: the job may have run (and been billed), so
         # the caller must not resend it blindly.
         raise ProviderError(
