@@ -22,7 +22,13 @@ DATABASES = {
                                                                    "kling-tests.sqlite3"))
     )
 }
-DATABASES["default"]["TEST"] = {"NAME": None}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not shared-cache memory: worker threads and the test then wait for each other's
+    # locks (busy timeout) instead of failing with "database table is locked".
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"kling-tests-{os.getpid()}.sqlite3")
+    }
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 
 INSTALLED_APPS = [
     "django.contrib.admin",

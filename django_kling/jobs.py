@@ -1,0 +1,171 @@
+"""Creating jobs: the one entry point the admin, the commands and host code share.
+
+``create_video_request`` checks every input first (nothing is stored or sent if any input is
+wrong), stores the prepared images as Assets, creates the ``VideoRequest`` and queues it only once
+the transaction commits, so a worker can never look for a row that does not exist yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import IO, Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
+from django.core.files.base import ContentFile
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import images
+from .conf import kling_settings
+from .exceptions import InvalidInput
+from .models import Asset, AssetKind, VideoRequest
+from .signals import video_requested
+
+ImageSource = bytes | IO[bytes] | str
+
+
+def estimate_cost(*, duration: int, mode: str, sound: bool) -> Decimal:
+    """Estimated price of one clip, from ``DJANGO_KLING['PRICES']``."""
+    return (kling_settings.price_per_second(mode, sound) * duration).quantize(Decimal("0.001"))
+
+
+def image_field_names(model: type[models.Model]) -> list[str]:
+    return [f.name for f in model._meta.get_fields() if isinstance(f, models.ImageField)]
+
+
+def resolve_source(spec: str) -> tuple[models.Model, str]:
+    """``app_label.Model:pk[:field]`` -> (object, image field name)."""
+    label, _sep, rest = spec.partition(":")
+    pk, _sep, field_name = rest.partition(":")
+    if not pk:
+        raise InvalidInput(_("Write the object as app_label.Model:pk[:field]."),
+                           code="source_invalid", field="image")
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise InvalidInput(_("Unknown model %(model)s.") % {"model": label},
+                           code="source_invalid", field="image") from None
+    try:
+        obj = model._default_manager.get(pk=pk)
+    except (ObjectDoesNotExist, ValueError):
+        raise InvalidInput(_("There is no %(model)s with id %(pk)s.") % {"model": label, "pk": pk},
+                           code="source_missing", field="image") from None
+    if not field_name:
+        names = image_field_names(model)
+        if not names:
+            raise InvalidInput(_("%(model)s has no image field.") % {"model": label},
+                               code="source_invalid", field="image")
+        field_name = names[0]
+    try:
+        model._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        raise InvalidInput(_("%(model)s has no field %(field)s.")
+                           % {"model": label, "field": field_name},
+                           code="source_invalid", field="image") from None
+    return obj, field_name
+
+
+def read_source_image(obj: models.Model, field_name: str) -> bytes:
+    fieldfile = getattr(obj, field_name)
+    if not fieldfile:
+        raise InvalidInput(_("%(object)s has no image in %(field)s.")
+                           % {"object": obj, "field": field_name},
+                           code="image_empty", field="image")
+    with fieldfile.open("rb") as fh:
+        return fh.read()
+
+
+def create_video_request(
+    image: ImageSource | None = None,
+    *,
+    source: models.Model | None = None,
+    field_name: str = "",
+    last_frame: ImageSource | None = None,
+    prompt: str = "",
+    negative_prompt: str = "",
+    duration: int | str | None = None,
+    aspect_ratio: str | None = None,
+    mode: str | None = None,
+    sound: bool | None = None,
+    seed: int | None = None,
+    user: Any = None,
+    provider: str | None = None,
+) -> VideoRequest:
+    """Check the inputs, store the frames and queue a job. Raises ``InvalidInput``.
+
+    ``image`` may be omitted when ``source`` and ``field_name`` name an image field.
+    """
+    defaults = kling_settings.DEFAULTS
+    duration = images.validate_duration(duration if duration is not None
+                                        else defaults["duration"])
+    aspect_ratio = images.validate_aspect_ratio(aspect_ratio or defaults["aspect_ratio"])
+    mode = images.validate_mode(mode or defaults["mode"])
+    sound = bool(defaults["sound"] if sound is None else sound)
+    prompt = images.validate_prompt(prompt, field="prompt")
+    negative_prompt = images.validate_prompt(negative_prompt, field="negative_prompt")
+    if mode != "pro" and sound:
+        raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
+                           code="sound_needs_pro", field="mode")
+    if mode != "pro" and last_frame is not None:
+        raise InvalidInput(_("A last frame needs the pro mode."),
+                           code="last_frame_needs_pro", field="mode")
+    if image is None:
+        if source is None or not field_name:
+            raise InvalidInput(_("Give an image or an object with an image field."),
+                               code="image_empty", field="image")
+        image = read_source_image(source, field_name)
+    first = images.prepare_image(image, field="image", aspect_ratio=aspect_ratio)
+    last = (images.prepare_image(last_frame, field="last_frame", aspect_ratio=aspect_ratio)
+            if last_frame is not None else None)
+    provider = provider or kling_settings.PROVIDER
+    options = kling_settings.provider_options(provider)
+
+    link: dict[str, Any] = {}
+    if source is not None:
+        link = {"content_type": ContentType.objects.get_for_model(source),
+                "object_id": str(source.pk), "field_name": field_name}
+    stored: list[Asset] = []
+    try:
+        with transaction.atomic():
+            first_asset = _store_image(first, AssetKind.SOURCE_IMAGE, link, stored)
+            last_asset = (_store_image(last, AssetKind.LAST_FRAME, link, stored)
+                          if last is not None else None)
+            job = VideoRequest.objects.create(
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                first_frame=first_asset, last_frame=last_asset, prompt=prompt,
+                negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
+                mode=mode, generate_audio=sound, seed=seed, provider=provider,
+                model=str(options.get("MODEL", "")), protocol=str(options.get("PROTOCOL", "")),
+                estimated_cost=estimate_cost(duration=duration, mode=mode, sound=sound),
+                warnings=[{"type": "fixed", "message": fix}
+                          for fix in (*first.fixes, *(last.fixes if last else ()))],
+                enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
+            )
+            transaction.on_commit(lambda: enqueue(job))
+    except BaseException:
+        for asset in stored:
+            asset.file.delete(save=False)
+        raise
+    return job
+
+
+def enqueue(job: VideoRequest) -> None:
+    from .tasks import submit
+
+    submit.send(str(job.pk))
+    video_requested.send(sender=VideoRequest, request=job)
+
+
+def _store_image(prepared: images.PreparedImage, kind: str, link: dict[str, Any],
+                 stored: list[Asset]) -> Asset:
+    asset = Asset(kind=kind, mime=prepared.media_type, size=len(prepared.data),
+                  sha256=hashlib.sha256(prepared.data).hexdigest(), width=prepared.width,
+                  height=prepared.height, **link)
+    asset.file.save(f"{kind}{prepared.extension}", ContentFile(prepared.data), save=False)
+    stored.append(asset)
+    asset.save()
+    return asset

@@ -1,0 +1,372 @@
+"""The job flow, one function per step: submit, poll, fetch (and deliver, shared by them).
+
+Each step loads the job by primary key, does its one piece of work, moves the state through
+``states.transition`` and answers with the ``Next`` step to schedule (or None when the job has
+ended). Steps are idempotent: running one twice, or for a job another worker already moved,
+does no harm, which is what makes at-least-once queues and ``kling_sync`` safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import media
+from .conf import kling_settings
+from .download import fetch_video
+from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
+from .models import Asset, AssetKind, VideoRequest
+from .providers import GenerationInput, ImageInput, VideoOutput, get_provider
+from .providers.gateway import cost_from_metadata
+from .signals import video_failed, video_ready
+from .states import FINAL, Status, transition, update_fields
+
+logger = logging.getLogger("django_kling.pipeline")
+
+
+@dataclass(frozen=True)
+class Next:
+    step: str  # "submit" | "poll" | "fetch"
+    delay: float = 0.0
+
+
+STEP_FOR_STATE = {
+    Status.QUEUED: "submit",
+    Status.SUBMITTING: "submit",
+    Status.RUNNING: "poll",
+    Status.FETCHING: "fetch",
+}
+
+
+def _load(pk: Any) -> VideoRequest | None:
+    try:
+        return VideoRequest.objects.select_related("first_frame", "last_frame").get(pk=pk)
+    except VideoRequest.DoesNotExist:
+        logger.info("job %s no longer exists", pk)
+        return None
+
+
+def _elsewhere(job: VideoRequest, step: str) -> Next | None:
+    """The job is not in this step's state: hand it to the step it is in, if any."""
+    wanted = STEP_FOR_STATE.get(job.status)
+    return Next(wanted) if wanted and wanted != step else None
+
+
+# -- submit ---------------------------------------------------------------------------------
+
+
+def submit_step(pk: Any) -> Next | None:
+    job = _load(pk)
+    if job is None or job.status in FINAL:
+        return None
+    if job.status == Status.QUEUED:
+        try:
+            job = transition(job, Status.SUBMITTING, expect=Status.QUEUED)
+        except InvalidTransition:
+            return _redispatch(pk, "submit")
+    elif job.status != Status.SUBMITTING:
+        return _elsewhere(job, "submit")
+
+    if job.operation is not None:
+        # A worker died after saving the operation: the job already runs at the provider.
+        return _mark_running(job, job.operation, [], {})
+    if job.protocol == "stream" and job.submit_attempts and not job.error_code:
+        # The last streaming call ended without a known, unbilled error (the worker died in
+        # it): it may have been billed, so it is not sent again on our own.
+        return fail(job, "stream_interrupted", _(
+            "The worker stopped during the streaming call; it was not resent, so that the "
+            "request is never paid twice. Retry it if no clip arrives."))
+
+    attempts = job.submit_attempts + 1
+    if not update_fields(job, expect=Status.SUBMITTING, submit_attempts=attempts,
+                         error_code="", error_message=""):
+        return _redispatch(pk, "submit")
+    provider = get_provider(job.provider)
+    try:
+        generation = generation_input(job)
+        if job.protocol == "stream":
+            result = provider.generate(generation)
+        else:
+            started = provider.start(generation, idempotency_key=job.idempotency_key)
+    except ProviderError as exc:
+        return _retry_or_fail(job, exc, "submit", attempts)
+    finally:
+        provider.close()
+
+    if job.protocol == "stream":
+        try:
+            job = transition(job, Status.FETCHING, expect=Status.SUBMITTING,
+                             submitted_at=timezone.now(), **_report(job, result.warnings,
+                                                                    result.metadata),
+                             result_url=_url_of(result.videos[0]))
+        except InvalidTransition:
+            return None
+        return deliver(job, result.videos[0])
+    return _mark_running(job, started.operation, started.warnings, started.metadata)
+
+
+def _mark_running(job: VideoRequest, operation: Any, warnings: list, metadata: dict) -> Next | None:
+    provider = get_provider(job.provider)
+    interval = kling_settings.POLL_INTERVAL
+    try:
+        transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=operation,
+                   operation_id=provider.operation_id(operation),
+                   submitted_at=job.submitted_at or timezone.now(), error_streak=0,
+                   next_check_at=timezone.now() + timedelta(seconds=interval),
+                   **_report(job, warnings, metadata))
+    except InvalidTransition:
+        return None
+    return Next("poll", interval)
+
+
+# -- poll -----------------------------------------------------------------------------------
+
+
+def poll_step(pk: Any) -> Next | None:
+    job = _load(pk)
+    if job is None or job.status in FINAL:
+        return None
+    if job.status != Status.RUNNING:
+        return _elsewhere(job, "poll")
+    if job.submitted_at and timezone.now() > job.submitted_at + timedelta(
+            seconds=kling_settings.DEADLINE):
+        return fail(job, "deadline", _(
+            "The provider did not finish within %(minutes)s minutes; the job was not "
+            "resubmitted.") % {"minutes": round(kling_settings.DEADLINE / 60)})
+    provider = get_provider(job.provider)
+    try:
+        status = provider.status(job.operation)
+    except ProviderError as exc:
+        return _retry_or_fail(job, exc, "poll", None)
+    finally:
+        provider.close()
+    polls = job.poll_count + 1
+    interval = kling_settings.POLL_INTERVAL
+    if status.state == "pending":
+        update_fields(job, expect=Status.RUNNING, poll_count=polls, error_streak=0,
+                      next_check_at=timezone.now() + timedelta(seconds=interval))
+        return Next("poll", interval)
+    if status.state == "error":
+        update_fields(job, expect=Status.RUNNING, poll_count=polls)
+        return fail(job, "generation_failed", status.error)
+    if status.state == "cancelled":
+        update_fields(job, expect=Status.RUNNING, poll_count=polls)
+        return fail(job, "provider_cancelled", status.error)
+    try:
+        job = transition(job, Status.FETCHING, expect=Status.RUNNING, poll_count=polls,
+                         error_streak=0, result_url=_url_of(status.videos[0]),
+                         next_check_at=timezone.now(),
+                         **_report(job, status.warnings, status.metadata))
+    except InvalidTransition:
+        return None
+    return deliver(job, status.videos[0])
+
+
+# -- fetch ----------------------------------------------------------------------------------
+
+
+def fetch_step(pk: Any) -> Next | None:
+    """Fetch again after a failed or interrupted delivery."""
+    job = _load(pk)
+    if job is None or job.status in FINAL:
+        return None
+    if job.status != Status.FETCHING:
+        return _elsewhere(job, "fetch")
+    if job.result_url:
+        return deliver(job, VideoOutput(kind="url", url=job.result_url))
+    if job.operation is None:
+        return fail(job, "result_lost", _(
+            "The clip was sent inline by a streaming call and the worker stopped before it was "
+            "stored; it was not requested again, so that it is never paid twice."))
+    provider = get_provider(job.provider)
+    try:
+        status = provider.status(job.operation)
+    except ProviderError as exc:
+        return _retry_or_fail(job, exc, "fetch", job.fetch_attempts)
+    finally:
+        provider.close()
+    if status.state != "completed":
+        return fail(job, "result_lost", _("The provider no longer has the finished clip."))
+    return deliver(job, status.videos[0])
+
+
+def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
+    """Download, check and store the clip and its poster; mark the job succeeded."""
+    attempts = job.fetch_attempts + 1
+    if not update_fields(job, expect=Status.FETCHING, fetch_attempts=attempts):
+        return None
+    try:
+        downloaded = fetch_video(video)
+    except DownloadError as exc:
+        return _retry_or_fail(job, exc, "fetch", attempts)
+    stored: list[Asset] = []
+    try:
+        info = media.probe(downloaded.path, require_audio=job.generate_audio)
+        poster, poster_width, poster_height = media.poster_jpeg(downloaded.path)
+        link = {"content_type_id": job.content_type_id, "object_id": job.object_id,
+                "field_name": job.field_name}
+        clip = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=downloaded.size,
+                     sha256=downloaded.sha256, width=info.width, height=info.height,
+                     duration=info.duration, fps=info.fps, has_audio=info.has_audio, **link)
+        cover = Asset(kind=AssetKind.POSTER, mime="image/jpeg", size=len(poster),
+                      width=poster_width, height=poster_height, **link)
+        with open(downloaded.path, "rb") as fh:
+            clip.file.save("video.mp4", File(fh), save=False)
+        stored.append(clip)
+        cover.file.save("poster.jpg", ContentFile(poster), save=False)
+        stored.append(cover)
+        with transaction.atomic():
+            clip.save()
+            cover.save()
+            done = transition(job, Status.SUCCEEDED, expect=Status.FETCHING, video=clip,
+                              poster=cover, error_code="", error_message="", error_streak=0,
+                              next_check_at=None)
+            transaction.on_commit(lambda: video_ready.send(
+                sender=VideoRequest, request=done, video=clip, poster=cover))
+    except MediaError as exc:
+        _discard(stored)
+        return fail(job, exc.code, exc.message)
+    except InvalidTransition:
+        _discard(stored)  # canceled (or finished by another worker) meanwhile
+        return None
+    except Exception as exc:  # storage or database trouble: keep the job, try again later
+        _discard(stored)
+        logger.warning("storing the clip of job %s failed: %s", job.pk, type(exc).__name__)
+        error = DownloadError(_("Storing the clip failed (%(error)s).")
+                              % {"error": type(exc).__name__},
+                              code="storage_failed", retryable=True)
+        return _retry_or_fail(job, error, "fetch", attempts)
+    finally:
+        downloaded.discard()
+    logger.info("job %s succeeded: %s bytes, %.2fs", job.pk, info.size, info.duration)
+    return None
+
+
+# -- endings and retries ----------------------------------------------------------------------
+
+
+def fail(job: VideoRequest, code: str, message: str) -> None:
+    """End the job as failed with a reason an editor can read (no-op if it already ended)."""
+    try:
+        failed = transition(job, Status.FAILED, error_code=code, error_message=message[:2000],
+                            next_check_at=None)
+    except InvalidTransition:
+        return None
+    transaction.on_commit(lambda: video_failed.send(
+        sender=VideoRequest, request=failed, code=code, message=message))
+    logger.info("job %s failed: %s", job.pk, code)
+    return None
+
+
+def cancel(job: VideoRequest) -> bool:
+    """Cancel a job that has not ended; True if it was canceled by this call."""
+    try:
+        transition(job, Status.CANCELED, next_check_at=None)
+    except InvalidTransition:
+        return False
+    return True
+
+
+def backoff(streak: int) -> float:
+    return min(kling_settings.POLL_INTERVAL * (2 ** max(streak - 1, 0)),
+               kling_settings.MAX_POLL_INTERVAL)
+
+
+def _retry_or_fail(job: VideoRequest, exc: KlingError, step: str,
+                   attempts: int | None) -> Next | None:
+    """Schedule the step again for a transient error, or fail the job with its reason.
+
+    ``attempts`` bounds calls that may be repeated only so often (submit, fetch); polls are
+    bounded by the deadline instead.
+    """
+    exhausted = attempts is not None and attempts >= kling_settings.MAX_ATTEMPTS
+    if not exc.retryable or exhausted:
+        return fail(job, exc.code, exc.message)
+    streak = job.error_streak + 1
+    delay = getattr(exc, "retry_after", None)
+    delay = backoff(streak) if delay is None else min(delay, kling_settings.DEADLINE)
+    update_fields(job, expect=job.status, error_streak=streak, error_code=exc.code,
+                  error_message=exc.message,
+                  next_check_at=timezone.now() + timedelta(seconds=delay))
+    logger.info("job %s: %s, %s again in %.1fs", job.pk, exc.code, step, delay)
+    return Next(step, delay)
+
+
+def _redispatch(pk: Any, step: str) -> Next | None:
+    job = _load(pk)
+    return _elsewhere(job, step) if job is not None and job.status not in FINAL else None
+
+
+def _discard(assets: list[Asset]) -> None:
+    for asset in assets:
+        try:
+            asset.file.delete(save=False)
+        except Exception:  # noqa: BLE001  (best effort; the original error matters more)
+            logger.warning("could not delete %s after a failed save", asset.file.name)
+
+
+# -- translating rows to provider inputs -----------------------------------------------------
+
+
+def generation_input(job: VideoRequest) -> GenerationInput:
+    return GenerationInput(
+        first_frame=_image_input(job.first_frame),
+        last_frame=_image_input(job.last_frame) if job.last_frame_id else None,
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        duration=job.duration,
+        aspect_ratio=job.aspect_ratio or None,
+        mode=job.mode,
+        generate_audio=job.generate_audio,
+        seed=job.seed,
+    )
+
+
+def _image_input(asset: Asset) -> ImageInput:
+    if kling_settings.IMAGE_TRANSFER != "inline":
+        url = asset.file.url
+        if url.startswith("https://") or kling_settings.IMAGE_TRANSFER == "url":
+            return ImageInput(media_type=asset.mime, url=url)
+    with asset.file.open("rb") as fh:
+        return ImageInput(media_type=asset.mime, data=fh.read())
+
+
+SECRET_WORDS = ("secret", "token", "password", "apikey", "api_key")
+
+
+def without_secrets(value: Any) -> Any:
+    """A copy of provider metadata without any key that names a secret (never stored)."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items()
+                if not any(word in str(k).lower() for word in SECRET_WORDS)}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+def _url_of(video: VideoOutput) -> str:
+    return video.url if video.kind == "url" else ""
+
+
+def _report(job: VideoRequest, warnings: list, metadata: dict) -> dict[str, Any]:
+    """Fields that record what the provider said alongside a step."""
+    fields: dict[str, Any] = {}
+    if warnings:
+        fields["warnings"] = [*job.warnings, *warnings]
+    if metadata:
+        fields["provider_metadata"] = {**job.provider_metadata, **without_secrets(metadata)}
+        cost = cost_from_metadata(metadata)
+        if cost is not None:
+            with contextlib.suppress(InvalidOperation, ValueError):
+                fields["reported_cost"] = Decimal(cost).quantize(Decimal("0.001"))
+    return fields

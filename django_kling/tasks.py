@@ -1,0 +1,47 @@
+"""Dramatiq actors: thin wrappers that run a pipeline step and schedule the next one.
+
+Messages carry the job's primary key only; the database is the source of truth, so a lost or
+duplicated message costs nothing that ``kling_sync`` cannot put right.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from . import pipeline
+from .conf import kling_settings
+
+ACTOR_OPTIONS = {
+    "queue_name": kling_settings.QUEUE_NAME,
+    # Unexpected errors (a dropped database connection...) are retried by Dramatiq; provider
+    # errors are handled by the steps themselves, which honour Retry-After.
+    "max_retries": 5,
+    "min_backoff": 1000,
+    "max_backoff": 60_000,
+    "time_limit": 30 * 60 * 1000,
+}
+
+
+def schedule(pk: str, next_step: pipeline.Next | None) -> None:
+    if next_step is None:
+        return
+    actor = ACTORS[next_step.step]
+    actor.send_with_options(args=(pk,), delay=int(next_step.delay * 1000) or None)
+
+
+@dramatiq.actor(actor_name="kling_submit", **ACTOR_OPTIONS)
+def submit(pk: str) -> None:
+    schedule(pk, pipeline.submit_step(pk))
+
+
+@dramatiq.actor(actor_name="kling_poll", **ACTOR_OPTIONS)
+def poll(pk: str) -> None:
+    schedule(pk, pipeline.poll_step(pk))
+
+
+@dramatiq.actor(actor_name="kling_fetch", **ACTOR_OPTIONS)
+def fetch(pk: str) -> None:
+    schedule(pk, pipeline.fetch_step(pk))
+
+
+ACTORS = {"submit": submit, "poll": poll, "fetch": fetch}

@@ -1,0 +1,149 @@
+"""Shared fixtures: the sandbox provider, a real Dramatiq worker, moto's S3 server, images."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import dramatiq
+import pytest
+from PIL import Image
+
+if TYPE_CHECKING:
+    from django_kling.sandbox import Sandbox
+
+
+API_KEY = "test-secret-key-do-not-log"
+S3_BUCKET = "kling-private"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    from django_kling.sandbox import Sandbox
+
+    # Small renders keep the suite fast; the size class and aspect are still exact.
+    with Sandbox(api_key=API_KEY, render_scale=0.25) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox, settings) -> Iterator[Sandbox]:
+    """The sandbox, fresh counters, and DJANGO_KLING pointing at it (async protocol)."""
+    sandbox_server.reset()
+    sandbox_server.clear_faults()
+    sandbox_server.delay = 0.0
+    sandbox_server.result = "url"
+    settings.DJANGO_KLING = {
+        **settings.DJANGO_KLING,
+        "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": sandbox_server.v4_url}},
+    }
+    yield sandbox_server
+    sandbox_server.clear_faults()
+
+
+def use_protocol(settings, sandbox: Sandbox, protocol: str) -> None:
+    base = sandbox.v4_url if protocol == "async" else sandbox.v3_url
+    settings.DJANGO_KLING = {
+        **settings.DJANGO_KLING,
+        "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": base, "PROTOCOL": protocol}},
+    }
+
+
+@pytest.fixture
+def worker(transactional_db) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker (threads in this process) on the configured broker.
+
+    The broker is Redis when REDIS_URL is set (CI), the in-memory stub broker otherwise.
+    """
+    from django_kling import tasks  # noqa: F401  (declares the actors)
+
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop()
+    broker.flush_all()
+    # Each Worker adds its middleware to the (session-wide) broker; take it off again.
+    broker.middleware[:] = [m for m in broker.middleware
+                            if getattr(m, "worker", None) is not worker]
+
+
+def wait_for_end(job, timeout: float = 60.0):
+    """Reload the job until it reaches a final state (or fail the test)."""
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        job.refresh_from_db()
+        if job.is_final:
+            return job
+        time.sleep(0.05)
+    pytest.fail(f"job still {job.status} after {timeout}s: {job.error_code} {job.error_message}")
+
+
+@pytest.fixture
+def make_image() -> Callable[..., bytes]:
+    def make(width: int = 640, height: int = 360, color=(200, 40, 40), fmt: str = "PNG",
+             **save) -> bytes:
+        image = Image.new("RGB", (width, height), color)
+        # Some structure, so encoders and the sandbox's motion have something to work on.
+        for x in range(0, width, 40):
+            for y in range(0, height, 40):
+                image.putpixel((x, y), (255, 255, 255))
+        out = io.BytesIO()
+        image.save(out, fmt, **save)
+        return out.getvalue()
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on loopback with one private bucket; yields its endpoint URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(
+        Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server: str, settings) -> str:
+    """Make DJANGO_KLING store into a private S3 bucket (alias "videos"); yields the alias."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "videos": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": S3_BUCKET,
+                "endpoint_url": s3_server,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "default_acl": "private",
+                "querystring_auth": True,
+                "querystring_expire": 3600,
+                "file_overwrite": False,
+            },
+        },
+    }
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "STORAGE": "videos"}
+    return "videos"

@@ -1,0 +1,205 @@
+"""Real jobs end to end: a Dramatiq worker (Redis in CI), the database, the sandbox, storage.
+
+Every job here goes through the actors exactly as in production: create_video_request queues
+``submit`` on commit, the worker submits to the sandbox, polls, downloads, probes, stores.
+"""
+
+import io
+import urllib.request
+
+import av
+import pytest
+from django.core.files.storage import storages
+from PIL import Image
+
+from django_kling import pipeline
+from django_kling.jobs import create_video_request
+from django_kling.models import Asset, VideoRequest
+from django_kling.providers import get_provider
+from django_kling.signals import video_failed, video_ready
+from django_kling.states import Status, transition
+
+from .conftest import use_protocol, wait_for_end
+
+SIZES = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
+
+
+def assert_clip(job: VideoRequest, *, duration: int, aspect: str, sound: bool) -> None:
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    video = job.video
+    with video.file.open("rb") as fh:
+        data = fh.read()
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert float(stream.average_rate) == 30.0
+        assert float(stream.duration * stream.time_base) == pytest.approx(duration, abs=0.1)
+        assert stream.codec_context.width / stream.codec_context.height == pytest.approx(
+            SIZES[aspect], rel=0.02)
+        audio = [s.codec_context.name for s in container.streams.audio]
+        assert audio == (["aac"] if sound else [])
+    assert (video.duration, video.fps, video.has_audio) == (pytest.approx(duration, abs=0.1),
+                                                            30.0, sound)
+    assert video.size == len(data) and video.mime == "video/mp4"
+    with job.poster.file.open("rb") as fh:
+        poster = Image.open(io.BytesIO(fh.read()))
+    assert poster.format == "JPEG"
+    assert poster.size == (video.width, video.height)
+
+
+@pytest.mark.parametrize("protocol, result, mode, sound", [
+    ("async", "url", "pro", True),
+    ("async", "base64", "std", False),
+    ("stream", "url", "pro", False),
+    ("stream", "base64", "pro", True),
+])
+def test_job_end_to_end(worker, sandbox, settings, make_image, protocol, result, mode, sound):
+    use_protocol(settings, sandbox, protocol)
+    sandbox.result = result
+    job = create_video_request(make_image(800, 450), prompt="The bottle turns; waves.",
+                               mode=mode, sound=sound)
+    job = wait_for_end(job)
+    assert_clip(job, duration=5, aspect="16:9", sound=sound)
+    assert job.protocol == protocol
+    assert sandbox.bill_count == 1
+    if protocol == "async":
+        assert sandbox.start_calls == {job.idempotency_key: 1}
+        assert job.operation_id and job.poll_count >= 1
+        assert job.reported_cost is not None
+    assert job.submitted_at and job.finished_at and job.finished_at >= job.submitted_at
+
+
+def test_portrait_ten_seconds_with_last_frame(worker, sandbox, make_image):
+    sandbox.delay = 0.5  # a few pending polls
+    job = create_video_request(make_image(600, 1000), last_frame=make_image(600, 1000, (0, 0, 200)),
+                               duration=10, aspect_ratio="9:16", prompt="It opens.")
+    job = wait_for_end(job)
+    assert_clip(job, duration=10, aspect="9:16", sound=True)
+    assert job.last_frame.kind == "last_frame"
+    assert job.poll_count >= 2
+    assert sandbox.bill_count == 1
+
+
+def test_clip_stored_in_a_private_s3_bucket(worker, sandbox, s3_storage, make_image):
+    job = wait_for_end(create_video_request(make_image(700, 700), aspect_ratio="1:1"))
+    assert_clip(job, duration=5, aspect="1:1", sound=True)
+    storage = storages[s3_storage]
+    assert storage.exists(job.video.file.name) and storage.exists(job.poster.file.name)
+    url = job.video.file.url
+    assert "X-Amz-Signature=" in url or "Signature=" in url
+    with urllib.request.urlopen(url) as response:  # noqa: S310  (loopback moto server)
+        body = response.read()
+    assert body[4:8] == b"ftyp" and len(body) == job.video.size
+    unsigned = url.split("?")[0]
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(unsigned)  # noqa: S310  (private bucket: no signature, no clip)
+
+
+def test_video_linked_to_the_source_object(worker, sandbox, make_image):
+    from django.core.files.base import ContentFile
+
+    from tests.shop.models import Product
+
+    product = Product(name="Mug")
+    product.image.save("mug.png", ContentFile(make_image(640, 360)), save=True)
+    job = wait_for_end(create_video_request(source=product, field_name="image"))
+    assert job.status == Status.SUCCEEDED
+    assert job.source_object == product
+    assert list(VideoRequest.objects.for_object(product)) == [job]
+    kinds = set(Asset.objects.for_object(product).values_list("kind", flat=True))
+    assert kinds == {"source_image", "video", "poster"}
+
+
+def test_signals_sent_once(worker, sandbox, make_image):
+    ready, failed = [], []
+
+    def on_ready(sender, request, video, poster, **kwargs):
+        ready.append((request.pk, video.pk, poster.pk))
+
+    def on_failed(sender, request, **kwargs):
+        failed.append(request.pk)
+
+    video_ready.connect(on_ready)
+    video_failed.connect(on_failed)
+    try:
+        job = wait_for_end(create_video_request(make_image()))
+        # A duplicate delivery of every message must not send anything again.
+        for step in (pipeline.submit_step, pipeline.poll_step, pipeline.fetch_step):
+            assert step(job.pk) is None
+    finally:
+        video_ready.disconnect(on_ready)
+        video_failed.disconnect(on_failed)
+    assert ready == [(job.pk, job.video_id, job.poster_id)]
+    assert failed == []
+
+
+def test_duplicate_submit_messages_bill_once(worker, sandbox, make_image):
+    from django_kling import tasks
+
+    sandbox.delay = 0.3
+    job = create_video_request(make_image())
+    for _ in range(3):
+        tasks.submit.send(str(job.pk))
+    job = wait_for_end(job)
+    assert job.status == Status.SUCCEEDED
+    assert sandbox.bill_count == 1
+    assert VideoRequest.objects.get(pk=job.pk).video_id == job.video_id
+
+
+def test_crash_after_the_provider_accepted_does_not_bill_twice(
+        transactional_db, sandbox, make_image, django_capture_on_commit_callbacks):
+    # The worker "died" right after the start call returned, before saving the operation:
+    # the row is still submitting with no operation. The next attempt reuses the same key.
+    with django_capture_on_commit_callbacks(execute=False):
+        job = create_video_request(make_image())
+    transition(job, Status.SUBMITTING)
+    VideoRequest.objects.filter(pk=job.pk).update(submit_attempts=1)
+    with get_provider() as provider:
+        provider.start(pipeline.generation_input(job), idempotency_key=job.idempotency_key)
+    assert sandbox.bill_count == 1
+
+    next_step = pipeline.submit_step(job.pk)
+    assert next_step.step == "poll"
+    while next_step is not None:
+        next_step = getattr(pipeline, f"{next_step.step}_step")(job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert sandbox.bill_count == 1
+    assert sandbox.start_calls[job.idempotency_key] == 2
+
+
+def test_rate_limit_is_waited_out(worker, sandbox, make_image):
+    sandbox.set_fault("rate_limit", times=2, retry_after=0.3)
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.SUCCEEDED
+    assert sandbox.bill_count == 1
+    assert job.submit_attempts == 3
+
+
+def test_provider_error_result_fails_with_its_message(worker, sandbox, make_image):
+    sandbox.set_fault("generation_error", message="Content policy: <b>no</b>")
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.FAILED
+    assert job.error_code == "generation_failed"
+    assert "Content policy" in job.error_message
+    assert job.video_id is None
+
+
+def test_bad_input_reaches_no_provider(transactional_db, sandbox, make_image):
+    from django_kling.exceptions import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        create_video_request(make_image(200, 150))
+    assert VideoRequest.objects.count() == 0 and Asset.objects.count() == 0
+    assert sandbox.calls == [] and sandbox.bill_count == 0
+
+
+def test_the_queue_tests_use_redis_when_configured():
+    import os
+
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.brokers.stub import StubBroker
+
+    expected = RedisBroker if os.environ.get("REDIS_URL") else StubBroker
+    assert isinstance(dramatiq.get_broker(), expected)
