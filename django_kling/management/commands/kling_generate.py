@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+
+from ...conf import kling_settings
+from ...embedded import start_embedded_worker, uses_in_memory_broker
+from ...exceptions import InvalidInput
+from ...jobs import create_video_request, resolve_source
+from ...models import VideoRequest
+from ...states import Status
+
+
+class Command(BaseCommand):
+    help = _("Generate a video from an image file or from an object's image field.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("image", help=_("an image file, or app_label.Model:pk[:field]"))
+        parser.add_argument("--prompt", default="", help=_("what should move, and how it sounds"))
+        parser.add_argument("--negative-prompt", default="")
+        parser.add_argument("--last-frame", help=_("an image file for the last frame"))
+        parser.add_argument("--duration", type=int, choices=[5, 10])
+        parser.add_argument("--aspect-ratio", choices=["16:9", "9:16", "1:1"])
+        parser.add_argument("--mode", choices=["std", "pro"])
+        parser.add_argument("--no-sound", action="store_true", help=_("generate a silent clip"))
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--wait", action="store_true",
+                            help=_("follow the job to its end; exit non-zero if it fails"))
+        parser.add_argument("--timeout", type=float,
+                            help=_("seconds --wait waits at most (default: the job deadline)"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            job = self.create(options)
+        except InvalidInput as exc:
+            raise CommandError(f"{exc.message} [{exc.code}]") from None
+        self.stdout.write(_("Queued %(id)s (%(duration)ss, %(aspect)s, %(mode)s, sound %(sound)s, "
+                            "estimated %(cost)s %(currency)s)") % {
+            "id": job.pk, "duration": job.duration, "aspect": job.aspect_ratio, "mode": job.mode,
+            "sound": _("on") if job.generate_audio else _("off"),
+            "cost": job.estimated_cost, "currency": kling_settings.CURRENCY})
+        if options["wait"]:
+            self.wait(job, options["timeout"])
+
+    def create(self, options: dict[str, Any]) -> VideoRequest:
+        spec = options["image"]
+        sound = False if options["no_sound"] else None
+        common = {
+            "prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
+            "duration": options["duration"], "aspect_ratio": options["aspect_ratio"],
+            "mode": options["mode"], "sound": sound, "seed": options["seed"],
+            "last_frame": self.read(options["last_frame"], "last_frame")
+            if options["last_frame"] else None,
+        }
+        if Path(spec).is_file():
+            return create_video_request(self.read(spec, "image"), **common)
+        if ":" not in spec:
+            raise InvalidInput(_("%(path)s is not a file.") % {"path": spec},
+                               code="image_missing", field="image")
+        obj, field_name = resolve_source(spec)
+        return create_video_request(source=obj, field_name=field_name, **common)
+
+    def read(self, path: str, field: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(_("Cannot read %(path)s: %(error)s")
+                               % {"path": path, "error": exc.strerror},
+                               code="image_missing", field=field) from None
+
+    def wait(self, job: VideoRequest, timeout: float | None) -> None:
+        if uses_in_memory_broker():
+            start_embedded_worker()
+        limit = time.monotonic() + (timeout or kling_settings.DEADLINE + 120)
+        last = None
+        while True:
+            job.refresh_from_db()
+            if job.status != last:
+                self.stdout.write(f"{job.get_status_display()}")
+                last = job.status
+            if job.is_final:
+                break
+            if time.monotonic() > limit:
+                raise CommandError(_("Still %(status)s after waiting; see kling_status %(id)s")
+                                   % {"status": job.status, "id": job.pk})
+            time.sleep(0.25)
+        if job.status != Status.SUCCEEDED:
+            raise CommandError(f"{job.get_status_display()}: {job.error_message} "
+                               f"[{job.error_code}]")
+        video = job.video
+        self.stdout.write(self.style.SUCCESS(
+            _("Succeeded: %(name)s (%(width)sx%(height)s, %(duration).2fs, %(fps)g fps, "
+              "audio %(audio)s, %(size)s bytes); poster %(poster)s") % {
+                "name": video.file.name, "width": video.width, "height": video.height,
+                "duration": video.duration, "fps": video.fps,
+                "audio": _("yes") if video.has_audio else _("no"), "size": video.size,
+                "poster": job.poster.file.name}))

@@ -1,0 +1,51 @@
+import logging
+import os
+import sys
+
+from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger("shop")
+
+
+class ShopConfig(AppConfig):
+    name = "shop"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        if not settings.KLING_DEMO or not _serves_jobs():
+            return
+        start_demo_services()
+
+
+def _serves_jobs() -> bool:
+    # Only processes that create or run jobs need the sandbox: not migrate, shell, tests...
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    reloader_parent = command == "runserver" and os.environ.get("RUN_MAIN") != "true" and (
+        "--noreload" not in sys.argv)
+    return command in {"runserver", "kling_generate"} and not reloader_parent
+
+
+def start_demo_services() -> None:
+    """Demo mode: the sandbox plays the provider, and a worker thread runs the jobs."""
+    from django_kling.conf import kling_settings
+    from django_kling.embedded import start_embedded_worker
+    from django_kling.sandbox import Sandbox
+
+    scale = float(os.environ.get("KLING_SANDBOX_SCALE", "1.0"))
+    delay = float(os.environ.get("KLING_SANDBOX_DELAY", "3"))
+    sandbox = Sandbox(api_key=settings.DJANGO_KLING["PROVIDERS"]["gateway"]["API_KEY"],
+                      delay=delay, render_scale=scale).start()
+    # The port is only known now, so the setting is completed here rather than in settings.py.
+    settings.DJANGO_KLING["PROVIDERS"]["gateway"]["BASE_URL"] = sandbox.v4_url
+    kling_settings.reload()
+    logger.info("demo sandbox at %s", sandbox.v4_url)
+    if sys.argv[1] == "runserver":
+        from django_kling.sync import sync
+
+        start_embedded_worker()
+        # The in-memory queue died with the last process; the database knows what was left.
+        try:
+            sync(grace=0)
+        except Exception:  # noqa: BLE001  (tables may not exist before the first migrate)
+            logger.info("kling_sync skipped at start (run migrate first)")

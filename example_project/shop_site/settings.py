@@ -1,0 +1,142 @@
+"""Settings of the demo shop.
+
+Runs with nothing installed: SQLite, local media, Dramatiq's in-memory broker with a worker
+thread in the web process, and the sandbox provider started in-process ("demo mode").
+Environment variables switch each part to the real thing:
+
+- ``DATABASE_URL``: any database dj-database-url understands (PostgreSQL in production).
+- ``REDIS_URL``: Dramatiq on Redis; run ``manage.py rundramatiq`` for the workers.
+- ``DJANGO_KLING_GATEWAY_URL`` / ``AI_GATEWAY_API_KEY``: a real gateway (or a sandbox started
+  with ``kling_sandbox``); demo mode is off when ``DJANGO_KLING_GATEWAY_URL`` is set.
+- ``KLING_S3_BUCKET`` (+ ``KLING_S3_ENDPOINT_URL``, AWS credentials): clips on S3.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_dramatiq",
+    "django_kling",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shop_site.urls"
+WSGI_APPLICATION = "shop_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media"))
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if os.environ.get("KLING_S3_BUCKET"):
+    STORAGES["videos"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["KLING_S3_BUCKET"],
+            "endpoint_url": os.environ.get("KLING_S3_ENDPOINT_URL") or None,
+            "querystring_auth": True,
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
+
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if os.environ.get("REDIS_URL"):
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": os.environ["REDIS_URL"]},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+
+GATEWAY_URL = os.environ.get("DJANGO_KLING_GATEWAY_URL", "")
+# Demo mode: an in-process sandbox plays the provider (see shop.apps).
+KLING_DEMO = not GATEWAY_URL
+
+DJANGO_KLING = {
+    "PROVIDER": "gateway",
+    "PROVIDERS": {
+        "gateway": {
+            "API_KEY": os.environ.get("AI_GATEWAY_API_KEY", "sandbox-key" if KLING_DEMO else ""),
+            **({"BASE_URL": GATEWAY_URL} if GATEWAY_URL else {}),
+        }
+    },
+    "STORAGE": "videos" if "videos" in STORAGES else "default",
+    "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1", "localhost"] if KLING_DEMO or "127.0.0.1" in
+    GATEWAY_URL else [],
+    "POLL_INTERVAL": 1.0 if KLING_DEMO else 5.0,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_kling": {"handlers": ["console"], "level": "INFO"}},
+}

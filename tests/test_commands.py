@@ -1,0 +1,141 @@
+"""The management commands, in-process and as a user runs them on the example shop."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from django_kling.embedded import stop_embedded_worker
+from django_kling.models import VideoRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def no_embedded_worker_left():
+    yield
+    stop_embedded_worker()
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_generate_wait_succeeds(worker, sandbox, make_image, tmp_path, no_embedded_worker_left):
+    image = tmp_path / "bottle.png"
+    image.write_bytes(make_image(960, 540))
+    output = run("kling_generate", str(image), "--prompt", "The bottle turns.", "--wait",
+                 "--timeout", "60")
+    assert "Succeeded:" in output and "30 fps" in output and "audio yes" in output
+    job = VideoRequest.objects.get()
+    assert job.status == "succeeded" and job.prompt == "The bottle turns."
+    assert sandbox.bill_count == 1
+
+    assert str(job.pk) in run("kling_status")
+    detail = run("kling_status", str(job.pk)[:8])
+    assert "succeeded" in detail and "The bottle turns." in detail
+
+
+def test_generate_from_an_object(worker, sandbox, make_image, no_embedded_worker_left):
+    from django.core.files.base import ContentFile
+
+    from tests.shop.models import Product
+
+    product = Product(name="Salt")
+    product.image.save("salt.jpg", ContentFile(make_image(640, 640, fmt="JPEG")), save=True)
+    output = run("kling_generate", f"shop.Product:{product.pk}", "--no-sound", "--mode", "std",
+                 "--aspect-ratio", "1:1", "--wait", "--timeout", "60")
+    assert "audio no" in output
+    job = VideoRequest.objects.get()
+    assert (job.source_object, job.field_name, job.generate_audio) == (product, "image", False)
+
+
+def make_bad_inputs(make_image, tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(make_image(640, 360, fmt="JPEG")[:300])
+    small = tmp_path / "small.png"
+    small.write_bytes(make_image(200, 200))
+    wide = tmp_path / "wide.png"
+    wide.write_bytes(make_image(1500, 500))
+    good = tmp_path / "good.png"
+    good.write_bytes(make_image(640, 360))
+    return [
+        ([str(corrupt)], "image_unreadable"),
+        ([str(small)], "image_too_small"),
+        ([str(wide)], "image_aspect"),
+        ([str(good), "--prompt", "x" * 3000], "prompt_too_long"),
+        ([str(tmp_path / "missing.png")], "image_missing"),
+        (["shop.Product:999"], "source_missing"),
+    ]
+
+
+@pytest.mark.django_db
+def test_bad_inputs_exit_non_zero_and_reach_no_provider(sandbox, make_image, tmp_path):
+    for args, code in make_bad_inputs(make_image, tmp_path):
+        with pytest.raises(CommandError) as caught:
+            run("kling_generate", *args)
+        assert f"[{code}]" in str(caught.value), (args, str(caught.value))
+    assert VideoRequest.objects.count() == 0
+    assert sandbox.calls == [] and sandbox.bill_count == 0
+
+
+def test_kling_status_empty(db):
+    assert "No video requests." in run("kling_status")
+    with pytest.raises(CommandError):
+        run("kling_status", "nope")
+
+
+def test_sync_requeues_lost_work(worker, sandbox, make_image, django_capture_on_commit_callbacks):
+    from django_kling.jobs import create_video_request
+
+    # Created, but the message never left (a crash between commit and send).
+    with django_capture_on_commit_callbacks(execute=False):
+        job = create_video_request(make_image())
+    assert "0 request(s)" in run("kling_sync")  # not overdue yet
+    assert "1 request(s)" in run("kling_sync", "--grace", "0")
+    from .conftest import wait_for_end
+
+    assert wait_for_end(job).status == "succeeded"
+    assert sandbox.bill_count == 1
+
+
+# -- the example shop, as a user runs it ------------------------------------------------------
+
+
+def manage(*args, env, check=True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "example_project" / "manage.py"), *args],
+                          env=env, capture_output=True, text=True, timeout=300, check=check)
+
+
+@pytest.fixture
+def shop_env(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
+                        "DJANGO_KLING_GATEWAY_URL"}}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.sqlite3'}",
+               DJANGO_MEDIA_ROOT=str(tmp_path / "media"), KLING_SANDBOX_SCALE="0.25",
+               KLING_SANDBOX_DELAY="0.5")
+    manage("migrate", "--noinput", env=env)
+    manage("demo_setup", env=env)
+    return env
+
+
+def test_example_shop_generate_wait(shop_env, tmp_path):
+    result = manage("kling_generate", "shop.Product:1", "--prompt", "The bottle turns.",
+                    "--duration", "10", "--wait", env=shop_env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Succeeded:" in result.stdout and "10.00s" in result.stdout
+
+    bad = tmp_path / "tiny.png"
+    from PIL import Image
+
+    Image.new("RGB", (200, 200)).save(bad)
+    result = manage("kling_generate", str(bad), "--wait", env=shop_env, check=False)
+    assert result.returncode == 1
+    assert "300" in result.stderr and "[image_too_small]" in result.stderr
