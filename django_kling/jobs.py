@@ -169,3 +169,22 @@ def _store_image(prepared: images.PreparedImage, kind: str, link: dict[str, Any]
     stored.append(asset)
     asset.save()
     return asset
+
+
+def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
+    """A new job with the same inputs (stored frames reused); the old one stays as it was."""
+    if not job.is_final:
+        raise InvalidInput(_("Only a finished request can be retried."), code="retry_not_final")
+    retried = VideoRequest.objects.create(
+        created_by=user if getattr(user, "is_authenticated", False) else job.created_by,
+        content_type_id=job.content_type_id, object_id=job.object_id, field_name=job.field_name,
+        first_frame_id=job.first_frame_id, last_frame_id=job.last_frame_id, prompt=job.prompt,
+        negative_prompt=job.negative_prompt, duration=job.duration,
+        aspect_ratio=job.aspect_ratio, mode=job.mode, generate_audio=job.generate_audio,
+        seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
+        estimated_cost=estimate_cost(duration=job.duration, mode=job.mode,
+                                     sound=job.generate_audio),
+        enqueued_at=timezone.now(), next_check_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: enqueue(retried))
+    return retried

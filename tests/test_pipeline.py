@@ -203,3 +203,26 @@ def test_the_queue_tests_use_redis_when_configured():
 
     expected = RedisBroker if os.environ.get("REDIS_URL") else StubBroker
     assert isinstance(dramatiq.get_broker(), expected)
+
+
+def test_retry_makes_a_new_request_with_the_same_inputs(
+        worker, sandbox, make_image, django_capture_on_commit_callbacks):
+    from django_kling.exceptions import InvalidInput
+    from django_kling.jobs import retry_video_request
+
+    sandbox.set_fault("generation_error", times=1, message="try again")
+    failed = wait_for_end(create_video_request(make_image(), prompt="again", duration=10))
+    assert failed.status == Status.FAILED
+    sandbox.clear_faults()
+    retried = wait_for_end(retry_video_request(failed))
+    assert retried.pk != failed.pk and retried.idempotency_key != failed.idempotency_key
+    assert (retried.prompt, retried.duration, retried.first_frame_id) == (
+        "again", 10, failed.first_frame_id)
+    assert retried.status == Status.SUCCEEDED
+    assert sandbox.bill_count == 2
+
+    with django_capture_on_commit_callbacks(execute=False):
+        active = create_video_request(make_image())  # never enqueued: stays queued
+    with pytest.raises(InvalidInput) as caught:
+        retry_video_request(active)
+    assert caught.value.code == "retry_not_final"
