@@ -76,6 +76,30 @@ SETTINGS: tuple[Setting, ...] = (
         '"auto": send a frame as a URL when its storage gives an https URL, inline otherwise; '
         '"inline": always base64 in the request body; "url": always the storage URL.',
     ),
+    Setting(
+        "WEBHOOK_URL",
+        None,
+        "Public base URL of this site (https://shop.example.com). When set, async jobs ask the "
+        "gateway to call back at the django_kling:webhook URL when they finish.",
+    ),
+    Setting("WEBHOOK_TOLERANCE", 300, "Seconds a webhook's timestamp may differ from now."),
+    Setting(
+        "WEBHOOK_CACHE",
+        "default",
+        "Alias in CACHES that keeps webhook signing secrets (never the database) and the "
+        "signatures already seen; must be shared by web and worker processes.",
+    ),
+    Setting(
+        "WEBHOOK_POLL_INTERVAL",
+        60.0,
+        "Seconds between fallback status calls while a webhook is expected.",
+    ),
+    Setting(
+        "BUDGET",
+        {"per_day": None, "per_month": None},
+        "Spending limits (in CURRENCY) over estimated costs of requests that are running or "
+        "succeeded; a new request over a limit is refused. None: no limit.",
+    ),
     Setting("QUEUE_NAME", "kling", "Dramatiq queue the actors use."),
     Setting(
         "PRICES",
@@ -139,8 +163,8 @@ class KlingSettings:
         if name not in self.user_settings:
             return default
         value = self.user_settings[name]
-        if name == "DEFAULTS":
-            return _merge_closed(f"{SETTING_NAME}['DEFAULTS']", default, value)
+        if name in ("DEFAULTS", "BUDGET"):
+            return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):
                 raise ImproperlyConfigured(f"{SETTING_NAME}['PROVIDERS'] must be a dict.")

@@ -21,12 +21,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import media
+from . import media, webhooks
 from .conf import kling_settings
 from .download import fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
 from .models import Asset, AssetKind, VideoRequest
-from .providers import GenerationInput, ImageInput, VideoOutput, get_provider
+from .providers import GenerationInput, ImageInput, VideoOutput, shared_provider
 from .providers.gateway import cost_from_metadata
 from .signals import video_failed, video_ready
 from .states import FINAL, Status, transition, update_fields
@@ -91,17 +91,17 @@ def submit_step(pk: Any) -> Next | None:
     if not update_fields(job, expect=Status.SUBMITTING, submit_attempts=attempts,
                          error_code="", error_message=""):
         return _redispatch(pk, "submit")
-    provider = get_provider(job.provider)
+    provider = shared_provider(job.provider)
+    callback = webhooks.callback_url(job.pk) if job.protocol != "stream" else None
     try:
         generation = generation_input(job)
         if job.protocol == "stream":
             result = provider.generate(generation)
         else:
-            started = provider.start(generation, idempotency_key=job.idempotency_key)
+            started = provider.start(generation, idempotency_key=job.idempotency_key,
+                                     callback_url=callback)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "submit", attempts)
-    finally:
-        provider.close()
 
     if job.protocol == "stream":
         try:
@@ -112,12 +112,19 @@ def submit_step(pk: Any) -> Next | None:
         except InvalidTransition:
             return None
         return deliver(job, result.videos[0])
-    return _mark_running(job, started.operation, started.warnings, started.metadata)
+    secret = _signing_secret(started.metadata)
+    if callback and secret:
+        webhooks.remember_secret(job.pk, secret)
+    return _mark_running(job, started.operation, started.warnings, started.metadata,
+                         webhook=bool(callback and secret))
 
 
-def _mark_running(job: VideoRequest, operation: Any, warnings: list, metadata: dict) -> Next | None:
-    provider = get_provider(job.provider)
-    interval = kling_settings.POLL_INTERVAL
+def _mark_running(job: VideoRequest, operation: Any, warnings: list, metadata: dict, *,
+                  webhook: bool = False) -> Next | None:
+    provider = shared_provider(job.provider)
+    # With a webhook on its way, polling is only the fallback.
+    interval = max(kling_settings.POLL_INTERVAL,
+                   kling_settings.WEBHOOK_POLL_INTERVAL if webhook else 0)
     try:
         transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=operation,
                    operation_id=provider.operation_id(operation),
@@ -132,27 +139,33 @@ def _mark_running(job: VideoRequest, operation: Any, warnings: list, metadata: d
 # -- poll -----------------------------------------------------------------------------------
 
 
-def poll_step(pk: Any) -> Next | None:
+def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
+    """Ask the provider once. ``forced`` (a webhook's nudge) polls now, off the schedule."""
     job = _load(pk)
     if job is None or job.status in FINAL:
         return None
     if job.status != Status.RUNNING:
         return _elsewhere(job, "poll")
+    interval = kling_settings.POLL_INTERVAL
+    if not forced and job.next_check_at and timezone.now() < job.next_check_at - timedelta(
+            seconds=interval / 2):
+        # A newer poll is scheduled for this job (duplicate message or a re-enqueue): let that
+        # one ask, so that duplicates never multiply the status calls.
+        return None
     if job.submitted_at and timezone.now() > job.submitted_at + timedelta(
             seconds=kling_settings.DEADLINE):
         return fail(job, "deadline", _(
             "The provider did not finish within %(minutes)s minutes; the job was not "
             "resubmitted.") % {"minutes": round(kling_settings.DEADLINE / 60)})
-    provider = get_provider(job.provider)
     try:
-        status = provider.status(job.operation)
+        status = shared_provider(job.provider).status(job.operation)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "poll", None)
-    finally:
-        provider.close()
     polls = job.poll_count + 1
-    interval = kling_settings.POLL_INTERVAL
     if status.state == "pending":
+        if forced:  # an early nudge: the scheduled polls carry on as they were
+            update_fields(job, expect=Status.RUNNING, poll_count=polls)
+            return None
         update_fields(job, expect=Status.RUNNING, poll_count=polls, error_streak=0,
                       next_check_at=timezone.now() + timedelta(seconds=interval))
         return Next("poll", interval)
@@ -188,13 +201,10 @@ def fetch_step(pk: Any) -> Next | None:
         return fail(job, "result_lost", _(
             "The clip was sent inline by a streaming call and the worker stopped before it was "
             "stored; it was not requested again, so that it is never paid twice."))
-    provider = get_provider(job.provider)
     try:
-        status = provider.status(job.operation)
+        status = shared_provider(job.provider).status(job.operation)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "fetch", job.fetch_attempts)
-    finally:
-        provider.close()
     if status.state != "completed":
         return fail(job, "result_lost", _("The provider no longer has the finished clip."))
     return deliver(job, status.videos[0])
@@ -233,6 +243,7 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
                               next_check_at=None)
             transaction.on_commit(lambda: video_ready.send(
                 sender=VideoRequest, request=done, video=clip, poster=cover))
+            transaction.on_commit(lambda: _ended(done))
     except MediaError as exc:
         _discard(stored)
         return fail(job, exc.code, exc.message)
@@ -264,8 +275,14 @@ def fail(job: VideoRequest, code: str, message: str) -> None:
         return None
     transaction.on_commit(lambda: video_failed.send(
         sender=VideoRequest, request=failed, code=code, message=message))
+    transaction.on_commit(lambda: _ended(failed))
     logger.info("job %s failed: %s", job.pk, code)
     return None
+
+
+def _ended(job: VideoRequest) -> None:
+    if job.operation is not None and kling_settings.WEBHOOK_URL:
+        webhooks.forget_secret(job.pk)
 
 
 def cancel(job: VideoRequest) -> bool:
@@ -339,6 +356,12 @@ def _image_input(asset: Asset) -> ImageInput:
             return ImageInput(media_type=asset.mime, url=url)
     with asset.file.open("rb") as fh:
         return ImageInput(media_type=asset.mime, data=fh.read())
+
+
+def _signing_secret(metadata: dict[str, Any]) -> str | None:
+    gateway = metadata.get("gateway") if isinstance(metadata, dict) else None
+    secret = gateway.get("webhookSigningSecret") if isinstance(gateway, dict) else None
+    return secret if isinstance(secret, str) and secret else None
 
 
 SECRET_WORDS = ("secret", "token", "password", "apikey", "api_key")

@@ -39,6 +39,12 @@ def poll(pk: str) -> None:
     schedule(pk, pipeline.poll_step(pk))
 
 
+@dramatiq.actor(actor_name="kling_poll_now", **ACTOR_OPTIONS)
+def poll_now(pk: str) -> None:
+    """A webhook said the job finished: ask now rather than at the next scheduled poll."""
+    schedule(pk, pipeline.poll_step(pk, forced=True))
+
+
 @dramatiq.actor(actor_name="kling_fetch", **ACTOR_OPTIONS)
 def fetch(pk: str) -> None:
     schedule(pk, pipeline.fetch_step(pk))

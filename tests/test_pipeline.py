@@ -5,6 +5,7 @@ Every job here goes through the actors exactly as in production: create_video_re
 """
 
 import io
+import time
 import urllib.request
 
 import av
@@ -161,6 +162,7 @@ def test_crash_after_the_provider_accepted_does_not_bill_twice(
     next_step = pipeline.submit_step(job.pk)
     assert next_step.step == "poll"
     while next_step is not None:
+        time.sleep(next_step.delay)
         next_step = getattr(pipeline, f"{next_step.step}_step")(job.pk)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
@@ -226,3 +228,32 @@ def test_retry_makes_a_new_request_with_the_same_inputs(
     with pytest.raises(InvalidInput) as caught:
         retry_video_request(active)
     assert caught.value.code == "retry_not_final"
+
+
+def test_duplicate_poll_messages_do_not_multiply_status_calls(worker, sandbox, make_image):
+    from django_kling import tasks
+
+    sandbox.delay = 1.5
+    job = create_video_request(make_image())
+    limit = time.monotonic() + 10
+    while VideoRequest.objects.get(pk=job.pk).status != Status.RUNNING:
+        assert time.monotonic() < limit
+        time.sleep(0.02)
+    for _ in range(5):
+        tasks.poll.send(str(job.pk))
+    job = wait_for_end(job)
+    assert job.status == Status.SUCCEEDED
+    status_calls = sum(1 for c in sandbox.calls if c.path.endswith("/status"))
+    # delay / interval = 7.5 polls; duplicates must not add whole chains of polls.
+    assert status_calls <= 1.5 / 0.2 + 4, status_calls
+
+
+def test_shared_provider_is_reused_per_thread_and_rebuilt_on_change(settings, sandbox):
+    from django_kling.providers import shared_provider
+
+    first = shared_provider()
+    assert shared_provider() is first
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "POLL_INTERVAL": 0.3,
+                             "PROVIDERS": {"gateway": {"API_KEY": "other",
+                                                       "BASE_URL": sandbox.v4_url}}}
+    assert shared_provider() is not first

@@ -464,7 +464,8 @@ def test_webhook_is_signed(client, server, receiver):
     secret = metadata["webhookSigningSecret"]
     assert receiver.received.wait(20)
     sent_headers, body = receiver.posts[0]
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = sent_headers["x-timestamp"].encode() + b"." + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(sent_headers["x-signature"], expected)
     assert abs(int(sent_headers["x-timestamp"]) - time.time()) < 60
     payload = json.loads(body)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+
 from django.utils.module_loading import import_string
 
 from ..conf import PROVIDER_OPTIONS, kling_settings
@@ -20,6 +23,29 @@ def get_provider(name: str | None = None) -> VideoProvider:
     return import_string(REGISTRY[name])(options)
 
 
+_local = threading.local()
+
+
+def shared_provider(name: str | None = None) -> VideoProvider:
+    """A provider client kept for this thread, so its connections are reused between steps.
+
+    A worker thread runs many steps; opening a TCP and TLS connection for each status call
+    would cost more than the call itself. The client is rebuilt when the settings change.
+    """
+    name = name or kling_settings.PROVIDER
+    options = kling_settings.provider_options(name)
+    key = (name, json.dumps(options, sort_keys=True, default=str))
+    cache = getattr(_local, "providers", None)
+    if cache is None:
+        cache = _local.providers = {}
+    provider = cache.get(name)
+    if provider is None or provider[0] != key:
+        if provider is not None:
+            provider[1].close()
+        provider = cache[name] = (key, import_string(REGISTRY[name])(options))
+    return provider[1]
+
+
 __all__ = [
     "GenerationInput",
     "ImageInput",
@@ -29,4 +55,5 @@ __all__ = [
     "VideoOutput",
     "VideoProvider",
     "get_provider",
+    "shared_provider",
 ]

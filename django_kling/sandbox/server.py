@@ -14,8 +14,9 @@ Webhooks (this sandbox's own format; the real gateway's payload is UNVERIFIED): 
 carries ``callbackUrl``, its answer has ``providerMetadata.gateway.webhookSigningSecret`` (random
 per job). Once the job is finished the sandbox POSTs once (no retry) to that URL a JSON body
 ``{"operation": <the operation>, "status": ..., ...}`` (the status answer plus the operation),
-with headers ``x-timestamp`` (Unix seconds) and ``x-signature``: the hex HMAC-SHA256 of the
-exact body bytes, keyed with the secret's UTF-8 bytes. Deliveries are listed in
+with headers ``x-timestamp`` (Unix seconds) and ``x-signature``: the hex HMAC-SHA256 of
+``<timestamp>.<exact body bytes>``, keyed with the secret's UTF-8 bytes (the timestamp is signed
+so that a replayed call cannot be freshened). Deliveries are listed in
 ``sandbox.webhooks``.
 
 Output files can be padded (``pad_to_bytes``) with a top-level MP4 ``free`` box streamed after
@@ -408,10 +409,11 @@ class Sandbox:
         payload = {"operation": {"gatewayJobId": job.id},
                    **self._status_answer(job, with_faults=False)}
         body = json.dumps(payload, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
         headers = {
             "content-type": "application/json",
-            "x-timestamp": str(int(time.time())),
-            "x-signature": hmac.new(job.secret.encode(), body, hashlib.sha256).hexdigest(),
+            "x-timestamp": timestamp,
+            "x-signature": webhook_signature(job.secret, timestamp, body),
         }
         delivery = WebhookDelivery(job.spec.callback_url, body, headers)
         try:
@@ -426,6 +428,11 @@ class Sandbox:
     def _file(self, file_id: str) -> bytes | None:
         with self._lock:
             return self._files.get(file_id)
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``x-signature`` of a webhook call (see the module docstring)."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 class _Server(ThreadingHTTPServer):
