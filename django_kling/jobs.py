@@ -16,14 +16,16 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.core.files.base import ContentFile
 from django.db import models, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import images
 from .conf import kling_settings
-from .exceptions import InvalidInput
+from .exceptions import BudgetExceeded, InvalidInput
 from .models import Asset, AssetKind, VideoRequest
 from .signals import video_requested
+from .states import Status
 
 ImageSource = bytes | IO[bytes] | str
 
@@ -31,6 +33,35 @@ ImageSource = bytes | IO[bytes] | str
 def estimate_cost(*, duration: int, mode: str, sound: bool) -> Decimal:
     """Estimated price of one clip, from ``DJANGO_KLING['PRICES']``."""
     return (kling_settings.price_per_second(mode, sound) * duration).quantize(Decimal("0.001"))
+
+
+def check_budget(extra: Decimal) -> None:
+    """Refuse ``extra`` if it would take today's or this month's spending over ``BUDGET``.
+
+    Spending counts the estimates of requests that succeeded or are still in flight (failed
+    and canceled ones are not billed by Kling).
+    """
+    budget = kling_settings.BUDGET
+    now = timezone.localtime()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    periods = (("per_day", day_start, _("today")),
+               ("per_month", day_start.replace(day=1), _("this month")))
+    for key, since, label in periods:
+        limit = budget.get(key)
+        if limit in (None, ""):
+            continue
+        spent = VideoRequest.objects.filter(created_at__gte=since).exclude(
+            status__in=[Status.FAILED, Status.CANCELED]).aggregate(
+            total=Sum("estimated_cost"))["total"] or Decimal("0")
+        if spent + extra > Decimal(str(limit)):
+            raise BudgetExceeded(
+                _("The budget of %(limit)s %(currency)s for %(period)s is reached: "
+                  "%(spent)s spent or in flight, this request would add %(extra)s.")
+                % {"limit": limit, "currency": kling_settings.CURRENCY, "period": label,
+                   "spent": spent, "extra": extra},
+                field="__all__",
+                params={"limit": str(limit), "spent": str(spent), "extra": str(extra)},
+            )
 
 
 def image_field_names(model: type[models.Model]) -> list[str]:
@@ -128,6 +159,8 @@ def create_video_request(
     if source is not None:
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
+    cost = estimate_cost(duration=duration, mode=mode, sound=sound)
+    check_budget(cost)
     stored: list[Asset] = []
     try:
         with transaction.atomic():
@@ -140,7 +173,7 @@ def create_video_request(
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
                 mode=mode, generate_audio=sound, seed=seed, provider=provider,
                 model=str(options.get("MODEL", "")), protocol=str(options.get("PROTOCOL", "")),
-                estimated_cost=estimate_cost(duration=duration, mode=mode, sound=sound),
+                estimated_cost=cost,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
@@ -175,6 +208,8 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
     """A new job with the same inputs (stored frames reused); the old one stays as it was."""
     if not job.is_final:
         raise InvalidInput(_("Only a finished request can be retried."), code="retry_not_final")
+    cost = estimate_cost(duration=job.duration, mode=job.mode, sound=job.generate_audio)
+    check_budget(cost)
     retried = VideoRequest.objects.create(
         created_by=user if getattr(user, "is_authenticated", False) else job.created_by,
         content_type_id=job.content_type_id, object_id=job.object_id, field_name=job.field_name,
@@ -182,9 +217,7 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
         negative_prompt=job.negative_prompt, duration=job.duration,
         aspect_ratio=job.aspect_ratio, mode=job.mode, generate_audio=job.generate_audio,
         seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
-        estimated_cost=estimate_cost(duration=job.duration, mode=job.mode,
-                                     sound=job.generate_audio),
-        enqueued_at=timezone.now(), next_check_at=timezone.now(),
+        estimated_cost=cost, enqueued_at=timezone.now(), next_check_at=timezone.now(),
     )
     transaction.on_commit(lambda: enqueue(retried))
     return retried
