@@ -151,6 +151,7 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
             seconds=interval / 2):
         # A newer poll is scheduled for this job (duplicate message or a re-enqueue): let that
         # one ask, so that duplicates never multiply the status calls.
+        logger.debug("job %s: early poll skipped (next check %s)", pk, job.next_check_at)
         return None
     if job.submitted_at and timezone.now() > job.submitted_at + timedelta(
             seconds=kling_settings.DEADLINE):

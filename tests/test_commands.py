@@ -139,3 +139,23 @@ def test_example_shop_generate_wait(shop_env, tmp_path):
     result = manage("kling_generate", str(bad), "--wait", env=shop_env, check=False)
     assert result.returncode == 1
     assert "300" in result.stderr and "[image_too_small]" in result.stderr
+
+
+def test_sync_on_boot_puts_stuck_work_back(worker, sandbox, make_image,
+                                           django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_kling.jobs import create_video_request
+    from django_kling.middleware import SyncOnBoot
+
+    from .conftest import wait_for_end
+
+    with django_capture_on_commit_callbacks(execute=False):
+        job = create_video_request(make_image())
+    VideoRequest.objects.filter(pk=job.pk).update(
+        next_check_at=timezone.now() - timedelta(hours=1))
+    SyncOnBoot().after_worker_boot(None, None)
+    assert wait_for_end(job).status == "succeeded"
+    assert sandbox.bill_count == 1

@@ -1,0 +1,26 @@
+"""SIGKILL a worker process at a chosen point, once (a marker file remembers it happened)."""
+
+import os
+import signal
+from pathlib import Path
+
+from dramatiq.middleware import Middleware
+
+
+def crash_once(point: str) -> None:
+    """Kill this process with SIGKILL if ``point`` is the configured crash point."""
+    if os.environ.get("KLING_CRASH_AT") != point:
+        return
+    marker = Path(os.environ["KLING_CRASH_MARKER"])
+    try:
+        marker.touch(exist_ok=False)
+    except FileExistsError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CrashAt(Middleware):
+    """Crash before an actor runs: ``KLING_CRASH_AT=before:kling_submit``."""
+
+    def before_process_message(self, broker, message) -> None:
+        crash_once(f"before:{message.actor_name}")
