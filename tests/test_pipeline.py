@@ -176,6 +176,9 @@ def test_rate_limit_is_waited_out(worker, sandbox, make_image):
     assert job.status == Status.SUCCEEDED
     assert sandbox.bill_count == 1
     assert job.submit_attempts == 3
+    starts = [c.time for c in sandbox.calls if c.path.endswith("/start")]
+    assert len(starts) == 3
+    assert all(b - a >= 0.3 for a, b in zip(starts, starts[1:], strict=False))
 
 
 def test_provider_error_result_fails_with_its_message(worker, sandbox, make_image):
@@ -257,3 +260,12 @@ def test_shared_provider_is_reused_per_thread_and_rebuilt_on_change(settings, sa
                              "PROVIDERS": {"gateway": {"API_KEY": "other",
                                                        "BASE_URL": sandbox.v4_url}}}
     assert shared_provider() is not first
+
+
+def test_deadline_fails_without_resubmitting(worker, sandbox, settings, make_image):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "DEADLINE": 1.0}
+    sandbox.delay = 30
+    job = wait_for_end(create_video_request(make_image()), timeout=20)
+    assert (job.status, job.error_code) == (Status.FAILED, "deadline")
+    assert "not resubmitted" in job.error_message
+    assert sandbox.start_calls == {job.idempotency_key: 1}
