@@ -9,4 +9,6 @@ class KlingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, cleanup  # noqa: F401  (importing checks registers them)
+
+        cleanup.connect()

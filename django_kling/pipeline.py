@@ -224,8 +224,9 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
     try:
         info = media.probe(downloaded.path, require_audio=job.generate_audio)
         poster, poster_width, poster_height = media.poster_jpeg(downloaded.path)
-        link = {"content_type_id": job.content_type_id, "object_id": job.object_id,
-                "field_name": job.field_name}
+        # Fresh from the row: the source object may have been deleted (link cleared) meanwhile.
+        link = VideoRequest.objects.filter(pk=job.pk).values(
+            "content_type_id", "object_id", "field_name").get()
         clip = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=downloaded.size,
                      sha256=downloaded.sha256, width=info.width, height=info.height,
                      duration=info.duration, fps=info.fps, has_audio=info.has_audio, **link)

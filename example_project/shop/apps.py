@@ -13,6 +13,8 @@ class ShopConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the signal receivers)
+
         if not settings.KLING_DEMO or not _serves_jobs():
             return
         start_demo_services()

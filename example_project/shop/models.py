@@ -7,6 +7,10 @@ class Product(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     image = models.ImageField(_("image"), upload_to="products/")
+    published = models.BooleanField(
+        _("published"), default=False,
+        help_text=_("Shown in the shop. A new product is published when its first video is "
+                    "ready (see shop/receivers.py)."))
 
     class Meta:
         ordering = ["name"]

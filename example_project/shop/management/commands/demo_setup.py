@@ -63,7 +63,7 @@ class Command(BaseCommand):
         for name, description, colors, kind in PRODUCTS:
             if Product.objects.filter(name=name).exists():
                 continue
-            product = Product(name=name, description=description)
+            product = Product(name=name, description=description, published=True)
             product.image.save(f"{kind}.jpg", ContentFile(draw_product(kind, colors)), save=False)
             product.save()
         self.stdout.write(f"{Product.objects.count()} products; admin login: admin / admin")

@@ -1,0 +1,15 @@
+"""A product list like a host project's, to measure what the clips of a page cost."""
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from django_kling.clips import prefetch_clips
+
+from .models import Product
+
+
+def product_list(request: HttpRequest) -> HttpResponse:
+    products = prefetch_clips(Product.objects.order_by("pk"))
+    page = Paginator(products, 50).get_page(request.GET.get("page"))
+    return render(request, "shop/product_list.html", {"page": page})
