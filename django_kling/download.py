@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import logging
 import os
+import ssl
 import tempfile
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -122,8 +124,14 @@ def _iter_base64(data: str, cap: int):
                             code="download_corrupt") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    # Building a context (loading the CA bundle) costs ~20 ms: more than a small download.
+    return httpx.create_ssl_context()
+
+
 def _iter_url(url: str, cap: int, timeout: float):
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0),
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), verify=_ssl_context(),
                       follow_redirects=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             check_url(url)

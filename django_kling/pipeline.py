@@ -48,9 +48,12 @@ STEP_FOR_STATE = {
 }
 
 
-def _load(pk: Any) -> VideoRequest | None:
+def _load(pk: Any, *, frames: bool = False) -> VideoRequest | None:
+    # Only submitting needs the frames; polls run thousands of times and skip the joins.
+    queryset = VideoRequest.objects.select_related("first_frame", "last_frame") if frames \
+        else VideoRequest.objects
     try:
-        return VideoRequest.objects.select_related("first_frame", "last_frame").get(pk=pk)
+        return queryset.get(pk=pk)
     except VideoRequest.DoesNotExist:
         logger.info("job %s no longer exists", pk)
         return None
@@ -66,7 +69,7 @@ def _elsewhere(job: VideoRequest, step: str) -> Next | None:
 
 
 def submit_step(pk: Any) -> Next | None:
-    job = _load(pk)
+    job = _load(pk, frames=True)
     if job is None or job.status in FINAL:
         return None
     if job.status == Status.QUEUED:
@@ -386,8 +389,10 @@ def _url_of(video: VideoOutput) -> str:
 def _report(job: VideoRequest, warnings: list, metadata: dict) -> dict[str, Any]:
     """Fields that record what the provider said alongside a step."""
     fields: dict[str, Any] = {}
-    if warnings:
-        fields["warnings"] = [*job.warnings, *warnings]
+    # Status answers repeat the start's warnings: keep each warning once.
+    new = [w for w in warnings if w not in job.warnings]
+    if new:
+        fields["warnings"] = [*job.warnings, *new]
     if metadata:
         fields["provider_metadata"] = {**job.provider_metadata, **without_secrets(metadata)}
         cost = cost_from_metadata(metadata)

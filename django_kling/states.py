@@ -85,19 +85,17 @@ def transition(
 
 
 def update_fields(request: VideoRequest | Any, *, expect: str | set[str], **fields: Any) -> bool:
-    """Write worker-owned fields under the row lock if the job is still in ``expect``.
+    """Write worker-owned fields if the job is still in ``expect``, in one conditional UPDATE.
 
-    Returns False (and writes nothing) when another worker moved the job meanwhile.
+    Returns False (and writes nothing) when another worker moved the job meanwhile. The
+    status check and the write are one statement, so no lock or transaction is needed; this
+    runs on every poll, where a locked read-modify-write cost a quarter of the worker's time.
     """
     from .models import VideoRequest
 
+    if "status" in fields:
+        raise InvalidTransition("update_fields() never writes the status; use transition()")
     pk = getattr(request, "pk", request)
-    expected = {expect} if isinstance(expect, str) else expect
-    with transaction.atomic():
-        job = VideoRequest.objects.select_for_update().get(pk=pk)
-        if job.status not in expected:
-            return False
-        for name, value in fields.items():
-            setattr(job, name, value)
-        job.save(update_fields=["updated_at", *fields])
-    return True
+    expected = [expect] if isinstance(expect, str) else list(expect)
+    return bool(VideoRequest.objects.filter(pk=pk, status__in=expected)
+                .update(updated_at=timezone.now(), **fields))

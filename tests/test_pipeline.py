@@ -269,3 +269,12 @@ def test_deadline_fails_without_resubmitting(worker, sandbox, settings, make_ima
     assert (job.status, job.error_code) == (Status.FAILED, "deadline")
     assert "not resubmitted" in job.error_message
     assert sandbox.start_calls == {job.idempotency_key: 1}
+
+
+def test_provider_warnings_are_kept_once(worker, sandbox, make_image):
+    sandbox.delay = 0.6  # several status answers, each repeating the warnings
+    job = wait_for_end(create_video_request(make_image(), aspect_ratio="16:9", seed=3))
+    assert job.poll_count >= 2
+    provider_warnings = [w for w in job.warnings if w.get("type") == "unsupported"]
+    assert provider_warnings  # seed / aspectRatio are "unsupported" for image-to-video
+    assert len(provider_warnings) == len({repr(w) for w in provider_warnings})

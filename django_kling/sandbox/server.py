@@ -460,6 +460,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Answers go out in two writes (headers, body); without this a kept-alive client waits
+    # ~40 ms for each (Nagle's algorithm against delayed ACKs).
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server_version = "kling-sandbox/1"
     timeout = 60  # idle keep-alive connections end on their own
