@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from tests.shop.admin import factory_site
 from tests.shop.views import product_list
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("factory-admin/", factory_site.urls),
     path("kling/", include("django_kling.urls")),
     path("products/", product_list, name="product_list"),
     # Media for the browser tests (static() serves nothing when DEBUG is off, as in tests).

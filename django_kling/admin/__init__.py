@@ -1,5 +1,33 @@
-"""Admin for django-kling's own models (the any-model action lives in ``admin.actions``)."""
+"""django-kling in Django admin.
 
-from .models import AssetAdmin, VideoRequestAdmin
+Host projects use :class:`KlingVideoAdminMixin` (or :func:`generate_video_action`) on their own
+``ModelAdmin``; importing this package (admin autodiscovery does) registers the admin of the
+app's own models, ``VideoRequest`` and ``Asset``, on the default site.
 
-__all__ = ["AssetAdmin", "VideoRequestAdmin"]
+Modules: ``actions`` (the action and its permission), ``mixins`` (the one-line mixin),
+``generate`` and ``forms`` (the "Generate video" page), ``requests`` and ``progress`` (the
+video request admin and its live status), ``inlines``, ``assets``, ``display`` (shared HTML
+fragments), ``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what
+error codes mean).
+"""
+
+from django.contrib import admin
+
+from ..models import Asset, VideoRequest
+from .actions import can_generate_videos, generate_video_action
+from .assets import AssetAdmin
+from .inlines import VideoRequestInline
+from .mixins import KlingVideoAdminMixin
+from .requests import VideoRequestAdmin
+
+admin.site.register(VideoRequest, VideoRequestAdmin)
+admin.site.register(Asset, AssetAdmin)
+
+__all__ = [
+    "AssetAdmin",
+    "KlingVideoAdminMixin",
+    "VideoRequestAdmin",
+    "VideoRequestInline",
+    "can_generate_videos",
+    "generate_video_action",
+]

@@ -1,0 +1,82 @@
+"""The forms of the "Generate video" page: options for the whole batch, and one row per object.
+
+The forms only collect what the editor typed; the model's rules are checked by
+``jobs.create_video_request`` (the one place every entry point shares) and its
+``InvalidInput`` errors are put back on the field they belong to (see ``field_for_error``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import kling_settings
+from ..exceptions import InvalidInput
+from ..models import AspectRatio, Duration, Mode
+
+
+class BatchOptionsForm(forms.Form):
+    """Options that apply to every clip of the batch."""
+
+    duration = forms.TypedChoiceField(label=_("Duration"), choices=Duration.choices, coerce=int,
+                                      widget=forms.RadioSelect)
+    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), choices=AspectRatio.choices,
+                                     widget=forms.RadioSelect)
+    mode = forms.ChoiceField(label=_("Mode"), choices=Mode.choices, widget=forms.RadioSelect)
+    sound = forms.BooleanField(
+        label=_("Sound"), required=False,
+        help_text=_("Sound that matches the picture (speech, music, ambience). Needs the pro "
+                    "mode."))
+    negative_prompt = forms.CharField(
+        label=_("Negative prompt"), required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("What the clips should avoid, e.g. “blur, text, watermark”."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        defaults = kling_settings.DEFAULTS
+        kwargs.setdefault("initial", {
+            "duration": defaults["duration"], "aspect_ratio": defaults["aspect_ratio"],
+            "mode": defaults["mode"], "sound": defaults["sound"],
+        })
+        kwargs.setdefault("prefix", "options")
+        super().__init__(*args, **kwargs)
+
+
+class VideoRowForm(forms.Form):
+    """One selected object: what its clip should show, and an optional last frame."""
+
+    object_id = forms.CharField(widget=forms.HiddenInput)
+    prompt = forms.CharField(
+        label=_("Prompt"), required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 48,
+                                     "placeholder": _("What happens in the clip")}))
+    last_frame = forms.FileField(
+        label=_("Last frame"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text=_("Optional: the picture the clip ends on (pro mode)."))
+
+
+VideoRowFormSet = forms.formset_factory(VideoRowForm, extra=0)
+
+#: Errors whose ``field`` is not where the editor can fix them.
+ERROR_FIELDS = {
+    "last_frame_needs_pro": "last_frame",  # raised on "mode", but only rows with a last frame
+}
+
+
+def field_for_error(error: InvalidInput, batch: BatchOptionsForm, row: VideoRowForm) -> \
+        tuple[forms.Form, str | None]:
+    """The form and field an ``InvalidInput`` from ``create_video_request`` belongs to.
+
+    Options shared by the whole batch go to the batch form; the rest go to the row, on its
+    field when it has one (prompt, last frame), else on the row as a whole (the object's image,
+    the budget...).
+    """
+    field = ERROR_FIELDS.get(error.code, error.field)
+    if field in batch.fields and field not in row.fields:
+        return batch, field
+    if field in row.fields and field != "object_id":
+        return row, field
+    return row, None

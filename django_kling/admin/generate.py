@@ -1,0 +1,233 @@
+"""The "Generate video" page: the confirmation form shown for the selected objects, and what
+happens when the editor confirms it.
+
+The same page serves the changelist action (it posts back to the changelist with the action's
+hidden fields, so it works on any ``ModelAdmin``) and the "Generate video" button of one
+object's change page (it posts to its own URL).
+
+Each row is sent to ``jobs.create_video_request``, which checks the image and every option
+before anything is stored or queued. Rows it refuses stay on the page with the reason; the
+others are queued at once. A refusal of an option shared by the batch (sound without the pro
+mode, say) is shown on that option and stops the batch before anything is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, strip_tags
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ..conf import kling_settings
+from ..exceptions import InvalidInput
+from ..images import MAX_PROMPT_LENGTH
+from ..jobs import create_video_request, estimate_cost
+from ..models import VideoRequest
+from . import display
+from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_error
+
+TEMPLATE = "django_kling/admin/generate_video.html"
+ROWS_PREFIX = "rows"
+CONFIRM = "kling_confirm"
+
+
+@dataclass
+class Row:
+    obj: models.Model
+    form: VideoRowForm
+    image_url: str
+    change_url: str
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """How a ModelAdmin offers the action: which field holds the image, which one the prompt."""
+
+    image_field: str = "image"
+    prompt_field: str | None = None
+    max_objects: int = 50
+
+
+def render_or_queue(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Sequence[models.Model],
+    options: GenerateOptions,
+    *,
+    post_back: Callable[[Sequence[models.Model]], list[tuple[str, str]]],
+    form_url: str,
+    done_url: str,
+    single: bool = False,
+) -> HttpResponse:
+    """Show the confirmation page for ``objects``, or queue the confirmed rows.
+
+    ``post_back`` gives the hidden fields that bring the confirmation back to this view for
+    some of the objects (the action's own fields on a changelist); ``done_url`` is where the
+    editor lands once every row was queued.
+    """
+    by_id = {str(obj.pk): obj for obj in objects}
+    if request.method == "POST" and CONFIRM in request.POST:
+        batch = BatchOptionsForm(request.POST)
+        formset = VideoRowFormSet(request.POST, request.FILES, prefix=ROWS_PREFIX)
+        if batch.is_valid() and formset.is_valid():
+            forms = [f for f in formset if f.cleaned_data.get("object_id") in by_id]
+            queued, remaining = _queue(request, batch, forms, by_id, options)
+            if queued:
+                _announce(model_admin, request, queued)
+            if not remaining:
+                return HttpResponseRedirect(done_url)
+            formset = _rebound(remaining)
+    else:
+        batch = BatchOptionsForm()
+        formset = VideoRowFormSet(prefix=ROWS_PREFIX, initial=[
+            {"object_id": str(obj.pk), "prompt": _prefill(obj, options.prompt_field)}
+            for obj in objects
+        ])
+    rows = _rows(model_admin, formset, by_id, options)
+    opts = model_admin.model._meta
+    per_clip = _estimate(batch)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Generate video"),
+        "opts": opts,
+        "app_label": opts.app_label,
+        "single_object": objects[0] if single and objects else None,
+        "batch_form": batch,
+        "formset": formset,
+        "rows": rows,
+        "hidden_fields": post_back([row.obj for row in rows]),
+        "confirm_name": CONFIRM,
+        "form_url": form_url,
+        "cancel_url": done_url,
+        "per_clip": display.money(per_clip),
+        "total": display.money(per_clip * len(rows)),
+        "count": len(rows),
+        "prices": {mode: {k: str(v) for k, v in table.items()}
+                   for mode, table in kling_settings.PRICES.items()},
+        "currency": kling_settings.CURRENCY,
+        "media": model_admin.media + batch.media + formset.media,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+def _rows(model_admin: admin.ModelAdmin, formset: Any, by_id: dict[str, models.Model],
+          options: GenerateOptions) -> list[Row]:
+    rows = []
+    for form in formset:
+        obj = by_id.get(form["object_id"].value())
+        if obj is None:  # not among the selected objects (a tampered form): never shown
+            continue
+        rows.append(Row(
+            obj=obj, form=form,
+            image_url=display.fieldfile_url(getattr(obj, options.image_field, None)),
+            change_url=display.admin_change_url(model_admin.admin_site, obj),
+        ))
+    return rows
+
+
+def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowForm],
+           by_id: dict[str, models.Model], options: GenerateOptions) \
+        -> tuple[list[VideoRequest], list[VideoRowForm]]:
+    """Create a job per row; return the jobs and the rows left on the page (with errors)."""
+    shared = batch.cleaned_data
+    queued: list[VideoRequest] = []
+    remaining: list[VideoRowForm] = []
+    for index, form in enumerate(forms):
+        try:
+            job = create_video_request(
+                source=by_id[form.cleaned_data["object_id"]], field_name=options.image_field,
+                user=request.user, prompt=form.cleaned_data["prompt"],
+                negative_prompt=shared["negative_prompt"],
+                last_frame=form.cleaned_data["last_frame"] or None,
+                duration=shared["duration"], aspect_ratio=shared["aspect_ratio"],
+                mode=shared["mode"], sound=shared["sound"],
+            )
+        except InvalidInput as error:
+            target, field = field_for_error(error, batch, form)
+            target.add_error(field, error.message)
+            if target is batch:  # the same for every row: nothing more can be queued
+                remaining.extend(forms[index:])
+                break
+            remaining.append(form)
+        else:
+            queued.append(job)
+    return queued, remaining
+
+
+def _rebound(forms: list[VideoRowForm]) -> Any:
+    """A formset of just these rows, with what was typed and the errors they got.
+
+    Uploaded files cannot be sent back to the browser, so a last frame must be chosen again.
+    """
+    data = {f"{ROWS_PREFIX}-TOTAL_FORMS": str(len(forms)),
+            f"{ROWS_PREFIX}-INITIAL_FORMS": "0"}
+    for index, form in enumerate(forms):
+        for name in ("object_id", "prompt"):
+            data[f"{ROWS_PREFIX}-{index}-{name}"] = form[name].value() or ""
+    formset = VideoRowFormSet(data, prefix=ROWS_PREFIX)
+    formset.is_valid()
+    for new, old in zip(formset, forms, strict=True):
+        for field, errors in old.errors.items():
+            new.add_error(None if field == "__all__" else field, errors)
+    return formset
+
+
+def _announce(model_admin: admin.ModelAdmin, request: HttpRequest,
+              jobs: list[VideoRequest]) -> None:
+    count = len(jobs)
+    text = ngettext("%(count)d video was queued.", "%(count)d videos were queued.", count) % {
+        "count": count}
+    url = _watch_url(model_admin, jobs)
+    if url:
+        message = format_html('{} <a href="{}">{}</a>', text, url,
+                              _("Follow their progress in the video requests."))
+    else:
+        message = text
+    model_admin.message_user(request, message, messages.SUCCESS)
+
+
+def _watch_url(model_admin: admin.ModelAdmin, jobs: list[VideoRequest]) -> str:
+    """The video request list filtered to the objects the jobs were made for."""
+    opts = VideoRequest._meta
+    try:
+        url = reverse(f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}"
+                      "_changelist")
+    except NoReverseMatch:
+        return ""
+    content_type = ContentType.objects.get_for_model(model_admin.model)
+    ids = sorted({job.object_id for job in jobs})
+    return f"{url}?{urlencode({'source_type': content_type.pk, 'object_id__in': ','.join(ids)})}"
+
+
+def _prefill(obj: models.Model, field: str | None) -> str:
+    if not field:
+        return ""
+    value = getattr(obj, field, "")
+    text = " ".join(strip_tags(str(value() if callable(value) else value or "")).split())
+    return text[:MAX_PROMPT_LENGTH]
+
+
+def _estimate(batch: BatchOptionsForm) -> Decimal:
+    """Price of one clip with the options shown (typed ones, else the defaults)."""
+    def value(name: str) -> Any:
+        return batch[name].value() if batch.is_bound else batch.initial.get(name)
+
+    try:
+        duration = int(value("duration"))
+    except (TypeError, ValueError):
+        duration = int(kling_settings.DEFAULTS["duration"])
+    mode = value("mode") or kling_settings.DEFAULTS["mode"]
+    sound = bool(value("sound"))
+    return estimate_cost(duration=duration, mode=mode, sound=sound)

@@ -1,0 +1,69 @@
+"""The video requests of one object, shown read-only on that object's change page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from ..models import VideoRequest
+from ..states import Status
+from . import display
+
+
+class VideoRequestInline(GenericTabularInline):
+    model = VideoRequest
+    ct_field = "content_type"
+    fk_field = "object_id"
+    fields = ["status_badge", "clip", "prompt_text", "options", "requested"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("video")
+    verbose_name_plural = _("videos")
+
+    class Media:
+        css = {"all": ["django_kling/admin/kling.css"]}
+        js = ["django_kling/admin/progress.js"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("video", "poster", "first_frame")
+
+    # Jobs are made by the action and written by workers: nothing to add or edit here.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("status"))
+    def status_badge(self, job: VideoRequest) -> SafeString:
+        return display.status_badge(job, display.status_url(self.admin_site))
+
+    @admin.display(description=_("clip"))
+    def clip(self, job: VideoRequest) -> SafeString | str:
+        if job.status == Status.SUCCEEDED:
+            return display.video_player(job, width=320, preload="none")
+        return display.thumbnail(display.file_url(job.first_frame), _("First frame"), "medium")
+
+    @admin.display(description=_("prompt"))
+    def prompt_text(self, job: VideoRequest) -> str:
+        return display.short_text(job.prompt, 120)
+
+    @admin.display(description=_("options"))
+    def options(self, job: VideoRequest) -> str:
+        return display.clip_summary(job)
+
+    @admin.display(description=_("requested"))
+    def requested(self, job: VideoRequest) -> str:
+        return display.age(job.created_at)
