@@ -29,6 +29,7 @@ class Setting:
 
 
 def _gateway_api_key() -> str | None:
+    """env AI_GATEWAY_API_KEY (None when unset), read when the settings are loaded."""
     return os.environ.get("AI_GATEWAY_API_KEY") or None
 
 
