@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test lint fault-matrix clean
+.PHONY: demo test lint docs faults messages clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "django-kling needs Python 3.10+"'
@@ -24,6 +24,15 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+faults: $(BIN)/.installed
+	$(BIN)/python -m pytest -m faults
+
+docs: $(BIN)/.installed
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+messages: $(BIN)/.installed
+	cd django_kling && ../$(BIN)/django-admin makemessages -l zh_Hans && ../$(BIN)/django-admin compilemessages
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
