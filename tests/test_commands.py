@@ -1,10 +1,6 @@
 """The management commands, in-process and as a user runs them on the example shop."""
 
 import io
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django_kling.embedded import stop_embedded_worker
 from django_kling.models import VideoRequest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .example_shop import manage, shop_environment
 
 
 @pytest.fixture
@@ -108,27 +104,14 @@ def test_sync_requeues_lost_work(worker, sandbox, make_image, django_capture_on_
 # -- the example shop, as a user runs it ------------------------------------------------------
 
 
-def manage(*args, env, check=True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "example_project" / "manage.py"), *args],
-                          env=env, capture_output=True, text=True, timeout=300, check=check)
-
-
 @pytest.fixture
 def shop_env(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
-                        "DJANGO_KLING_GATEWAY_URL"}}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.sqlite3'}",
-               DJANGO_MEDIA_ROOT=str(tmp_path / "media"), KLING_SANDBOX_SCALE="0.25",
-               KLING_SANDBOX_DELAY="0.5")
-    manage("migrate", "--noinput", env=env)
-    manage("demo_setup", env=env)
-    return env
+    return shop_environment(tmp_path, sandbox_delay=0.5)
 
 
 def test_example_shop_generate_wait(shop_env, tmp_path):
     result = manage("kling_generate", "shop.Product:1", "--prompt", "The bottle turns.",
-                    "--duration", "10", "--wait", env=shop_env, check=False)
+                    "--duration", "10", "--wait", env=shop_env)
     assert result.returncode == 0, result.stderr
     assert "Succeeded:" in result.stdout and "10.00s" in result.stdout
 
@@ -136,7 +119,7 @@ def test_example_shop_generate_wait(shop_env, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (200, 200)).save(bad)
-    result = manage("kling_generate", str(bad), "--wait", env=shop_env, check=False)
+    result = manage("kling_generate", str(bad), "--wait", env=shop_env)
     assert result.returncode == 1
     assert "300" in result.stderr and "[image_too_small]" in result.stderr
 

@@ -10,14 +10,12 @@ measured here in-process, on ``tests.shop`` with a list view written the same wa
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import html5lib
@@ -33,9 +31,9 @@ from django_kling.states import Status
 from tests.shop.models import Product
 
 from .conftest import free_port
+from .example_shop import MANAGE, shop_environment
+from .example_shop import manage as run_manage
 from .test_templatetags import Elements, make_clip, make_product
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def valid_document(markup: str | bytes) -> None:
@@ -103,8 +101,7 @@ def test_a_list_of_clips_costs_the_same_queries_for_3_and_30_products(client, sa
 
 
 def manage(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run([sys.executable, str(ROOT / "example_project" / "manage.py"), *args],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = run_manage(*args, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -137,14 +134,7 @@ def shop_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
     Yields the site's base URL and the drafts' ids; the server runs until the module ends.
     """
     folder = tmp_path_factory.mktemp("shop")
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
-                        "DJANGO_KLING_GATEWAY_URL"}}
-    env.update(DATABASE_URL=f"sqlite:///{folder / 'shop.sqlite3'}",
-               DJANGO_MEDIA_ROOT=str(folder / "media"), KLING_SANDBOX_SCALE="0.25",
-               KLING_SANDBOX_DELAY="0.2")
-    manage("migrate", "--noinput", env=env)
-    manage("demo_setup", env=env)
+    env = shop_environment(folder, sandbox_delay=0.2)
     drafts = [line.split()[1:] for line in manage("shell", "-c", NEW_PRODUCTS, env=env).split("\n")
               if line.startswith("draft ")]
     assert [published for _pk, published in drafts] == ["False", "False"]
@@ -155,7 +145,7 @@ def shop_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
     port = free_port()
     with open(folder / "server.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, str(ROOT / "example_project" / "manage.py"), "runserver",
+            [sys.executable, str(MANAGE), "runserver",
              f"127.0.0.1:{port}", "--noreload"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
