@@ -52,6 +52,23 @@ class OwnedQuerySet(models.QuerySet):
         )
         return qs.filter(field_name=field_name) if field_name else qs
 
+    def by_id_prefix(self, prefix: str) -> models.Model:
+        """The one row whose UUID starts with ``prefix`` (as shown by ``kling_status``).
+
+        Raises ``DoesNotExist`` or ``MultipleObjectsReturned`` like ``get()``.
+        """
+        prefix = prefix.strip().lower()
+        try:
+            return self.get(pk=uuid.UUID(prefix))
+        except ValueError:
+            pass
+        matches = [pk for pk in self.values_list("pk", flat=True) if str(pk).startswith(prefix)]
+        if len(matches) > 1:
+            raise self.model.MultipleObjectsReturned(f"{len(matches)} rows start with {prefix}")
+        if not matches or not prefix:
+            raise self.model.DoesNotExist(f"no row starts with {prefix!r}")
+        return self.get(pk=matches[0])
+
 
 class Asset(models.Model):
     """A file in the configured storage with the metadata probed from it."""

@@ -142,3 +142,21 @@ def test_sync_on_boot_puts_stuck_work_back(worker, sandbox, make_image,
     SyncOnBoot().after_worker_boot(None, None)
     assert wait_for_end(job).status == "succeeded"
     assert sandbox.bill_count == 1
+
+
+@pytest.mark.django_db
+def test_cancel_and_retry(sandbox, make_image, django_capture_on_commit_callbacks):
+    from django_kling.jobs import create_video_request
+
+    with django_capture_on_commit_callbacks(execute=False):
+        job = create_video_request(make_image())
+        assert "Canceled" in run("kling_cancel", str(job.pk)[:8])
+        job.refresh_from_db()
+        assert job.status == "canceled"
+        with pytest.raises(CommandError, match="already ended"):
+            run("kling_cancel", str(job.pk))
+        output = run("kling_retry", str(job.pk))
+    retried = VideoRequest.objects.exclude(pk=job.pk).get()
+    assert str(retried.pk) in output and retried.first_frame_id == job.first_frame_id
+    with pytest.raises(CommandError, match="No single video request"):
+        run("kling_retry", "zzz")

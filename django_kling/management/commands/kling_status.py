@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ...models import VideoRequest
+from ..lookup import find_request
 
 
 class Command(BaseCommand):
@@ -37,11 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(_("No video requests."))
 
     def find(self, prefix: str) -> VideoRequest:
-        matches = [job for job in VideoRequest.objects.only("id") if str(job.pk).startswith(
-            prefix)] if len(prefix) < 36 else list(VideoRequest.objects.filter(pk=prefix))
-        if len(matches) != 1:
-            raise CommandError(_("No single video request matches %(id)s.") % {"id": prefix})
-        return VideoRequest.objects.select_related("video", "poster").get(pk=matches[0].pk)
+        return find_request(prefix, VideoRequest.objects.select_related("video", "poster"))
 
     def show(self, job: VideoRequest) -> None:
         fields = [

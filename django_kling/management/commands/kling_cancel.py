@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+
+from ...pipeline import cancel
+from ..lookup import find_request
+
+
+class Command(BaseCommand):
+    help = _("Cancel a request that has not ended (the provider may still finish and bill it).")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("id", help=_("a request id (or its first characters)"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        job = find_request(options["id"])
+        if not cancel(job):
+            raise CommandError(_("%(id)s has already ended (%(status)s).")
+                               % {"id": job.pk, "status": job.status})
+        self.stdout.write(_("Canceled %(id)s.") % {"id": job.pk})
