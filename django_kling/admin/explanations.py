@@ -29,9 +29,6 @@ EXPLANATIONS = {
     "provider_auth": _(
         "The provider refused the site's API key. An administrator needs to check the "
         "DJANGO_KLING settings."),
-    "invalid_api_key": _(
-        "The provider refused the site's API key. An administrator needs to check the "
-        "DJANGO_KLING settings."),
     "provider_forbidden": _(
         "The provider refused this request for this account. An administrator needs to check "
         "the account."),

@@ -1,4 +1,4 @@
-"""``KlingVideoAdminMixin``: "Generate video" on a host model's admin in one line.
+"""``KlingVideoAdminMixin``: "Generate video" on a host model's admin in one line::
 
     @admin.register(Product)
     class ProductAdmin(KlingVideoAdminMixin, admin.ModelAdmin):
