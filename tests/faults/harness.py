@@ -167,8 +167,11 @@ def tally(fault: str, jobs: list[VideoRequest], sandbox, *, stored_names: set[st
     else:
         keys = {job.idempotency_key for job in jobs}
         billed_keys = {key for key in sandbox.billed if key in keys}
+        foreign = sorted(set(sandbox.billed) - keys)
         row.billed_twice = (sum(max(0, sandbox.billed[k] - 1) for k in billed_keys)
                             + max(0, sandbox.bill_count - len(billed_keys)))
+        if foreign:
+            row.codes.add(f"foreign bills: {', '.join(foreign)}")
     expected = {job.video.file.name for job in jobs if job.video_id} | {
         job.poster.file.name for job in jobs if job.poster_id}
     row.orphans = len(stored_names - expected)

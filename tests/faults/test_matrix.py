@@ -182,6 +182,20 @@ def kill_when(fragment: str) -> Callable:
     return during
 
 
+def kill_after_accepted(rig: Rig, jobs) -> None:
+    """Kill the worker while its (slow) start call is in flight, recover once it was billed.
+
+    Waiting for the bill makes this the case it names (the provider accepted and billed the
+    job; the worker never saw the answer), and keeps the sleeping handler from billing after
+    the sandbox's counters were reset for the next scenario.
+    """
+    wait_until(saw(rig, "/video-model/start"), what="the start call")
+    time.sleep(0.2)
+    rig.workers.kill()
+    wait_until(lambda: rig.sandbox.bill_count >= 1, what="the bill")
+    recover(rig)
+
+
 def kill_when_running(rig: Rig, jobs) -> None:
     wait_until(lambda: VideoRequest.objects.filter(pk=jobs[0].pk, status="running").exists(),
                what="running")
@@ -249,7 +263,7 @@ SCENARIOS: list[Scenario] = [
      crash("before:kling_submit")),
     ("SIGKILL after accepted, before op id saved", 1, {},
      lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="start"),
-     kill_when("/video-model/start"), {}),
+     kill_after_accepted, {}),
     ("SIGKILL while polling", 2, {}, lambda r: setattr(r.sandbox, "delay", 2.0),
      kill_when_running, {}),
     ("SIGKILL mid-download", 1, {},
