@@ -7,8 +7,11 @@ for, an audio stream. ``poster_jpeg`` cuts the first frame as a JPEG.
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -18,6 +21,33 @@ from django.utils.translation import gettext as _
 from .exceptions import MediaError
 
 MP4_FORMAT = "mp4"
+
+logger = logging.getLogger("django_kling.media")
+
+
+def _unexpected_as_media_error(func: Callable) -> Callable:
+    """Report any error we did not foresee (a PyAV API change, a codec bug) as ``MediaError``.
+
+    Such an error says nothing about storage or the network, so retrying the step would only
+    download and pay for bandwidth again; the job fails with ``media_check_failed`` instead and
+    the traceback goes to the log for whoever maintains the deployment.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except MediaError:
+            raise
+        except Exception as exc:
+            logger.exception("checking a downloaded clip failed unexpectedly")
+            raise MediaError(
+                _("The clip could not be checked (%(error)s in the video library).")
+                % {"error": type(exc).__name__},
+                code="media_check_failed",
+            ) from exc
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -32,11 +62,13 @@ class ClipInfo:
     size: int
 
 
+@_unexpected_as_media_error
 def probe(path: str | os.PathLike, *, require_audio: bool = False) -> ClipInfo:
     """Read the clip's streams and metadata, or raise ``MediaError`` saying what is wrong."""
     size = os.path.getsize(path)
     try:
-        container = av.open(os.fspath(path), metadata_errors="ignore")
+        # No keyword options: PyAV 19 dropped ``metadata_errors`` (and metadata is not read here).
+        container = av.open(os.fspath(path))
     except (av.FFmpegError, OSError, ValueError):
         raise MediaError(_("The downloaded file is not a readable video (truncated or another "
                            "format)."), code="media_unreadable") from None
@@ -77,6 +109,7 @@ def probe(path: str | os.PathLike, *, require_audio: bool = False) -> ClipInfo:
         )
 
 
+@_unexpected_as_media_error
 def poster_jpeg(path: str | os.PathLike, *, quality: int = 85) -> tuple[bytes, int, int]:
     """The clip's first frame as JPEG bytes, with its width and height."""
     try:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from . import media, webhooks
 from .conf import kling_settings
-from .download import fetch_video
+from .download import Downloaded, fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
 from .models import Asset, AssetKind, VideoRequest
 from .providers import GenerationInput, ImageInput, VideoOutput, shared_provider
@@ -223,22 +223,37 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
         downloaded = fetch_video(video)
     except DownloadError as exc:
         return _retry_or_fail(job, exc, "fetch", attempts)
+    try:
+        try:
+            info = media.probe(downloaded.path, require_audio=job.generate_audio)
+            poster = media.poster_jpeg(downloaded.path)
+        except MediaError as exc:
+            return _keep_unchecked(job, downloaded, exc, attempts)
+        return _store(job, downloaded, info, poster, attempts)
+    finally:
+        downloaded.discard()
+
+
+def _source_link(job: VideoRequest) -> dict[str, Any]:
+    # Fresh from the row: the source object may have been deleted (link cleared) meanwhile.
+    return VideoRequest.objects.filter(pk=job.pk).values(
+        "content_type_id", "object_id", "field_name").get()
+
+
+def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
+           poster: tuple[bytes, int, int], attempts: int) -> Next | None:
+    poster_bytes, poster_width, poster_height = poster
     stored: list[Asset] = []
     try:
-        info = media.probe(downloaded.path, require_audio=job.generate_audio)
-        poster, poster_width, poster_height = media.poster_jpeg(downloaded.path)
-        # Fresh from the row: the source object may have been deleted (link cleared) meanwhile.
-        link = VideoRequest.objects.filter(pk=job.pk).values(
-            "content_type_id", "object_id", "field_name").get()
+        link = _source_link(job)
         clip = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=downloaded.size,
                      sha256=downloaded.sha256, width=info.width, height=info.height,
                      duration=info.duration, fps=info.fps, has_audio=info.has_audio, **link)
-        cover = Asset(kind=AssetKind.POSTER, mime="image/jpeg", size=len(poster),
+        cover = Asset(kind=AssetKind.POSTER, mime="image/jpeg", size=len(poster_bytes),
                       width=poster_width, height=poster_height, **link)
-        with open(downloaded.path, "rb") as fh:
-            clip.file.save("video.mp4", File(fh), save=False)
+        _save_file(clip, downloaded, "video.mp4")
         stored.append(clip)
-        cover.file.save("poster.jpg", ContentFile(poster), save=False)
+        cover.file.save("poster.jpg", ContentFile(poster_bytes), save=False)
         stored.append(cover)
         with transaction.atomic():
             clip.save()
@@ -249,40 +264,75 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
             transaction.on_commit(lambda: video_ready.send(
                 sender=VideoRequest, request=done, video=clip, poster=cover))
             transaction.on_commit(lambda: _ended(done))
-    except MediaError as exc:
-        _discard(stored)
-        return fail(job, exc.code, exc.message)
     except InvalidTransition:
         _discard(stored)  # canceled (or finished by another worker) meanwhile
         return None
     except Exception as exc:  # storage or database trouble: keep the job, try again later
         _discard(stored)
-        logger.warning("storing the clip of job %s failed: %s", job.pk, type(exc).__name__)
-        error = DownloadError(_("Storing the clip failed (%(error)s).")
-                              % {"error": type(exc).__name__},
-                              code="storage_failed", retryable=True)
-        return _retry_or_fail(job, error, "fetch", attempts)
-    finally:
-        downloaded.discard()
+        return _storage_failed(job, exc, attempts)
     logger.info("job %s succeeded: %s bytes, %.2fs", job.pk, info.size, info.duration)
     return None
+
+
+def _keep_unchecked(job: VideoRequest, downloaded: Downloaded, exc: MediaError,
+                    attempts: int) -> Next | None:
+    """Store a clip that failed its checks on the request, then fail the job with the reason.
+
+    The provider has billed for it; whatever is wrong with it (or with our video library), an
+    editor can still look at the file, and nobody pays for it again.
+    """
+    stored: list[Asset] = []
+    try:
+        clip = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=downloaded.size,
+                     sha256=downloaded.sha256, **_source_link(job))
+        _save_file(clip, downloaded, "video.mp4")
+        stored.append(clip)
+        with transaction.atomic():
+            clip.save()
+            _mark_failed(job, exc.code,
+                         _("%(reason)s The downloaded file is kept on this request.")
+                         % {"reason": exc.message},
+                         expect=Status.FETCHING, video=clip)
+    except InvalidTransition:
+        _discard(stored)  # canceled (or finished by another worker) meanwhile
+    except Exception as error:  # noqa: BLE001  (storage or database: keep the job, retry)
+        _discard(stored)
+        return _storage_failed(job, error, attempts)
+    return None
+
+
+def _save_file(asset: Asset, downloaded: Downloaded, name: str) -> None:
+    with open(downloaded.path, "rb") as fh:
+        asset.file.save(name, File(fh), save=False)
+
+
+def _storage_failed(job: VideoRequest, exc: Exception, attempts: int) -> Next | None:
+    logger.warning("storing the clip of job %s failed: %s", job.pk, type(exc).__name__)
+    error = DownloadError(_("Storing the clip failed (%(error)s).")
+                          % {"error": type(exc).__name__},
+                          code="storage_failed", retryable=True)
+    return _retry_or_fail(job, error, "fetch", attempts)
 
 
 # -- endings and retries ----------------------------------------------------------------------
 
 
-def fail(job: VideoRequest, code: str, message: str) -> None:
+def fail(job: VideoRequest, code: str, message: str, **fields: Any) -> None:
     """End the job as failed with a reason an editor can read (no-op if it already ended)."""
-    try:
-        failed = transition(job, Status.FAILED, error_code=code, error_message=message[:2000],
-                            next_check_at=None)
-    except InvalidTransition:
-        return None
+    with contextlib.suppress(InvalidTransition):
+        _mark_failed(job, code, message, **fields)
+    return None
+
+
+def _mark_failed(job: VideoRequest, code: str, message: str, **fields: Any) -> VideoRequest:
+    """``fail`` that raises ``InvalidTransition`` when the job cannot fail (any more)."""
+    failed = transition(job, Status.FAILED, error_code=code, error_message=message[:2000],
+                        next_check_at=None, **fields)
     transaction.on_commit(lambda: video_failed.send(
         sender=VideoRequest, request=failed, code=code, message=message))
     transaction.on_commit(lambda: _ended(failed))
     logger.info("job %s failed: %s", job.pk, code)
-    return None
+    return failed
 
 
 def _ended(job: VideoRequest) -> None:

@@ -199,14 +199,18 @@ def test_bad_input_reaches_no_provider(transactional_db, sandbox, make_image):
     assert sandbox.calls == [] and sandbox.bill_count == 0
 
 
-def test_the_queue_tests_use_redis_when_configured():
+def test_the_queue_tests_use_the_configured_broker():
     import os
 
     import dramatiq
-    from dramatiq.brokers.redis import RedisBroker
     from dramatiq.brokers.stub import StubBroker
 
-    expected = RedisBroker if os.environ.get("REDIS_URL") else StubBroker
+    if os.environ.get("RABBITMQ_URL"):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker as expected
+    elif os.environ.get("REDIS_URL"):
+        from dramatiq.brokers.redis import RedisBroker as expected
+    else:
+        expected = StubBroker
     assert isinstance(dramatiq.get_broker(), expected)
 
 
@@ -278,3 +282,44 @@ def test_provider_warnings_are_kept_once(worker, sandbox, make_image):
     provider_warnings = [w for w in job.warnings if w.get("type") == "unsupported"]
     assert provider_warnings  # seed / aspectRatio are "unsupported" for image-to-video
     assert len(provider_warnings) == len({repr(w) for w in provider_warnings})
+
+
+def test_an_unexpected_probe_error_keeps_the_paid_clip_and_fails_once(
+        worker, sandbox, make_image, monkeypatch, admin_client):
+    """A video library that breaks (as PyAV 19 broke ``av.open``'s keywords) loses no clip."""
+    import hashlib
+
+    from django.urls import reverse
+
+    from django_kling import media
+
+    def broken_open(*args, **kwargs):
+        raise TypeError("open() got an unexpected keyword argument")
+
+    monkeypatch.setattr(media.av, "open", broken_open)
+    job = wait_for_end(create_video_request(make_image(), prompt="It turns."))
+
+    assert job.status == Status.FAILED
+    assert job.error_code == "media_check_failed"
+    assert "TypeError" in job.error_message and "kept" in job.error_message
+    assert job.fetch_attempts == 1 and job.error_streak == 0  # no retry storm
+    assert sandbox.bill_count == 1
+    assert job.reported_cost is not None
+    kept = job.video
+    assert kept.kind == "video" and kept.duration is None
+    with kept.file.open("rb") as fh:
+        data = fh.read()
+    assert len(data) == kept.size > 0 and hashlib.sha256(data).hexdigest() == kept.sha256
+    assert data[4:8] == b"ftyp"  # the provider's clip, byte for byte
+    assert job.poster_id is None
+    page = admin_client.get(reverse("admin:django_kling_videorequest_change", args=[job.pk]))
+    assert "Download the file the provider returned" in page.content.decode()
+
+
+def test_a_clip_that_fails_its_checks_is_kept_on_the_failed_request(worker, sandbox,
+                                                                     make_image):
+    sandbox.set_fault("truncated_mp4")
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.FAILED and job.error_code.startswith("media_")
+    assert job.video_id and job.video.file.storage.exists(job.video.file.name)
+    assert job.fetch_attempts == 1 and sandbox.bill_count == 1

@@ -39,6 +39,10 @@ EXPLANATIONS = {
     "provider_model_not_found": _(
         "The provider does not know the configured model. An administrator needs to check "
         "the settings."),
+    "media_check_failed": _(
+        "The provider made the clip and it was saved, but the site's video library could not "
+        "check it (often an incompatible version of PyAV). The file is kept on this request: "
+        "download it to look at it, and ask an administrator to check the worker's logs."),
     "storage_failed": _(
         "The clip could not be saved in the site's storage. An administrator needs to check "
         "the storage; retry afterwards."),
