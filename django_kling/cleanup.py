@@ -76,7 +76,8 @@ def source_deleted(sender: type[models.Model], instance: models.Model, using: st
     content_type = ContentType.objects.get_for_model(sender)  # cached after the first call
     link = {"content_type": content_type, "object_id": str(instance.pk)}
     linked = (VideoRequest.objects.filter(**link).order_by().values("content_type_id")
-              .union(Asset.objects.filter(**link).order_by().values("content_type_id")))
+              .union(Asset.objects.filter(**link).order_by().values("content_type_id"))
+              .order_by())  # Django 6.1 would order the union by the model's default ordering
     if not linked:
         return
     VideoRequest.objects.filter(**link).update(content_type=None, object_id="",

@@ -196,8 +196,10 @@ class VideoRequest(models.Model):
         self._loaded_status = self.status
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> VideoRequest:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Any, values: Any,
+                **kwargs: Any) -> VideoRequest:
+        # ``kwargs``: Django 6.1 passes ``fetch_mode``; 5.2 passes nothing.
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_status = instance.__dict__.get("status")
         return instance
 

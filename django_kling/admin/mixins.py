@@ -54,8 +54,15 @@ class KlingVideoAdminMixin:
     def has_kling_video_permission(self, request: HttpRequest) -> bool:
         return can_generate_videos(request)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 says where the actions are shown (list or change form); 5.2 never does.
+        if action_location is None:
+            actions = super().get_actions(request)  # type: ignore[misc]
+        else:
+            actions = super().get_actions(  # type: ignore[misc]
+                request, action_location=action_location)
+        if getattr(action_location, "name", "CHANGE_LIST") != "CHANGE_LIST":
+            return actions  # the change form has its own "Generate video" button
         if self.actions is None or IS_POPUP_VAR in request.GET:  # type: ignore[attr-defined]
             return actions  # actions switched off, as Django does
         if ACTION_NAME not in actions and self.has_kling_video_permission(request):
