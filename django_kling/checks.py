@@ -1,4 +1,10 @@
-"""System checks for misconfiguration, with stable ids (``django_kling.E001`` ...)."""
+"""System checks for misconfiguration, with stable ids (``django_kling.E001`` ...).
+
+All are registered under the ``django_kling`` tag (``manage.py check --tag django_kling``).
+Checks that need secrets or production services, or that only matter under load, are deploy
+checks (``check --deploy``): a build without secrets (``migrate``, ``collectstatic``,
+``makemigrations``) must pass.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import PROVIDER_OPTIONS, SETTING_NAME, KlingSettings
 
+TAG = "django_kling"
 
-@register(Tags.compatibility)
+# What one clip upload may hold in memory before a deploy check warns (bench/README.md, 2).
+MAX_UPLOAD_MEMORY = 32 * 2**20
+
+
+@register(TAG, Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     errors: list = []
     conf = KlingSettings()  # fresh: a check must see the current settings, not a cache
@@ -31,13 +42,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             ))
         else:
             options = conf.provider_options(provider)
-            if not options.get("API_KEY"):
-                errors.append(Error(
-                    f"No API key for the {provider!r} provider.",
-                    hint="Set the AI_GATEWAY_API_KEY environment variable or "
-                         f"{SETTING_NAME}['PROVIDERS']['{provider}']['API_KEY'].",
-                    id="django_kling.E003",
-                ))
             if options.get("PROTOCOL") not in {"async", "stream"}:
                 errors.append(Error(
                     f"Unknown protocol {options.get('PROTOCOL')!r}.",
@@ -66,9 +70,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             id="django_kling.E004",
         ))
 
-    if "django_dramatiq" not in settings.INSTALLED_APPS or not getattr(
-        settings, "DRAMATIQ_BROKER", None
-    ):
+    has_broker = "django_dramatiq" in settings.INSTALLED_APPS and getattr(
+        settings, "DRAMATIQ_BROKER", None)
+    if not has_broker:
         errors.append(Error(
             "No Dramatiq broker is configured, so video jobs would never run.",
             hint='Add "django_dramatiq" to INSTALLED_APPS (before "django_kling") and set '
@@ -81,7 +85,102 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             hint="List django_dramatiq first so the broker exists before our actors.",
             id="django_kling.W001",
         ))
+    if has_broker:
+        errors.extend(_check_actor_options())
     return errors
+
+
+def _check_actor_options() -> list:
+    """The broker's middleware must define every option our actors declare.
+
+    Without it the actors cannot even be declared ("actor options undefined"), so a job would
+    be created and never sent.
+    """
+    import dramatiq
+
+    from .actor_options import ACTOR_OPTIONS
+
+    broker = dramatiq.get_broker()
+    missing = sorted(set(ACTOR_OPTIONS) - {"queue_name"} - set(broker.actor_options))
+    if not missing:
+        return []
+    return [Error(
+        f"The Dramatiq broker's middleware does not define the actor options {missing}.",
+        hint='Add "dramatiq.middleware.Retries" and "dramatiq.middleware.TimeLimit" (and keep '
+             '"dramatiq.middleware.AgeLimit") to DRAMATIQ_BROKER["MIDDLEWARE"].',
+        id="django_kling.E008",
+    )]
+
+
+@register(TAG, Tags.security, deploy=True)
+def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
+    conf = KlingSettings()
+    try:
+        provider = conf.PROVIDER
+        options = conf.provider_options(provider) if provider in PROVIDER_OPTIONS else {}
+        webhook_url, webhook_cache = conf.WEBHOOK_URL, conf.WEBHOOK_CACHE
+        storage = conf.STORAGE
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    errors: list = []
+    if provider in PROVIDER_OPTIONS and not options.get("API_KEY"):
+        errors.append(Error(
+            f"No API key for the {provider!r} provider: every job would fail when it is sent.",
+            hint="Set the AI_GATEWAY_API_KEY environment variable or "
+                 f"{SETTING_NAME}['PROVIDERS']['{provider}']['API_KEY'].",
+            id="django_kling.E003",
+        ))
+    if webhook_url:
+        errors.extend(_check_webhook_cache(webhook_cache))
+    errors.extend(_check_upload_memory(storage))
+    return errors
+
+
+def _check_webhook_cache(alias: str) -> list:
+    backend = str(settings.CACHES.get(alias, {}).get("BACKEND", ""))
+    if not backend.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [Warning(
+        f"WEBHOOK_URL is set but the cache {alias!r} ({backend.rsplit('.', 1)[-1]}) is not "
+        "shared between processes: the web process never sees the signing secrets the workers "
+        "store, so every webhook would be refused.",
+        hint=f"Point {SETTING_NAME}['WEBHOOK_CACHE'] at a shared cache (Redis, Memcached, "
+             "database).",
+        id="django_kling.W002",
+    )]
+
+
+def _check_upload_memory(alias: str) -> list:
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:
+        return []
+    backend = str(getattr(settings, "STORAGES", {}).get(alias, {}).get("BACKEND", ""))
+    if not backend:
+        return []
+    from django.utils.module_loading import import_string
+
+    try:
+        if not issubclass(import_string(backend), S3Storage):
+            return []
+        from django.core.files.storage import storages
+
+        config = storages[alias].transfer_config
+    except Exception:  # noqa: BLE001  (a broken storage is the storage's own error to report)
+        return []
+    held = (config.multipart_chunksize
+            * getattr(config, "max_in_memory_upload_chunks", 10))
+    if held <= MAX_UPLOAD_MEMORY:
+        return []
+    return [Warning(
+        f"Storage {alias!r} may hold {held // 2**20} MiB in memory for each clip it uploads "
+        f"(boto3's default TransferConfig); a worker uploading a few large clips at once "
+        "can run out of memory.",
+        hint='Pass OPTIONS["transfer_config"] = TransferConfig(max_concurrency=2, '
+             "multipart_chunksize=8 * 2**20) with max_in_memory_upload_chunks = 2 (see the "
+             "deployment page, 'Sizing').",
+        id="django_kling.W003",
+    )]
 
 
 def _app_index(name: str) -> int:

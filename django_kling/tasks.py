@@ -9,17 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from . import pipeline
-from .conf import kling_settings
-
-ACTOR_OPTIONS = {
-    "queue_name": kling_settings.QUEUE_NAME,
-    # Unexpected errors (a dropped database connection...) are retried by Dramatiq; provider
-    # errors are handled by the steps themselves, which honour Retry-After.
-    "max_retries": 5,
-    "min_backoff": 1000,
-    "max_backoff": 60_000,
-    "time_limit": 30 * 60 * 1000,
-}
+from .actor_options import ACTOR_OPTIONS
 
 
 def schedule(pk: str, next_step: pipeline.Next | None) -> None:

@@ -1,7 +1,7 @@
 import pytest
 from django.core import checks
 
-from django_kling.checks import check_settings
+from django_kling.checks import check_deploy, check_settings
 
 
 def ids(**kwargs):
@@ -13,13 +13,72 @@ def test_test_settings_are_clean():
 
 
 def test_registered_with_django():
-    assert not [m for m in checks.run_checks() if m.id.startswith("django_kling")]
+    # Django 6.1 runs database checks on every database unless told which: none here.
+    assert not [m for m in checks.run_checks(databases=[]) if m.id.startswith("django_kling")]
 
 
-def test_missing_api_key(settings, monkeypatch):
+def test_missing_api_key_is_a_deploy_check_only(settings, monkeypatch):
     monkeypatch.delenv("AI_GATEWAY_API_KEY", raising=False)
     settings.DJANGO_KLING = {}
-    assert "django_kling.E003" in ids()
+    assert "django_kling.E003" not in ids()  # migrate / collectstatic need no secrets
+    assert "django_kling.E003" in {m.id for m in check_deploy()}
+    deploy_ids = {m.id for m in checks.run_checks(include_deployment_checks=True, databases=[],
+                                                  tags=["django_kling"])}
+    assert "django_kling.E003" in deploy_ids
+
+
+def test_checks_have_their_own_tag():
+    assert "django_kling" in checks.registry.registry.tags_available()
+    assert "django_kling" in checks.registry.registry.tags_available(deployment_checks=True)
+
+
+def test_broker_without_the_actors_middleware(settings):
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware import AgeLimit
+
+    previous = dramatiq.get_broker()
+    dramatiq.set_broker(StubBroker(middleware=[AgeLimit()]))
+    try:
+        [error] = [m for m in check_settings() if m.id == "django_kling.E008"]
+    finally:
+        dramatiq.set_broker(previous)
+    assert "max_retries" in error.msg and "time_limit" in error.msg
+    assert "Retries" in error.hint
+    assert "django_kling.E008" not in ids()
+
+
+@pytest.mark.parametrize("backend, warned", [
+    ("django.core.cache.backends.locmem.LocMemCache", True),
+    ("django.core.cache.backends.dummy.DummyCache", True),
+    ("django.core.cache.backends.db.DatabaseCache", False),
+])
+def test_webhooks_need_a_shared_cache(settings, backend, warned):
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "kling_cache"}}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": "https://shop.example"}
+    assert ("django_kling.W002" in {m.id for m in check_deploy()}) is warned
+
+
+def test_no_webhook_no_cache_warning(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert "django_kling.W002" not in {m.id for m in check_deploy()}
+
+
+def test_s3_uploads_that_hold_too_much_memory(settings):
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = {"BACKEND": "storages.backends.s3.S3Storage",
+          "OPTIONS": {"bucket_name": "b", "region_name": "us-east-1"}}
+    settings.STORAGES = {**settings.STORAGES, "videos": s3}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "STORAGE": "videos"}
+    [warning] = [m for m in check_deploy() if m.id == "django_kling.W003"]
+    assert "80 MiB" in warning.msg and "transfer_config" in warning.hint
+
+    small = TransferConfig(max_concurrency=2, multipart_chunksize=8 * 2**20)
+    small.max_in_memory_upload_chunks = 2
+    settings.STORAGES = {**settings.STORAGES,
+                         "videos": {**s3, "OPTIONS": {**s3["OPTIONS"], "transfer_config": small}}}
+    assert "django_kling.W003" not in {m.id for m in check_deploy()}
 
 
 def test_unknown_key(settings):

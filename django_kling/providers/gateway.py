@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext as _
 
 from ..exceptions import ProviderError
 from .base import GenerationInput, ImageInput, JobStatus, Started, VideoOutput, VideoProvider
@@ -150,6 +151,13 @@ class GatewayProvider(VideoProvider):
     # -- request building ---------------------------------------------------------------------
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        if not self.api_key:
+            # Checked here, when a job is sent, and by ``check --deploy``: a build without
+            # secrets (migrate, collectstatic) must not need the key.
+            raise ProviderError(
+                _("No API key is configured for the gateway: set the AI_GATEWAY_API_KEY "
+                  "environment variable or DJANGO_KLING['PROVIDERS']['gateway']['API_KEY']."),
+                code="provider_no_credentials", provider=self.name)
         headers = {
             "authorization": f"Bearer {self.api_key}",
             "ai-gateway-protocol-version": PROTOCOL_VERSION,

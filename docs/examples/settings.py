@@ -1,6 +1,8 @@
-"""The quick start's settings, shown by docs/quickstart.rst and checked by tests/test_docs.py.
+"""The quick start's settings, shown by README.md and docs/quickstart.rst, checked by tests.
 
-Only the part between the ``docs:`` markers is shown; the lines above it stand for what a
+Two parts, each between markers: ``docs:`` is what every project adds (the README's "Install
+in your project" shows the same lines, and a test pastes them into a fresh ``startproject``);
+``s3:`` puts the clips into a private S3 bucket. The lines above them stand for what a
 project's settings module already has.
 """
 
@@ -18,7 +20,7 @@ STORAGES = {
 }
 
 # docs: start
-INSTALLED_APPS += [
+INSTALLED_APPS += [  # needs django.contrib.contenttypes (startproject lists it)
     "django_dramatiq",  # first: it sets up the broker
     "django_kling",
 ]
@@ -36,6 +38,20 @@ DRAMATIQ_BROKER = {
     ],
 }
 
+DJANGO_KLING = {
+    "PROVIDER": "gateway",  # API key: env variable AI_GATEWAY_API_KEY
+    "DEFAULTS": {"duration": 5, "aspect_ratio": "16:9", "mode": "pro", "sound": True},
+    "BUDGET": {"per_day": "50.00", "per_month": "500.00"},  # in CURRENCY (USD)
+}
+# docs: end
+
+# s3: start
+from boto3.s3.transfer import TransferConfig  # noqa: E402
+
+# At most two 8 MiB parts of a clip in memory while it uploads (boto3's default: ten).
+KLING_UPLOADS = TransferConfig(max_concurrency=2, multipart_chunksize=8 * 2**20)
+KLING_UPLOADS.max_in_memory_upload_chunks = 2
+
 STORAGES["videos"] = {  # clips, posters and frames go to a private S3 bucket
     "BACKEND": "storages.backends.s3.S3Storage",
     "OPTIONS": {
@@ -43,13 +59,8 @@ STORAGES["videos"] = {  # clips, posters and frames go to a private S3 bucket
         "default_acl": "private",
         "querystring_auth": True,  # signed URLs
         "file_overwrite": False,
+        "transfer_config": KLING_UPLOADS,
     },
 }
-
-DJANGO_KLING = {
-    "PROVIDER": "gateway",  # API key: env variable AI_GATEWAY_API_KEY
-    "STORAGE": "videos",  # an alias of STORAGES (default: "default")
-    "DEFAULTS": {"duration": 5, "aspect_ratio": "16:9", "mode": "pro", "sound": True},
-    "BUDGET": {"per_day": "50.00", "per_month": "500.00"},  # in CURRENCY (USD)
-}
-# docs: end
+DJANGO_KLING["STORAGE"] = "videos"  # an alias of STORAGES (default: "default")
+# s3: end
