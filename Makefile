@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test lint docs faults messages clean
+.PHONY: demo test lint docs faults matrix messages clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "django-kling needs Python 3.10+"'
@@ -24,6 +24,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# The version matrix (noxfile.py): newest and oldest stacks, Django 6.0, RabbitMQ, packaging.
+matrix: $(BIN)/.installed
+	$(BIN)/nox
 
 faults: $(BIN)/.installed
 	$(BIN)/python -m pytest -m faults

@@ -1,7 +1,8 @@
 """Settings for django-kling's own tests.
 
 SQLite and Dramatiq's stub broker by default, so the suite runs on a laptop with nothing
-installed; ``DATABASE_URL`` (PostgreSQL in CI) and ``REDIS_URL`` switch to the real services.
+installed; ``DATABASE_URL`` (PostgreSQL in CI) and ``REDIS_URL`` or ``RABBITMQ_URL`` switch to
+the real services.
 """
 
 import os
@@ -83,7 +84,13 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
 ]
-if os.environ.get("REDIS_URL"):
+if os.environ.get("RABBITMQ_URL"):  # the queue tests on RabbitMQ (a nox session in CI)
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        "OPTIONS": {"url": os.environ["RABBITMQ_URL"]},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+elif os.environ.get("REDIS_URL"):
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": os.environ["REDIS_URL"], "namespace": "django-kling-tests"},

@@ -1,0 +1,85 @@
+"""The version matrix: the stacks our users install, tested on every CI run.
+
+``nox -l`` lists the sessions; ``nox -s newest`` runs one. Sessions inherit the environment, so
+``DATABASE_URL`` and ``REDIS_URL`` (PostgreSQL and Redis, as ``.ci/run`` sets them) reach the
+tests. Interpreters are found on ``PATH``; on a machine with pyenv, its installed versions are
+added to ``PATH`` so that ``python3.10`` ... ``python3.13`` resolve without activating them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+OLDEST = ROOT / "ci" / "constraints-oldest.txt"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+# The unit, pipeline and site tests; what only the newest stack must also run (the fault
+# matrix with its worker processes, the real browser) is left to it and to `make test`.
+CORE = ["-m", "not faults", "--ignore=tests/browser", "--ignore=tests/faults"]
+
+nox.options.sessions = ["newest", "oldest", "django60", "rabbitmq", "package"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+
+def _pyenv_on_path() -> None:
+    pyenv = shutil.which("pyenv")
+    if not pyenv:
+        return
+    root = Path(subprocess.run([pyenv, "root"], capture_output=True, text=True,
+                               check=False).stdout.strip() or "~/.pyenv").expanduser()
+    bins = sorted(str(path) for path in root.glob("versions/3.*/bin"))
+    os.environ["PATH"] = os.pathsep.join([*bins, os.environ.get("PATH", "")])
+
+
+_pyenv_on_path()
+
+
+@nox.session(python="3.13")
+def newest(session: nox.Session) -> None:
+    """Python 3.13 with the newest release of every dependency: the whole suite."""
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]")
+    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    session.run("python", "-m", "pytest", *session.posargs,
+                env={"KLING_EXPECT_STACK": "newest"})
+
+
+@nox.session(python="3.10")
+def oldest(session: nox.Session) -> None:
+    """Python 3.10 with the lower bound of every dependency (ci/constraints-oldest.txt)."""
+    session.install("-e", ".[dev]", "-c", str(OLDEST))
+    session.run("python", "-m", "pytest", *CORE, *session.posargs,
+                env={"KLING_EXPECT_STACK": "oldest"})
+
+
+@nox.session(python="3.12")
+def django60(session: nox.Session) -> None:
+    """Django 6.0 (the release before the newest), other dependencies current."""
+    session.install("-e", ".[dev]", "Django~=6.0.0")
+    session.run("python", "-m", "pytest", *CORE, *session.posargs,
+                env={"KLING_EXPECT_STACK": "django60"})
+
+
+@nox.session(python="3.13")
+def rabbitmq(session: nox.Session) -> None:
+    """The queue integration tests (real workers, delays, retries) on RabbitMQ."""
+    session.install("-e", ".[dev]")
+    url = os.environ.get("RABBITMQ_URL", RABBITMQ_URL)
+    session.run("python", "-m", "pytest", "tests/test_pipeline.py", "tests/test_webhooks.py",
+                *session.posargs, env={"RABBITMQ_URL": url})
+
+
+@nox.session(python="3.13")
+def package(session: nox.Session) -> None:
+    """Build the sdist and wheel, check their metadata and contents."""
+    session.install("build", "twine")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("python", "-m", "twine", "check", "--strict", *map(str, dist.iterdir()))
+    session.run("python", str(ROOT / "ci" / "check_dist.py"), str(dist))
