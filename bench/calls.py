@@ -96,8 +96,7 @@ def main() -> None:
 
             from django_kling import tasks  # noqa: F401
             from django_kling.jobs import create_video_request
-            from django_kling.models import VideoRequest
-            from django_kling.states import FINAL
+            from django_kling.models import FINAL, VideoRequest
 
             missing = webhook_support()
             broker = dramatiq.get_broker()

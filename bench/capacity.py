@@ -107,8 +107,7 @@ def run(n: int, sandbox: harness.SandboxProcess, env: dict[str, str], args: Any)
     import dramatiq
 
     from django_kling import tasks
-    from django_kling.models import VideoRequest
-    from django_kling.states import FINAL
+    from django_kling.models import FINAL, VideoRequest
 
     broker = dramatiq.get_broker()
     broker.flush_all()

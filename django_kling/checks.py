@@ -4,6 +4,9 @@ All are registered under the ``django_kling`` tag (``manage.py check --tag djang
 Checks that need secrets or production services, or that only matter under load, are deploy
 checks (``check --deploy``): a build without secrets (``migrate``, ``collectstatic``,
 ``makemigrations``) must pass.
+
+The checks here are about the generic settings; each provider checks its own options
+(``VideoProvider.check`` and ``check_deploy``), called here for the configured provider.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import PROVIDER_OPTIONS, SETTING_NAME, KlingSettings
+from .providers import REGISTRY
 
 TAG = "django_kling"
 
@@ -41,20 +45,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="django_kling.E002",
             ))
         else:
-            options = conf.provider_options(provider)
-            if options.get("PROTOCOL") not in {"async", "stream"}:
-                errors.append(Error(
-                    f"Unknown protocol {options.get('PROTOCOL')!r}.",
-                    hint='Use "async" (recommended) or "stream".',
-                    id="django_kling.E006",
-                ))
-            elif options["PROTOCOL"] == "async" and not str(options["BASE_URL"]).rstrip(
-                "/").endswith("/v4/ai"):
-                errors.append(Error(
-                    "The async protocol needs the gateway's v4 base URL.",
-                    hint='Use a BASE_URL ending in "/v4/ai", or PROTOCOL "stream".',
-                    id="django_kling.E007",
-                ))
+            errors += REGISTRY[provider].check(conf.provider_options(provider))
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:
@@ -123,13 +114,8 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     except ImproperlyConfigured:
         return []  # reported by check_settings
     errors: list = []
-    if provider in PROVIDER_OPTIONS and not options.get("API_KEY"):
-        errors.append(Error(
-            f"No API key for the {provider!r} provider: every job would fail when it is sent.",
-            hint="Set the AI_GATEWAY_API_KEY environment variable or "
-                 f"{SETTING_NAME}['PROVIDERS']['{provider}']['API_KEY'].",
-            id="django_kling.E003",
-        ))
+    if provider in PROVIDER_OPTIONS:
+        errors += REGISTRY[provider].check_deploy(options)
     if webhook_url:
         errors.extend(_check_webhook_cache(webhook_cache))
     errors.extend(_check_upload_memory(storage))

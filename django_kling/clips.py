@@ -18,9 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 
-from .exceptions import KlingError
-from .models import Asset, AssetKind, VideoRequest
-from .states import Status
+from .exceptions import ClipNotFound  # noqa: F401  (its home before 0.2; still importable here)
+from .models import Asset, AssetKind, Status, VideoRequest
 
 # A visitor may open a page, read for a while, then play and seek (each seek is a new range
 # request on the same URL); a signed URL must outlive that, whatever the storage's own default.
@@ -33,12 +32,6 @@ CACHE_ATTRIBUTE = "_kling_clips"
 _CHUNK = 500
 
 T = TypeVar("T", bound=models.Model)
-
-
-class ClipNotFound(KlingError, LookupError):
-    """``strict=True`` was asked for and the object has no succeeded clip."""
-
-    code = "clip_not_found"
 
 
 def file_url(file: FieldFile) -> str:

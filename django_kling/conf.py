@@ -7,18 +7,16 @@ should fail loudly, not be ignored). The object reloads when a test changes the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from .exceptions import ConfigurationError
+
 SETTING_NAME = "DJANGO_KLING"
-GATEWAY_V4_URL = "https://ai-gateway.vercel.sh/v4/ai"
-KLING_MODEL_ID = "klingai/kling-v2.6-i2v"
 
 
 @dataclass(frozen=True)
@@ -28,30 +26,24 @@ class Setting:
     doc: str
 
 
-def _gateway_api_key() -> str | None:
-    """env AI_GATEWAY_API_KEY (None when unset), read when the settings are loaded."""
-    return os.environ.get("AI_GATEWAY_API_KEY") or None
+#: Each provider's option schema, declared by the provider itself (``VideoProvider.OPTIONS``)
+#: and registered by ``django_kling.providers`` when it is imported: conf stays generic and
+#: never imports a provider. The key set of each provider's options is closed like the top level.
+PROVIDER_OPTIONS: dict[str, tuple[Setting, ...]] = {}
 
 
-# Each provider's own options; the key set is closed like the top level.
-PROVIDER_OPTIONS: dict[str, tuple[Setting, ...]] = {
-    "gateway": (
-        Setting("API_KEY", _gateway_api_key, "Gateway API key. Default: env AI_GATEWAY_API_KEY."),
-        Setting("BASE_URL", GATEWAY_V4_URL, "Gateway base URL, ending in /v3/ai or /v4/ai."),
-        Setting("MODEL", KLING_MODEL_ID, "Model id sent in the ai-model-id header."),
-        Setting(
-            "PROTOCOL",
-            "async",
-            '"async": v4 start/status with an idempotency key (never billed twice); '
-            '"stream": one long server-sent-events call.',
-        ),
-        Setting("TIMEOUT", 30.0, "Seconds allowed for one start or status call."),
-        Setting("STREAM_TIMEOUT", 900.0, "Seconds allowed for a whole streaming call."),
-    ),
-}
+def register_provider(name: str, options: tuple[Setting, ...]) -> None:
+    """Make a provider's options known (the first one registered is the default provider)."""
+    PROVIDER_OPTIONS[name] = options
+
+
+def _default_provider() -> str | None:
+    """The first provider of django_kling.providers.REGISTRY."""
+    return next(iter(PROVIDER_OPTIONS), None)
+
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("PROVIDER", "gateway", "Name of the provider new requests go to."),
+    Setting("PROVIDER", _default_provider, "Name of the provider new requests go to."),
     Setting("PROVIDERS", {}, "Options per provider, merged over the provider's defaults."),
     Setting("STORAGE", "default", "Alias in STORAGES where images, clips and posters are kept."),
     Setting("UPLOAD_TO", "kling/%Y/%m/", "Folder (strftime pattern) for stored files."),
@@ -81,7 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
         "WEBHOOK_URL",
         None,
         "Public base URL of this site (https://shop.example.com). When set, async jobs ask the "
-        "gateway to call back at the django_kling:webhook URL when they finish.",
+        "provider to call back at the django_kling:webhook URL when they finish.",
     ),
     Setting("WEBHOOK_TOLERANCE", 300, "Seconds a webhook's timestamp may differ from now."),
     Setting(
@@ -122,10 +114,10 @@ def _resolve(default: Any) -> Any:
 
 def _reject_unknown(where: str, known: dict[str, Any], given: Any) -> None:
     if not isinstance(given, dict):
-        raise ImproperlyConfigured(f"{where} must be a dict, not {type(given).__name__}.")
+        raise ConfigurationError(f"{where} must be a dict, not {type(given).__name__}.")
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ImproperlyConfigured(
+        raise ConfigurationError(
             f"Unknown key(s) in {where}: {', '.join(unknown)}. "
             f"Known keys: {', '.join(sorted(known))}."
         )
@@ -168,7 +160,7 @@ class KlingSettings:
             return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):
-                raise ImproperlyConfigured(f"{SETTING_NAME}['PROVIDERS'] must be a dict.")
+                raise ConfigurationError(f"{SETTING_NAME}['PROVIDERS'] must be a dict.")
             return value
         if name == "PRICES":
             return {
@@ -182,7 +174,7 @@ class KlingSettings:
         """The merged options of one provider (the configured one by default)."""
         name = name or self.PROVIDER
         if name not in PROVIDER_OPTIONS:
-            raise ImproperlyConfigured(
+            raise ConfigurationError(
                 f"Unknown provider {name!r} in {SETTING_NAME}. "
                 f"Known providers: {', '.join(sorted(PROVIDER_OPTIONS))}."
             )

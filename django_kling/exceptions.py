@@ -1,5 +1,9 @@
 """One rooted exception hierarchy for everything django-kling raises on purpose.
 
+Each class is also the standard type code elsewhere already catches (anymail's pattern): a
+configuration error is an ``ImproperlyConfigured``, invalid input a ``ValueError``, a refused
+callback a ``SuspiciousOperation``, a missing clip a ``LookupError``.
+
 Every error carries a stable ``code`` (stored in ``VideoRequest.error_code`` and listed in the
 manual's troubleshooting page) and a ``message`` that is safe to show to an editor: it never
 contains a secret, and it is plain text (templates escape it).
@@ -8,6 +12,8 @@ contains a secret, and it is plain text (templates escape it).
 from __future__ import annotations
 
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 
 class KlingError(Exception):
@@ -26,13 +32,13 @@ class KlingError(Exception):
         return self.message
 
 
-class ConfigurationError(KlingError):
-    """The ``DJANGO_KLING`` setting is wrong (also raised as a system check)."""
+class ConfigurationError(KlingError, ImproperlyConfigured):
+    """The ``DJANGO_KLING`` setting is wrong (also reported by a system check)."""
 
     code = "configuration"
 
 
-class InvalidInput(KlingError):
+class InvalidInput(KlingError, ValueError):
     """An input (image, prompt, duration, ...) breaks one of the model's rules.
 
     ``field`` names the form field or command option it belongs to, ``params`` holds the
@@ -93,12 +99,6 @@ class ProviderError(KlingError):
         )
 
 
-class GenerationFailed(ProviderError):
-    """The provider ran the job and reports that it failed (never retried)."""
-
-    code = "generation_failed"
-
-
 class DownloadError(KlingError):
     """The finished clip could not be downloaded (expired URL, refused host, over the cap...)."""
 
@@ -119,3 +119,21 @@ class InvalidTransition(KlingError):
     """A state change the state machine does not allow (a programming or concurrency error)."""
 
     code = "invalid_transition"
+
+
+class CallbackRefused(KlingError, SuspiciousOperation):
+    """A completion callback failed a check (token, timestamp, signature, replay).
+
+    Its ``code`` is the reason, which the webhook view answers with and logs.
+    """
+
+    code = "bad signature"
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message or code or self.code, code=code)
+
+
+class ClipNotFound(KlingError, LookupError):
+    """A template tag with ``strict=True`` found no succeeded clip for the object."""
+
+    code = "clip_not_found"

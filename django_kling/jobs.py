@@ -1,5 +1,6 @@
-"""Creating jobs: the one entry point the admin, the commands and host code share.
+"""The public write API: create, retry and cancel jobs, and what they cost.
 
+The admin, the management commands and host code all go through these functions.
 ``create_video_request`` checks every input first (nothing is stored or sent if any input is
 wrong), stores the prepared images as Assets, creates the ``VideoRequest`` and queues it only once
 the transaction commits, so a worker can never look for a row that does not exist yet.
@@ -20,12 +21,11 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import images
+from . import images, options
 from .conf import kling_settings
-from .exceptions import BudgetExceeded, InvalidInput
-from .models import Asset, AssetKind, VideoRequest
+from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
+from .models import Asset, AssetKind, Status, VideoRequest
 from .signals import video_requested
-from .states import Status
 
 ImageSource = bytes | IO[bytes] | str
 
@@ -131,17 +131,17 @@ def create_video_request(
     ``image`` may be omitted when ``source`` and ``field_name`` name an image field.
     """
     defaults = kling_settings.DEFAULTS
-    duration = images.validate_duration(duration if duration is not None
-                                        else defaults["duration"])
-    aspect_ratio = images.validate_aspect_ratio(aspect_ratio or defaults["aspect_ratio"])
-    mode = images.validate_mode(mode or defaults["mode"])
+    duration = options.validate_duration(duration if duration is not None
+                                         else defaults["duration"])
+    aspect_ratio = options.validate_aspect_ratio(aspect_ratio or defaults["aspect_ratio"])
+    mode = options.validate_mode(mode or defaults["mode"])
     sound = bool(defaults["sound"] if sound is None else sound)
-    prompt = images.validate_prompt(prompt, field="prompt")
-    negative_prompt = images.validate_prompt(negative_prompt, field="negative_prompt")
-    if mode != "pro" and sound:
+    prompt = options.validate_prompt(prompt, field="prompt")
+    negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
+    if mode != options.Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                            code="sound_needs_pro", field="mode")
-    if mode != "pro" and last_frame is not None:
+    if mode != options.Mode.PRO and last_frame is not None:
         raise InvalidInput(_("A last frame needs the pro mode."),
                            code="last_frame_needs_pro", field="mode")
     if image is None:
@@ -153,7 +153,7 @@ def create_video_request(
     last = (images.prepare_image(last_frame, field="last_frame", aspect_ratio=aspect_ratio)
             if last_frame is not None else None)
     provider = provider or kling_settings.PROVIDER
-    options = kling_settings.provider_options(provider)
+    provider_options = kling_settings.provider_options(provider)
 
     link: dict[str, Any] = {}
     if source is not None:
@@ -172,7 +172,8 @@ def create_video_request(
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
                 mode=mode, generate_audio=sound, seed=seed, provider=provider,
-                model=str(options.get("MODEL", "")), protocol=str(options.get("PROTOCOL", "")),
+                model=str(provider_options.get("MODEL", "")),
+                protocol=str(provider_options.get("PROTOCOL", "")),
                 estimated_cost=cost,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
@@ -221,3 +222,16 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
     )
     transaction.on_commit(lambda: enqueue(retried))
     return retried
+
+
+def cancel_video_request(job: VideoRequest) -> bool:
+    """Cancel a job that has not ended; True if it was canceled by this call.
+
+    A job already running at the provider keeps running there (providers have no cancel
+    call); its result is simply never fetched.
+    """
+    try:
+        VideoRequest.objects.transition(job, Status.CANCELED, next_check_at=None)
+    except InvalidTransition:
+        return False
+    return True

@@ -1,4 +1,10 @@
-"""The two tables: ``VideoRequest`` (one generation job) and ``Asset`` (one stored file)."""
+"""The two tables: ``VideoRequest`` (one generation job) and ``Asset`` (one stored file).
+
+The job's status lives here with the only code allowed to write it: the ``Status`` values, the
+moves ``ALLOWED`` between them, and ``VideoRequest.objects.transition()`` /
+``update_fields()`` on its queryset (django_dramatiq's ``TaskManager`` pattern), so the guard in
+``VideoRequest.save()`` and the one writer sit side by side.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldError
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .states import ACTIVE, FINAL, Status
+from .exceptions import InvalidTransition
+from .options import MAX_PROMPT_LENGTH, AspectRatio, Duration, Mode
 from .storage import asset_storage, asset_upload_to
 
 
@@ -28,20 +36,34 @@ class AssetKind(models.TextChoices):
     POSTER = "poster", _("Poster")
 
 
-class Duration(models.IntegerChoices):
-    FIVE = 5, _("5 seconds")
-    TEN = 10, _("10 seconds")
+class Status(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SUBMITTING = "submitting", _("Submitting")
+    RUNNING = "running", _("Running")
+    FETCHING = "fetching", _("Fetching")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
 
 
-class AspectRatio(models.TextChoices):
-    LANDSCAPE = "16:9", _("16:9 landscape")
-    PORTRAIT = "9:16", _("9:16 portrait")
-    SQUARE = "1:1", _("1:1 square")
+FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+ACTIVE = frozenset(set(Status) - FINAL)
+
+_ENDINGS = {Status.FAILED, Status.CANCELED}
+ALLOWED: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.SUBMITTING} | _ENDINGS),
+    # A streaming call returns the clip itself, so submitting may go straight to fetching.
+    Status.SUBMITTING: frozenset({Status.RUNNING, Status.FETCHING} | _ENDINGS),
+    Status.RUNNING: frozenset({Status.FETCHING} | _ENDINGS),
+    Status.FETCHING: frozenset({Status.SUCCEEDED} | _ENDINGS),
+    Status.SUCCEEDED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELED: frozenset(),
+}
 
 
-class Mode(models.TextChoices):
-    STANDARD = "std", _("Standard (720p, silent)")
-    PRO = "pro", _("Pro (1080p, sound, last frame)")
+def can_move(current: str, target: str) -> bool:
+    return target in ALLOWED[current]
 
 
 class OwnedQuerySet(models.QuerySet):
@@ -68,6 +90,60 @@ class OwnedQuerySet(models.QuerySet):
         if not matches or not prefix:
             raise self.model.DoesNotExist(f"no row starts with {prefix!r}")
         return self.get(pk=matches[0])
+
+
+class VideoRequestQuerySet(OwnedQuerySet):
+    """The requests, and the only two ways a worker writes to one."""
+
+    def transition(
+        self,
+        request: VideoRequest | Any,
+        target: str,
+        *,
+        expect: str | frozenset[str] | set[str] | None = None,
+        **fields: Any,
+    ) -> VideoRequest:
+        """Move the job with this pk (or instance) to ``target`` and save ``fields`` with it.
+
+        The row is locked, the move checked against ``ALLOWED`` and written in one
+        transaction, so two workers handling the same job can never both win. ``expect``
+        restricts the states the move may start from (a worker that found the job in another
+        state lost a race and should stop). Moving to ``FINAL`` states stamps ``finished_at``.
+        Returns the fresh, saved instance.
+        """
+        pk = getattr(request, "pk", request)
+        expected = {expect} if isinstance(expect, str) else expect
+        with transaction.atomic(using=self.db):
+            job = self.select_for_update().get(pk=pk)
+            if expected is not None and job.status not in expected:
+                raise InvalidTransition(
+                    f"job {pk} is {job.status}, expected {'/'.join(sorted(expected))}"
+                )
+            if not can_move(job.status, target):
+                raise InvalidTransition(f"job {pk} cannot move from {job.status} to {target}")
+            job.status = target
+            if target in FINAL:
+                fields.setdefault("finished_at", timezone.now())
+            for name, value in fields.items():
+                setattr(job, name, value)
+            job._allow_status_write = True
+            job.save(update_fields=["status", "updated_at", *fields])
+        return job
+
+    def update_fields(self, request: VideoRequest | Any, *, expect: str | set[str],
+                      **fields: Any) -> bool:
+        """Write worker-owned fields if the job is still in ``expect``, in one conditional UPDATE.
+
+        Returns False (and writes nothing) when another worker moved the job meanwhile. The
+        status check and the write are one statement, so no lock or transaction is needed; this
+        runs on every poll, where a locked read-modify-write cost a quarter of the worker's time.
+        """
+        if "status" in fields:
+            raise InvalidTransition("update_fields() never writes the status; use transition()")
+        pk = getattr(request, "pk", request)
+        expected = [expect] if isinstance(expect, str) else list(expect)
+        return bool(self.filter(pk=pk, status__in=expected)
+                    .update(updated_at=timezone.now(), **fields))
 
 
 class Asset(models.Model):
@@ -107,6 +183,8 @@ class Asset(models.Model):
 class VideoRequest(models.Model):
     """One image-to-video generation job, from the editor's inputs to the stored clip."""
 
+    Status = Status
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
                                    blank=True, related_name="+", verbose_name=_("requested by"))
@@ -121,8 +199,9 @@ class VideoRequest(models.Model):
                                     verbose_name=_("first frame"))
     last_frame = models.ForeignKey(Asset, models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("last frame"))
-    prompt = models.TextField(_("prompt"), blank=True, max_length=2500)
-    negative_prompt = models.TextField(_("negative prompt"), blank=True, max_length=2500)
+    prompt = models.TextField(_("prompt"), blank=True, max_length=MAX_PROMPT_LENGTH)
+    negative_prompt = models.TextField(_("negative prompt"), blank=True,
+                                       max_length=MAX_PROMPT_LENGTH)
     duration = models.PositiveSmallIntegerField(_("duration"), choices=Duration.choices,
                                                 default=Duration.FIVE)
     aspect_ratio = models.CharField(_("aspect ratio"), max_length=5,
@@ -172,7 +251,7 @@ class VideoRequest(models.Model):
                                          editable=False, db_index=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True, editable=False)
 
-    objects = OwnedQuerySet.as_manager()
+    objects = VideoRequestQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("video request")
@@ -184,12 +263,12 @@ class VideoRequest(models.Model):
         return f"{self.get_status_display()} {self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Only states.transition() may change the status of a saved job.
+        # Only VideoRequest.objects.transition() may change the status of a saved job.
         loaded = getattr(self, "_loaded_status", None)
         allowed = getattr(self, "_allow_status_write", False)
         if loaded is not None and self.status != loaded and not allowed:
             raise FieldError(
-                "VideoRequest.status is changed only through django_kling.states.transition()."
+                "VideoRequest.status is changed only through VideoRequest.objects.transition()."
             )
         super().save(*args, **kwargs)
         self._allow_status_write = False

@@ -1,9 +1,9 @@
 """The job flow, one function per step: submit, poll, fetch (and deliver, shared by them).
 
 Each step loads the job by primary key, does its one piece of work, moves the state through
-``states.transition`` and answers with the ``Next`` step to schedule (or None when the job has
-ended). Steps are idempotent: running one twice, or for a job another worker already moved,
-does no harm, which is what makes at-least-once queues and ``kling_sync`` safe.
+``VideoRequest.objects.transition`` and answers with the ``Next`` step to schedule (or None
+when the job has ended). Steps are idempotent: running one twice, or for a job another worker
+already moved, does no harm, which is what makes at-least-once queues and ``kling_sync`` safe.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.files import File
@@ -21,17 +20,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import media, webhooks
+from . import callbacks, media
 from .conf import kling_settings
 from .download import Downloaded, fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
-from .models import Asset, AssetKind, VideoRequest
-from .providers import GenerationInput, ImageInput, VideoOutput, shared_provider
-from .providers.gateway import cost_from_metadata
+from .exchange import generation_input, report_fields, url_of
+from .models import FINAL, Asset, AssetKind, Status, VideoRequest
+from .providers import Started, VideoOutput, shared_provider
 from .signals import video_failed, video_ready
-from .states import FINAL, Status, transition, update_fields
 
 logger = logging.getLogger("django_kling.pipeline")
+# The only two writers of a job's row (see models.py), under short names for the steps.
+transition = VideoRequest.objects.transition
+update_fields = VideoRequest.objects.update_fields
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def submit_step(pk: Any) -> Next | None:
 
     if job.operation is not None:
         # A worker died after saving the operation: the job already runs at the provider.
-        return _mark_running(job, job.operation, [], {})
+        return _mark_running(job, Started(operation=job.operation))
     if job.protocol == "stream" and job.submit_attempts and not job.error_code:
         # The last streaming call ended without a known, unbilled error (the worker died in
         # it): it may have been billed, so it is not sent again on our own.
@@ -95,7 +96,7 @@ def submit_step(pk: Any) -> Next | None:
                          error_code="", error_message=""):
         return _redispatch(pk, "submit")
     provider = shared_provider(job.provider)
-    callback = webhooks.callback_url(job.pk) if job.protocol != "stream" else None
+    callback = callbacks.callback_url(job.pk) if job.protocol != "stream" else None
     try:
         generation = generation_input(job)
         if job.protocol == "stream":
@@ -109,31 +110,27 @@ def submit_step(pk: Any) -> Next | None:
     if job.protocol == "stream":
         try:
             job = transition(job, Status.FETCHING, expect=Status.SUBMITTING,
-                             submitted_at=timezone.now(), **_report(job, result.warnings,
-                                                                    result.metadata),
-                             result_url=_url_of(result.videos[0]))
+                             submitted_at=timezone.now(), **report_fields(job, result),
+                             result_url=url_of(result.videos[0]))
         except InvalidTransition:
             return None
         return deliver(job, result.videos[0])
-    secret = _signing_secret(started.metadata)
-    if callback and secret:
-        webhooks.remember_secret(job.pk, secret)
-    return _mark_running(job, started.operation, started.warnings, started.metadata,
-                         webhook=bool(callback and secret))
+    if callback and started.signing_secret:
+        callbacks.remember_secret(job.pk, started.signing_secret)
+    return _mark_running(job, started, webhook=bool(callback and started.signing_secret))
 
 
-def _mark_running(job: VideoRequest, operation: Any, warnings: list, metadata: dict, *,
-                  webhook: bool = False) -> Next | None:
-    provider = shared_provider(job.provider)
+def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False) -> Next | None:
     # With a webhook on its way, polling is only the fallback.
     interval = max(kling_settings.POLL_INTERVAL,
                    kling_settings.WEBHOOK_POLL_INTERVAL if webhook else 0)
     try:
-        transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=operation,
-                   operation_id=provider.operation_id(operation),
+        transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=started.operation,
+                   operation_id=started.generation_id
+                   or shared_provider(job.provider).operation_id(started.operation),
                    submitted_at=job.submitted_at or timezone.now(), error_streak=0,
                    next_check_at=timezone.now() + timedelta(seconds=interval),
-                   **_report(job, warnings, metadata))
+                   **report_fields(job, started))
     except InvalidTransition:
         return None
     return Next("poll", interval)
@@ -181,9 +178,9 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
         return fail(job, "provider_cancelled", status.error)
     try:
         job = transition(job, Status.FETCHING, expect=Status.RUNNING, poll_count=polls,
-                         error_streak=0, result_url=_url_of(status.videos[0]),
+                         error_streak=0, result_url=url_of(status.videos[0]),
                          next_check_at=timezone.now(),
-                         **_report(job, status.warnings, status.metadata))
+                         **report_fields(job, status))
     except InvalidTransition:
         return None
     return deliver(job, status.videos[0])
@@ -337,16 +334,7 @@ def _mark_failed(job: VideoRequest, code: str, message: str, **fields: Any) -> V
 
 def _ended(job: VideoRequest) -> None:
     if job.operation is not None and kling_settings.WEBHOOK_URL:
-        webhooks.forget_secret(job.pk)
-
-
-def cancel(job: VideoRequest) -> bool:
-    """Cancel a job that has not ended; True if it was canceled by this call."""
-    try:
-        transition(job, Status.CANCELED, next_check_at=None)
-    except InvalidTransition:
-        return False
-    return True
+        callbacks.forget_secret(job.pk)
 
 
 def backoff(streak: int) -> float:
@@ -385,68 +373,3 @@ def _discard(assets: list[Asset]) -> None:
             asset.file.delete(save=False)
         except Exception:  # noqa: BLE001  (best effort; the original error matters more)
             logger.warning("could not delete %s after a failed save", asset.file.name)
-
-
-# -- translating rows to provider inputs -----------------------------------------------------
-
-
-def generation_input(job: VideoRequest) -> GenerationInput:
-    return GenerationInput(
-        first_frame=_image_input(job.first_frame),
-        last_frame=_image_input(job.last_frame) if job.last_frame_id else None,
-        prompt=job.prompt,
-        negative_prompt=job.negative_prompt,
-        duration=job.duration,
-        aspect_ratio=job.aspect_ratio or None,
-        mode=job.mode,
-        generate_audio=job.generate_audio,
-        seed=job.seed,
-    )
-
-
-def _image_input(asset: Asset) -> ImageInput:
-    if kling_settings.IMAGE_TRANSFER != "inline":
-        url = asset.file.url
-        if url.startswith("https://") or kling_settings.IMAGE_TRANSFER == "url":
-            return ImageInput(media_type=asset.mime, url=url)
-    with asset.file.open("rb") as fh:
-        return ImageInput(media_type=asset.mime, data=fh.read())
-
-
-def _signing_secret(metadata: dict[str, Any]) -> str | None:
-    gateway = metadata.get("gateway") if isinstance(metadata, dict) else None
-    secret = gateway.get("webhookSigningSecret") if isinstance(gateway, dict) else None
-    return secret if isinstance(secret, str) and secret else None
-
-
-SECRET_WORDS = ("secret", "token", "password", "apikey", "api_key")
-
-
-def without_secrets(value: Any) -> Any:
-    """A copy of provider metadata without any key that names a secret (never stored)."""
-    if isinstance(value, dict):
-        return {k: without_secrets(v) for k, v in value.items()
-                if not any(word in str(k).lower() for word in SECRET_WORDS)}
-    if isinstance(value, list):
-        return [without_secrets(v) for v in value]
-    return value
-
-
-def _url_of(video: VideoOutput) -> str:
-    return video.url if video.kind == "url" else ""
-
-
-def _report(job: VideoRequest, warnings: list, metadata: dict) -> dict[str, Any]:
-    """Fields that record what the provider said alongside a step."""
-    fields: dict[str, Any] = {}
-    # Status answers repeat the start's warnings: keep each warning once.
-    new = [w for w in warnings if w not in job.warnings]
-    if new:
-        fields["warnings"] = [*job.warnings, *new]
-    if metadata:
-        fields["provider_metadata"] = {**job.provider_metadata, **without_secrets(metadata)}
-        cost = cost_from_metadata(metadata)
-        if cost is not None:
-            with contextlib.suppress(InvalidOperation, ValueError):
-                fields["reported_cost"] = Decimal(cost).quantize(Decimal("0.001"))
-    return fields

@@ -15,9 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import kling_settings
-from .models import VideoRequest
+from .models import ACTIVE, VideoRequest
 from .pipeline import STEP_FOR_STATE
-from .states import ACTIVE
 
 
 @dataclass

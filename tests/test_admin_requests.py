@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_kling.jobs import create_video_request
-from django_kling.models import Asset, VideoRequest
+from django_kling.models import Asset, Status, VideoRequest
 from django_kling.pipeline import fail
-from django_kling.states import Status, transition
+from django_kling.states import transition
 from tests.shop.models import Product
 
 from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)

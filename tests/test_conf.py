@@ -3,13 +3,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_kling.conf import (
-    GATEWAY_V4_URL,
-    KLING_MODEL_ID,
-    SETTINGS,
-    KlingSettings,
-    kling_settings,
-)
+from django_kling.conf import SETTINGS, KlingSettings, kling_settings
+from django_kling.providers.gateway import GATEWAY_V4_URL, KLING_MODEL_ID
 
 
 def test_defaults_without_user_settings():

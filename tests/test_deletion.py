@@ -15,8 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from django_kling.conf import kling_settings
 from django_kling.jobs import create_video_request, retry_video_request
-from django_kling.models import Asset, VideoRequest
-from django_kling.states import Status
+from django_kling.models import Asset, Status, VideoRequest
 from tests.shop.models import Product
 
 from .conftest import wait_for_end

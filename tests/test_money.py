@@ -6,7 +6,8 @@ import pytest
 
 from django_kling.exceptions import BudgetExceeded
 from django_kling.jobs import create_video_request, estimate_cost, retry_video_request
-from django_kling.states import Status, transition
+from django_kling.models import Status
+from django_kling.states import transition
 
 
 def test_estimates_follow_the_price_table():

@@ -15,10 +15,10 @@ from PIL import Image
 
 from django_kling import pipeline
 from django_kling.jobs import create_video_request
-from django_kling.models import Asset, VideoRequest
+from django_kling.models import Asset, Status, VideoRequest
 from django_kling.providers import get_provider
 from django_kling.signals import video_failed, video_ready
-from django_kling.states import Status, transition
+from django_kling.states import transition
 
 from .conftest import use_protocol, wait_for_end
 

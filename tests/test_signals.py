@@ -20,9 +20,8 @@ from dramatiq.common import dq_name
 from django_kling import tasks
 from django_kling.conf import kling_settings
 from django_kling.jobs import create_video_request, retry_video_request
-from django_kling.models import VideoRequest
+from django_kling.models import Status, VideoRequest
 from django_kling.signals import video_failed, video_ready, video_requested
-from django_kling.states import Status
 
 from .conftest import wait_for_end
 

@@ -26,8 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from django_kling.models import Asset, AssetKind, VideoRequest
-from django_kling.states import Status
+from django_kling.models import Asset, AssetKind, Status, VideoRequest
 from tests.shop.models import Product
 
 from .conftest import free_port

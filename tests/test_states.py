@@ -5,8 +5,8 @@ from django.core.exceptions import FieldError
 from django.db import connection
 
 from django_kling.exceptions import InvalidTransition
-from django_kling.models import Asset, VideoRequest
-from django_kling.states import ALLOWED, FINAL, Status, can_move, transition
+from django_kling.models import ALLOWED, FINAL, Asset, Status, VideoRequest, can_move
+from django_kling.states import transition
 
 pytestmark = pytest.mark.django_db
 

@@ -37,8 +37,7 @@ from django_kling.clips import (
 )
 from django_kling.jobs import create_video_request
 from django_kling.jsonld import iso_duration
-from django_kling.models import VideoRequest
-from django_kling.states import Status
+from django_kling.models import Status, VideoRequest
 from tests.shop.models import Product
 
 EVIL = '"><script>alert(1)</script>'

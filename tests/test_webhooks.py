@@ -6,10 +6,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from django_kling import webhooks
+from django_kling import callbacks
 from django_kling.jobs import create_video_request
-from django_kling.models import VideoRequest
-from django_kling.states import Status, transition
+from django_kling.models import Status, VideoRequest
+from django_kling.providers.gateway import callback_signature
+from django_kling.states import transition
 
 from .conftest import wait_for_end
 
@@ -42,15 +43,15 @@ def running_job(db, make_image, django_capture_on_commit_callbacks):
         job = create_video_request(make_image())
     transition(job, Status.SUBMITTING)
     job = transition(job, Status.RUNNING, operation={"gatewayJobId": "job_x"})
-    webhooks.remember_secret(job.pk, "whsec_test")
+    callbacks.remember_secret(job.pk, "whsec_test")
     return job
 
 
 def post(client, job, body=b'{"status":"completed"}', *, token=None, secret="whsec_test",
          timestamp=None, signature=None):
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = signature or webhooks.signature(secret, timestamp, body)
-    url = reverse("django_kling:webhook", args=[job.pk, token or webhooks.url_token(job.pk)])
+    signature = signature or callback_signature(secret, timestamp, body)
+    url = reverse("django_kling:webhook", args=[job.pk, token or callbacks.url_token(job.pk)])
     return client.post(url, body, content_type="application/json",
                        headers={"x-timestamp": timestamp, "x-signature": signature})
 
@@ -76,19 +77,20 @@ def test_forged_calls_get_400(client, running_job, forgery, reason):
 
 
 def test_no_known_secret_means_no_trust(client, running_job):
-    webhooks.forget_secret(running_job.pk)
+    callbacks.forget_secret(running_job.pk)
     response = post(client, running_job)
     assert response.status_code == 400
 
 
 def test_only_post(client, running_job):
-    url = reverse("django_kling:webhook", args=[running_job.pk, webhooks.url_token(running_job.pk)])
+    url = reverse("django_kling:webhook",
+                  args=[running_job.pk, callbacks.url_token(running_job.pk)])
     assert client.get(url).status_code == 405
 
 
 def test_callback_url_only_when_configured(settings, running_job):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": None}
-    assert webhooks.callback_url(running_job.pk) is None
+    assert callbacks.callback_url(running_job.pk) is None
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": "https://shop.example.com/"}
-    url = webhooks.callback_url(running_job.pk)
+    url = callbacks.callback_url(running_job.pk)
     assert url.startswith(f"https://shop.example.com/kling/webhooks/{running_job.pk}/")

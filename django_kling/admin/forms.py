@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..models import AspectRatio, Duration, Mode
+from ..options import AspectRatio, Duration, Mode
 
 
 class BatchOptionsForm(forms.Form):

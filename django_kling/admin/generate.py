@@ -31,9 +31,9 @@ from django.utils.translation import ngettext
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..images import MAX_PROMPT_LENGTH
 from ..jobs import create_video_request, estimate_cost
 from ..models import VideoRequest
+from ..options import MAX_PROMPT_LENGTH
 from . import display
 from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_error
 

@@ -11,8 +11,7 @@ from django.http import HttpRequest
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from ..models import VideoRequest
-from ..states import Status
+from ..models import Status, VideoRequest
 from . import display
 
 

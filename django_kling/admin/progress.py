@@ -15,8 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import VideoRequest
-from ..states import Status
+from ..models import Status, VideoRequest
 from . import display
 from .explanations import explain
 

@@ -25,11 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .. import pipeline
 from ..exceptions import InvalidInput
-from ..jobs import retry_video_request
-from ..models import VideoRequest
-from ..states import ACTIVE, Status
+from ..jobs import cancel_video_request, retry_video_request
+from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
 from .explanations import explain
 from .sources import SourcesChangeList
@@ -153,7 +151,7 @@ class VideoRequestAdmin(admin.ModelAdmin):
         if not self.has_kling_cancel_permission(request):
             raise PermissionDenied
         job = self._get_job(request, object_id)
-        if pipeline.cancel(job):
+        if cancel_video_request(job):
             self.message_user(request, _("The request was canceled."), messages.SUCCESS)
         else:
             self.message_user(request, _("The request had already ended."), messages.WARNING)
@@ -198,7 +196,7 @@ class VideoRequestAdmin(admin.ModelAdmin):
     @admin.action(description=_("Cancel the selected queued or running requests"),
                   permissions=["kling_cancel"])
     def cancel_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
-        canceled = sum(pipeline.cancel(job) for job in queryset.filter(status__in=ACTIVE))
+        canceled = sum(cancel_video_request(job) for job in queryset.filter(status__in=ACTIVE))
         skipped = queryset.count() - canceled
         if canceled:
             self.message_user(request, ngettext(

@@ -1,26 +1,48 @@
-"""Providers that host the Kling model, looked up by the name used in settings."""
+"""Providers that host the Kling model, looked up by the name used in settings.
+
+Each provider is one module (or package) here that owns everything about its service: its
+options and their defaults, its system checks, its callback signatures, and the reading of its
+answers into the normalized fields of ``base``. Importing this package registers every
+provider's options with ``conf``; see "Adding a provider" in the manual.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 
-from django.utils.module_loading import import_string
+from ..conf import kling_settings, register_provider
+from .base import (
+    Answer,
+    GenerationInput,
+    ImageInput,
+    JobStatus,
+    Started,
+    VideoOutput,
+    VideoProvider,
+)
+from .gateway import GatewayProvider
 
-from ..conf import PROVIDER_OPTIONS, kling_settings
-from .base import GenerationInput, ImageInput, JobStatus, Started, VideoOutput, VideoProvider
-
-REGISTRY: dict[str, str] = {
-    "gateway": "django_kling.providers.gateway.GatewayProvider",
+#: Every provider class by the name used in settings; the first one is the default provider.
+REGISTRY: dict[str, type[VideoProvider]] = {
+    provider.name: provider for provider in (GatewayProvider,)
 }
-assert set(REGISTRY) == set(PROVIDER_OPTIONS), "every provider needs its settings"
+for _name, _provider in REGISTRY.items():
+    register_provider(_name, _provider.OPTIONS)
+
+
+def provider_class(name: str | None = None) -> type[VideoProvider]:
+    """The class of provider ``name`` (the configured one by default)."""
+    name = name or kling_settings.PROVIDER
+    kling_settings.provider_options(name)  # an unknown name raises ConfigurationError
+    return REGISTRY[name]
 
 
 def get_provider(name: str | None = None) -> VideoProvider:
     """A ready provider client for ``name`` (the configured provider by default)."""
     name = name or kling_settings.PROVIDER
     options = kling_settings.provider_options(name)
-    return import_string(REGISTRY[name])(options)
+    return REGISTRY[name](options)
 
 
 _local = threading.local()
@@ -42,11 +64,12 @@ def shared_provider(name: str | None = None) -> VideoProvider:
     if provider is None or provider[0] != key:
         if provider is not None:
             provider[1].close()
-        provider = cache[name] = (key, import_string(REGISTRY[name])(options))
+        provider = cache[name] = (key, REGISTRY[name](options))
     return provider[1]
 
 
 __all__ = [
+    "Answer",
     "GenerationInput",
     "ImageInput",
     "JobStatus",
@@ -55,5 +78,6 @@ __all__ = [
     "VideoOutput",
     "VideoProvider",
     "get_provider",
+    "provider_class",
     "shared_provider",
 ]

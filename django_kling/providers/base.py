@@ -3,13 +3,27 @@
 A provider turns a ``GenerationInput`` into an opaque operation (``start``), reports on it
 (``status``), or does both in one long call (``generate``). It knows nothing about Django
 models; the tasks translate between rows and these plain values.
+
+Everything provider-specific stays behind this interface, as a django-storages backend or an
+anymail ESP module keeps its own: the option schema and defaults (``OPTIONS``), the system
+checks of those options (``check``, ``check_deploy``), the signature scheme of completion
+callbacks (``verify_callback``), and the reading of its answers, which arrive here already
+normalized (``reported_cost``, ``signing_secret``, ``generation_id``, ``warnings``): the core
+never reads a provider's JSON.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from django.core.checks import CheckMessage
+
+from ..conf import Setting
+from ..exceptions import CallbackRefused
 
 
 @dataclass(frozen=True)
@@ -48,25 +62,39 @@ JobState = Literal["pending", "completed", "error", "cancelled"]
 
 
 @dataclass
-class JobStatus:
-    state: JobState
-    videos: list[VideoOutput] = field(default_factory=list)
-    error: str = ""
+class Answer:
+    """What every answer of a provider may carry besides its result, already normalized."""
+
+    #: The provider's warnings, one dict each (kept once on the job).
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: The provider's metadata, stored on the job without any key that names a secret.
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the provider says the job cost, when it says so.
+    reported_cost: Decimal | None = None
 
 
 @dataclass
-class Started:
-    operation: Any
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
+class JobStatus(Answer):
+    state: JobState = "pending"
+    videos: list[VideoOutput] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Started(Answer):
+    operation: Any = None
+    #: A short, human-readable id of the operation, for lists and logs.
+    generation_id: str = ""
+    #: The secret completion callbacks of this job are signed with (kept in the cache only).
+    signing_secret: str | None = None
 
 
 class VideoProvider(ABC):
     """Base class of the providers; subclasses are built from their settings dict."""
 
     name: str = ""
+    #: The provider's options under ``DJANGO_KLING["PROVIDERS"][name]``, with their defaults.
+    OPTIONS: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -96,6 +124,26 @@ class VideoProvider(ABC):
     def operation_id(self, operation: Any) -> str:
         """A short, human-readable id of an operation, for lists and logs."""
         return str(operation)[:200]
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> list[CheckMessage]:
+        """System check messages about these (merged) options; none by default."""
+        return []
+
+    @classmethod
+    def check_deploy(cls, options: dict[str, Any]) -> list[CheckMessage]:
+        """``check --deploy`` messages (about secrets a build does not need); none by default."""
+        return []
+
+    @classmethod
+    def verify_callback(cls, headers: Mapping[str, str], body: bytes, secret: str, *,
+                        tolerance: float) -> str:
+        """Check a completion callback's signature; return a key unique to this delivery.
+
+        The key lets the view accept each delivery once. Raises ``CallbackRefused`` with the
+        reason as its code. Providers that send no callbacks refuse them all.
+        """
+        raise CallbackRefused(code="bad signature")
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections."""

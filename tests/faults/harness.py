@@ -14,8 +14,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from django_kling.models import VideoRequest
-from django_kling.states import FINAL, Status
+from django_kling.models import FINAL, Status, VideoRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 

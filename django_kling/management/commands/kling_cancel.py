@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from ...pipeline import cancel
+from ...jobs import cancel_video_request
 from ..lookup import find_request
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         job = find_request(options["id"])
-        if not cancel(job):
+        if not cancel_video_request(job):
             raise CommandError(_("%(id)s has already ended (%(status)s).")
                                % {"id": job.pk, "status": job.status})
         self.stdout.write(_("Canceled %(id)s.") % {"id": job.pk})

@@ -11,8 +11,8 @@ from ...conf import kling_settings
 from ...embedded import start_embedded_worker, uses_in_memory_broker
 from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source
-from ...models import VideoRequest
-from ...states import Status
+from ...models import Status, VideoRequest
+from ...options import ASPECT_RATIOS, DURATIONS, MODES
 
 
 class Command(BaseCommand):
@@ -23,9 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--prompt", default="", help=_("what should move, and how it sounds"))
         parser.add_argument("--negative-prompt", default="")
         parser.add_argument("--last-frame", help=_("an image file for the last frame"))
-        parser.add_argument("--duration", type=int, choices=[5, 10])
-        parser.add_argument("--aspect-ratio", choices=["16:9", "9:16", "1:1"])
-        parser.add_argument("--mode", choices=["std", "pro"])
+        parser.add_argument("--duration", type=int, choices=DURATIONS)
+        parser.add_argument("--aspect-ratio", choices=ASPECT_RATIOS)
+        parser.add_argument("--mode", choices=MODES)
         parser.add_argument("--no-sound", action="store_true", help=_("generate a silent clip"))
         parser.add_argument("--seed", type=int)
         parser.add_argument("--wait", action="store_true",

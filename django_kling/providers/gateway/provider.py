@@ -1,73 +1,74 @@
-"""Vercel AI Gateway client for ``klingai/kling-v2.6-i2v`` (see shared protocol notes, §1).
+"""The gateway client: options, checks, callbacks, request building and transport.
 
 Two protocols: ``async`` (v4 ``/video-model/start`` + ``/video-model/status`` with an
 idempotency key, so a retried start is never billed twice) and ``stream`` (one long
-server-sent-events call to ``/video-model``). Every answer is parsed defensively: whatever bytes
-come back, the caller sees a ``JobStatus``/``Started`` or a ``ProviderError``, nothing else.
+server-sent-events call to ``/video-model``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from django.core.checks import CheckMessage, Error
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
-from ..exceptions import ProviderError
-from .base import GenerationInput, ImageInput, JobStatus, Started, VideoOutput, VideoProvider
+from ...conf import SETTING_NAME, Setting
+from ...exceptions import CallbackRefused, ProviderError
+from ..base import GenerationInput, JobStatus, Started, VideoProvider
+from .wire import (
+    ERROR_TYPES,
+    MAX_MESSAGE,
+    PROTOCOL_VERSION,
+    STATUS_CODES,
+    as_dict,
+    callback_signature,
+    dicts_in,
+    image_json,
+    is_retryable_status,
+    iter_sse_data,
+    parse_retry_after,
+    parse_status,
+    parse_stream_event,
+    reported_cost,
+    signing_secret,
+)
 
+# The name users configure in LOGGING (docs/deployment.rst), whatever the module's path.
 logger = logging.getLogger("django_kling.providers.gateway")
 
-PROTOCOL_VERSION = "0.0.1"
-MAX_MESSAGE = 1000
-
-# Gateway error type -> (HTTP status, our error code); unknown types count as server errors.
-ERROR_TYPES: dict[str, tuple[int, str]] = {
-    "invalid_request_error": (400, "provider_invalid_request"),
-    "authentication_error": (401, "provider_auth"),
-    "forbidden": (403, "provider_forbidden"),
-    "model_not_found": (404, "provider_model_not_found"),
-    "failed_dependency": (424, "provider_failed_dependency"),
-    "rate_limit_exceeded": (429, "provider_rate_limited"),
-    "internal_server_error": (500, "provider_server_error"),
-}
-STATUS_CODES = {status: code for status, code in ERROR_TYPES.values()}
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
+GATEWAY_V4_URL = "https://ai-gateway.vercel.sh/v4/ai"
+KLING_MODEL_ID = "klingai/kling-v2.6-i2v"
+PROTOCOLS = ("async", "stream")
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_STATUSES or status >= 500
-
-
-def parse_retry_after(headers: httpx.Headers | dict[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
+def _api_key_from_environment() -> str | None:
+    """env AI_GATEWAY_API_KEY (None when unset), read when the settings are loaded."""
+    return os.environ.get("AI_GATEWAY_API_KEY") or None
 
 
 class GatewayProvider(VideoProvider):
     name = "gateway"
+    OPTIONS = (
+        Setting("API_KEY", _api_key_from_environment,
+                "Gateway API key. Default: env AI_GATEWAY_API_KEY."),
+        Setting("BASE_URL", GATEWAY_V4_URL, "Gateway base URL, ending in /v3/ai or /v4/ai."),
+        Setting("MODEL", KLING_MODEL_ID, "Model id sent in the ai-model-id header."),
+        Setting(
+            "PROTOCOL",
+            "async",
+            '"async": v4 start/status with an idempotency key (never billed twice); '
+            '"stream": one long server-sent-events call.',
+        ),
+        Setting("TIMEOUT", 30.0, "Seconds allowed for one start or status call."),
+        Setting("STREAM_TIMEOUT", 900.0, "Seconds allowed for a whole streaming call."),
+    )
 
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):
         super().__init__(options)
@@ -94,10 +95,14 @@ class GatewayProvider(VideoProvider):
         )
         if not isinstance(data, dict) or data.get("operation") is None:
             raise self._bad_response("the start answer has no operation")
+        metadata = as_dict(data.get("providerMetadata"))
         return Started(
             operation=data["operation"],
-            warnings=_list_of_dicts(data.get("warnings")),
-            metadata=_dict(data.get("providerMetadata")),
+            generation_id=self.operation_id(data["operation"]),
+            signing_secret=signing_secret(metadata),
+            warnings=dicts_in(data.get("warnings")),
+            metadata=metadata,
+            reported_cost=reported_cost(metadata),
         )
 
     def status(self, operation: Any) -> JobStatus:
@@ -147,6 +152,57 @@ class GatewayProvider(VideoProvider):
 
     def close(self) -> None:
         self._client.close()
+
+    # -- options and callbacks ----------------------------------------------------------------
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> list[CheckMessage]:
+        errors: list[CheckMessage] = []
+        if options.get("PROTOCOL") not in PROTOCOLS:
+            errors.append(Error(
+                f"Unknown protocol {options.get('PROTOCOL')!r}.",
+                hint='Use "async" (recommended) or "stream".',
+                id="django_kling.E006",
+            ))
+        elif options["PROTOCOL"] == "async" and not str(options["BASE_URL"]).rstrip(
+                "/").endswith("/v4/ai"):
+            errors.append(Error(
+                "The async protocol needs the gateway's v4 base URL.",
+                hint='Use a BASE_URL ending in "/v4/ai", or PROTOCOL "stream".',
+                id="django_kling.E007",
+            ))
+        return errors
+
+    @classmethod
+    def check_deploy(cls, options: dict[str, Any]) -> list[CheckMessage]:
+        if options.get("API_KEY"):
+            return []
+        return [Error(
+            f"No API key for the {cls.name!r} provider: every job would fail when it is sent.",
+            hint="Set the AI_GATEWAY_API_KEY environment variable or "
+                 f"{SETTING_NAME}['PROVIDERS']['{cls.name}']['API_KEY'].",
+            id="django_kling.E003",
+        )]
+
+    @classmethod
+    def verify_callback(cls, headers: Mapping[str, str], body: bytes, secret: str, *,
+                        tolerance: float) -> str:
+        """``x-signature`` must sign ``<x-timestamp>.<body>``, the timestamp be recent.
+
+        The signature itself is the delivery's key: a replay repeats it.
+        """
+        timestamp = headers.get("x-timestamp", "")
+        sent = headers.get("x-signature", "")
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            raise CallbackRefused(code="no timestamp") from None
+        if age > tolerance:
+            raise CallbackRefused(code="stale timestamp")
+        if not sent or not constant_time_compare(sent, callback_signature(secret, timestamp,
+                                                                          body)):
+            raise CallbackRefused(code="bad signature")
+        return sent
 
     # -- request building ---------------------------------------------------------------------
 
@@ -267,136 +323,3 @@ class GatewayProvider(VideoProvider):
         if self.api_key and len(self.api_key) >= 4:
             text = text.replace(self.api_key, "[redacted]")
         return text[:MAX_MESSAGE]
-
-
-# -- parsing (module level so property tests can throw any bytes at it) ------------------------
-
-
-def image_json(image: ImageInput) -> dict[str, Any]:
-    if image.url:
-        return {"type": "url", "url": image.url}
-    return {
-        "type": "file",
-        "mediaType": image.media_type,
-        "data": base64.b64encode(image.data or b"").decode("ascii"),
-    }
-
-
-def iter_sse_data(lines: Iterator[str], deadline: float | None = None) -> Iterator[Any]:
-    """Yield the parsed JSON of each ``data:`` event; comment lines are heartbeats."""
-    data: list[str] = []
-    for line in lines:
-        if deadline is not None and time.monotonic() > deadline:
-            raise ProviderError("The gateway took longer than the stream timeout.",
-                                code="provider_timeout", retryable=False, provider="gateway")
-        if line == "":
-            if data:
-                yield _loads("\n".join(data))
-                data = []
-            continue
-        if line.startswith(":"):
-            continue
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-    if data:
-        yield _loads("\n".join(data))
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise ProviderError("The gateway sent an event that is not valid JSON.",
-                            code="provider_bad_response", status=502, retryable=False,
-                            provider="gateway") from None
-
-
-def parse_stream_event(event: Any, *, provider: str = "gateway") -> JobStatus:
-    if not isinstance(event, dict):
-        raise ProviderError("The gateway sent an event that is not an object.",
-                            code="provider_bad_response", status=502, provider=provider)
-    if event.get("type") == "error":
-        status = _int(event.get("statusCode")) or 500
-        error_type = str(event.get("errorType") or "")
-        code = ERROR_TYPES.get(error_type, (status, STATUS_CODES.get(status, "provider_error")))[1]
-        message = str(event.get("message") or "The gateway reported an error.")[:MAX_MESSAGE]
-        raise ProviderError(message, code=code, status=status,
-                            retryable=is_retryable_status(status), provider=provider)
-    if event.get("type") != "result":
-        raise ProviderError("The gateway sent an event of an unknown type.",
-                            code="provider_bad_response", status=502, provider=provider)
-    return JobStatus(
-        state="completed",
-        videos=parse_videos(event.get("videos"), provider=provider),
-        warnings=_list_of_dicts(event.get("warnings")),
-        metadata=_dict(event.get("providerMetadata")),
-    )
-
-
-def parse_status(data: Any, *, provider: str = "gateway") -> JobStatus:
-    if not isinstance(data, dict):
-        raise ProviderError("The gateway's status answer is not an object.",
-                            code="provider_bad_response", status=502, retryable=True,
-                            provider=provider)
-    state = data.get("status")
-    common = {
-        "warnings": _list_of_dicts(data.get("warnings")),
-        "metadata": _dict(data.get("providerMetadata")),
-    }
-    if state == "pending":
-        return JobStatus(state="pending", **common)
-    if state == "completed":
-        return JobStatus(state="completed",
-                         videos=parse_videos(data.get("videos"), provider=provider), **common)
-    if state == "error":
-        message = str(data.get("error") or "The provider reported an error.")[:MAX_MESSAGE]
-        return JobStatus(state="error", error=message, **common)
-    if state == "cancelled":
-        return JobStatus(state="cancelled", error="The provider cancelled the job.", **common)
-    raise ProviderError(f"The gateway reported an unknown status {str(state)[:40]!r}.",
-                        code="provider_bad_response", status=502, retryable=True,
-                        provider=provider)
-
-
-def parse_videos(videos: Any, *, provider: str = "gateway") -> list[VideoOutput]:
-    if not isinstance(videos, list) or not videos:
-        raise ProviderError("The provider reported success but sent no video.",
-                            code="provider_no_video", status=502, provider=provider)
-    parsed = []
-    for video in videos:
-        if not isinstance(video, dict):
-            continue
-        kind = video.get("type")
-        media_type = str(video.get("mediaType") or "video/mp4")
-        if kind == "url" and isinstance(video.get("url"), str) and video["url"]:
-            parsed.append(VideoOutput(kind="url", media_type=media_type, url=video["url"]))
-        elif kind == "base64" and isinstance(video.get("data"), str):
-            parsed.append(VideoOutput(kind="base64", media_type=media_type, data=video["data"]))
-        elif kind == "uploaded":
-            parsed.append(VideoOutput(kind="uploaded", media_type=media_type))
-    if not parsed:
-        raise ProviderError("The provider sent a video in a form we do not know.",
-                            code="provider_no_video", status=502, provider=provider)
-    return parsed
-
-
-def cost_from_metadata(metadata: dict[str, Any]) -> str | None:
-    """The cost the gateway reports in ``providerMetadata.gateway.cost``, if any."""
-    gateway = metadata.get("gateway") if isinstance(metadata, dict) else None
-    cost = gateway.get("cost") if isinstance(gateway, dict) else None
-    return str(cost) if isinstance(cost, (int, float, str)) and str(cost) else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

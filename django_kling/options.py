@@ -1,0 +1,172 @@
+"""The generation options: their choices and the validators that read them.
+
+One source for every option value: the model fields, the admin forms, the commands' arguments
+and the validators below all read ``Duration``, ``AspectRatio`` and ``Mode`` (and
+``MAX_PROMPT_LENGTH``) from here, so a value added or dropped here is added or dropped
+everywhere.
+
+Prompts (:func:`validate_prompt`): line breaks are normalised to ``\\n``, control characters
+other than newline and tab (NUL, escape, DEL, C1 controls...) are removed, the text is
+normalised to Unicode NFC and stripped of surrounding whitespace, then its length is counted
+in characters (code points). HTML and any other markup is kept verbatim as text: escaping it is
+the template's job, and the model reads the text as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .exceptions import InvalidInput
+
+
+class Duration(models.IntegerChoices):
+    FIVE = 5, gettext_lazy("5 seconds")
+    TEN = 10, gettext_lazy("10 seconds")
+
+
+class AspectRatio(models.TextChoices):
+    LANDSCAPE = "16:9", gettext_lazy("16:9 landscape")
+    PORTRAIT = "9:16", gettext_lazy("9:16 portrait")
+    SQUARE = "1:1", gettext_lazy("1:1 square")
+
+
+class Mode(models.TextChoices):
+    STANDARD = "std", gettext_lazy("Standard (720p, silent)")
+    PRO = "pro", gettext_lazy("Pro (1080p, sound, last frame)")
+
+
+DURATIONS: tuple[int, ...] = tuple(Duration.values)
+ASPECT_RATIOS: tuple[str, ...] = tuple(AspectRatio.values)
+MODES: tuple[str, ...] = tuple(Mode.values)
+#: Longest prompt or negative prompt, in characters.
+MAX_PROMPT_LENGTH = 2500
+
+
+_PROMPT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _field_label(field: str) -> str:
+    labels = {
+        "prompt": _("prompt"),
+        "negative_prompt": _("negative prompt"),
+    }
+    return labels.get(field, field.replace("_", " "))
+
+
+def validate_prompt(text: str | None, *, field: str = "prompt") -> str:
+    """Return the cleaned prompt (``""`` for ``None`` or blank), or raise ``InvalidInput``.
+
+    Cleaning: ``\\r\\n`` and ``\\r`` become ``\\n``; control characters other than newline and
+    tab are removed; the text is normalised to NFC and stripped. HTML is kept verbatim (it is
+    text for the model; templates escape it). Codes: ``prompt_invalid`` (not text, or broken
+    Unicode such as lone surrogates), ``prompt_too_long`` (over :data:`MAX_PROMPT_LENGTH`
+    characters after cleaning).
+    """
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise InvalidInput(
+            _("The %(label)s must be text.") % {"label": _field_label(field)},
+            code="prompt_invalid",
+            field=field,
+            params={"label": _field_label(field)},
+        )
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _PROMPT_CONTROL_RE.sub("", text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        params = {"label": _field_label(field), "position": exc.start + 1}
+        raise InvalidInput(
+            _(
+                "The %(label)s contains an invalid character at position %(position)s "
+                "(broken Unicode); please retype it."
+            )
+            % params,
+            code="prompt_invalid",
+            field=field,
+            params=params,
+        ) from None
+    text = unicodedata.normalize("NFC", text).strip()
+    if len(text) > MAX_PROMPT_LENGTH:
+        params = {"label": _field_label(field), "length": len(text), "limit": MAX_PROMPT_LENGTH}
+        raise InvalidInput(
+            _(
+                "The %(label)s is %(length)s characters long; it may be at most %(limit)s "
+                "characters."
+            )
+            % params,
+            code="prompt_too_long",
+            field=field,
+            params=params,
+        )
+    return text
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def validate_duration(value: int | str) -> int:
+    """Return the duration in seconds (5 or 10); ``"5"`` and ``" 10 "`` are accepted.
+
+    Raises ``InvalidInput`` with code ``duration_invalid`` otherwise.
+    """
+    seconds: int | None = None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int):
+        seconds = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,4}\s*", value)
+    ):
+        seconds = int(value)
+    if seconds in DURATIONS:
+        return seconds  # type: ignore[return-value]
+    choices = ", ".join(str(d) for d in DURATIONS)
+    params = {"value": _shown(value), "choices": choices}
+    raise InvalidInput(
+        _("The duration must be one of %(choices)s seconds, not “%(value)s”.") % params,
+        code="duration_invalid",
+        field="duration",
+        params=params,
+    )
+
+
+def validate_aspect_ratio(value: str) -> str:
+    """Return the aspect ratio (``"16:9"``, ``"9:16"`` or ``"1:1"``; surrounding spaces removed).
+
+    Raises ``InvalidInput`` with code ``aspect_ratio_invalid`` otherwise.
+    """
+    if isinstance(value, str) and value.strip() in ASPECT_RATIOS:
+        return value.strip()
+    params = {"value": _shown(value), "choices": ", ".join(ASPECT_RATIOS)}
+    raise InvalidInput(
+        _("The aspect ratio must be one of %(choices)s, not “%(value)s”.") % params,
+        code="aspect_ratio_invalid",
+        field="aspect_ratio",
+        params=params,
+    )
+
+
+def validate_mode(value: str) -> str:
+    """Return the mode (``"std"`` or ``"pro"``; case and surrounding spaces ignored).
+
+    Raises ``InvalidInput`` with code ``mode_invalid`` otherwise.
+    """
+    if isinstance(value, str) and value.strip().lower() in MODES:
+        return value.strip().lower()
+    params = {"value": _shown(value), "choices": ", ".join(MODES)}
+    raise InvalidInput(
+        _("The mode must be one of %(choices)s, not “%(value)s”.") % params,
+        code="mode_invalid",
+        field="mode",
+        params=params,
+    )
