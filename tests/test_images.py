@@ -21,9 +21,8 @@ from PIL import Image, ImageFile
 
 from django_kling import images
 from django_kling.exceptions import InvalidInput
-from django_kling.images import (
-    PreparedImage,
-    prepare_image,
+from django_kling.images import PreparedImage, prepare_image
+from django_kling.options import (
     validate_aspect_ratio,
     validate_duration,
     validate_mode,
@@ -267,14 +266,14 @@ def test_aspect_ratio_limits_are_accepted(width: int, height: int):
 
 
 def test_image_that_cannot_fit_the_byte_limit(monkeypatch):
-    monkeypatch.setattr(images, "MAX_BYTES", 200_000)
+    monkeypatch.setattr(images.limits, "MAX_BYTES", 200_000)
     error = refused(encode(noise(1000, 1000), "PNG", compress_level=1))
     assert error.code == "image_too_big_bytes"
     assert "0.2 MB" in error.message and "quality 30" in error.message
 
 
 def test_file_beyond_the_reading_limit(monkeypatch):
-    monkeypatch.setattr(images, "MAX_SOURCE_BYTES", 1_000_000)
+    monkeypatch.setattr(images.limits, "MAX_SOURCE_BYTES", 1_000_000)
     error = refused(encode(noise(700, 700), "BMP"))
     assert error.code == "image_too_big_bytes"
     assert "1.5 MB" in error.message and "1 MB" in error.message
@@ -488,7 +487,7 @@ def test_thirty_megabyte_png_is_reencoded_under_ten():
 
 def test_oversized_jpeg_is_reencoded_smaller(monkeypatch):
     data = encode(noise(600, 600), "JPEG", quality=100)
-    monkeypatch.setattr(images, "MAX_BYTES", len(data) - 1)
+    monkeypatch.setattr(images.limits, "MAX_BYTES", len(data) - 1)
     prepared = prepare_image(data)
     assert len(prepared.data) < len(data)
     assert prepared.media_type == "image/jpeg"
@@ -496,7 +495,7 @@ def test_oversized_jpeg_is_reencoded_smaller(monkeypatch):
 
 
 def test_transparent_image_over_the_limit_is_flattened(monkeypatch):
-    monkeypatch.setattr(images, "MAX_BYTES", 300_000)
+    monkeypatch.setattr(images.limits, "MAX_BYTES", 300_000)
     prepared = prepare_image(encode(noise(500, 500, "RGBA"), "PNG", compress_level=1))
     assert prepared.media_type == "image/jpeg"
     assert len(prepared.data) <= 300_000
