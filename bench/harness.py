@@ -153,8 +153,8 @@ def reset_peak_rss() -> None:
 def _sandbox_child(conn: Any, options: dict[str, Any]) -> None:
     import threading
 
-    from django_kling.sandbox import Sandbox
-    from django_kling.sandbox.render import RENDER_CACHE
+    from django_kling.testing.sandbox import Sandbox
+    from django_kling.testing.sandbox.render import RENDER_CACHE
 
     # The app's sandbox answers with TCP_NODELAY itself (patch F, applied), so a kept-alive
     # client is not charged a delayed ACK (~40 ms) per answer.
@@ -407,7 +407,7 @@ def photo(width: int = 1920, height: int = 1080, fmt: str = "JPEG", seed: int = 
 
 
 def gateway_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The headers protocol.md §1 asks for, written out by hand (for the bare clients)."""
+    """The gateway headers (docs/providers.rst), written out by hand (for the bare clients)."""
     headers = {
         "authorization": f"Bearer {API_KEY}",
         "ai-gateway-protocol-version": "0.0.1",

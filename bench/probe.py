@@ -28,7 +28,7 @@ GOAL = 0.3
 def render(path: str) -> None:
     from PIL import Image
 
-    from django_kling.sandbox.render import render_clip
+    from django_kling.testing.sandbox.render import render_clip
 
     clip = render_clip(Image.open(io.BytesIO(harness.photo(1920, 1080))), None, width=1920,
                        height=1080, duration=10, audio=True)

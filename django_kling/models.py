@@ -46,10 +46,13 @@ class Status(models.TextChoices):
     CANCELED = "canceled", _("Canceled")
 
 
+#: The states a job ends in.
 FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+#: The states of a job that has not ended.
 ACTIVE = frozenset(set(Status) - FINAL)
 
 _ENDINGS = {Status.FAILED, Status.CANCELED}
+#: The moves allowed from each state (failed and canceled are reachable from every active one).
 ALLOWED: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.SUBMITTING} | _ENDINGS),
     # A streaming call returns the clip itself, so submitting may go straight to fetching.

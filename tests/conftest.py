@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 if TYPE_CHECKING:
-    from django_kling.sandbox import Sandbox
+    from django_kling.testing.sandbox import Sandbox
 
 
 API_KEY = "test-secret-key-do-not-log"
@@ -29,7 +29,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Sandbox]:
-    from django_kling.sandbox import Sandbox
+    from django_kling.testing.sandbox import Sandbox
 
     # Small renders keep the suite fast; the size class and aspect are still exact.
     with Sandbox(api_key=API_KEY, render_scale=0.25) as server:

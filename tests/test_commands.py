@@ -5,8 +5,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from django_kling.embedded import stop_embedded_worker
 from django_kling.models import VideoRequest
+from django_kling.testing.worker import stop_embedded_worker
 
 from .example_shop import manage, shop_environment
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from django_kling import media
 from django_kling.exceptions import MediaError
-from django_kling.sandbox.render import render_clip
+from django_kling.testing.sandbox.render import render_clip
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import av
 import pytest
 from PIL import Image, ImageStat
 
-from django_kling.sandbox.render import (
+from django_kling.testing.sandbox.render import (
     RenderCache,
     cover_fit,
     nearest_aspect,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image, ImageStat
 
-from django_kling.sandbox import Sandbox
+from django_kling.testing.sandbox import Sandbox
 
 API_KEY = "sandbox-test-key"
 SCALE = 0.1  # 1920x1080 -> 192x108: every size class stays exact, renders take a blink
@@ -446,7 +446,7 @@ def test_idempotency_key_is_billed_once(client, server):
 
 
 def test_identical_jobs_render_once(client, server):
-    from django_kling.sandbox.render import RENDER_CACHE
+    from django_kling.testing.sandbox.render import RENDER_CACHE
 
     body = make_body(prompt="cache me", generateAudio=False,
                      frameImages=None, image=file_image(png(641, 361)))
@@ -729,7 +729,7 @@ def test_reset_forgets_everything(client, server):
 
 
 def test_sandbox_does_not_import_django():
-    code = ("import sys, django_kling.sandbox; "
+    code = ("import sys, django_kling.testing.sandbox; "
             "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) "
             "else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -10,12 +10,12 @@ What counts as a code (string literals only; a code computed at run time is alwa
   ``DownloadError(..., code="download_refused")``...);
 * ``code = "..."`` class attributes (the default code of each exception class);
 * the second argument of ``fail(job, "...")`` (a job step ending the job);
-* the first argument of ``_refuse("...")`` (image refusals, and the reasons a webhook call is
-  refused) and of ``_transport_error("...")`` (gateway connection errors);
+* the first argument of ``refuse("...")`` (image refusals), of ``_refuse("...")`` (the reasons a
+  webhook call is refused) and of ``_transport_error("...")`` (gateway connection errors);
 * the codes of the ``ERROR_TYPES`` tables (gateway error type -> (HTTP status, our code));
 * ``id="django_kling.XXXX"`` keyword arguments: system check ids.
 
-``django_kling/sandbox/`` is left out: the codes there are the fake gateway's own wire codes
+``django_kling/testing/`` is left out: the codes there are the fake gateway's own wire codes
 (what the real service puts in its error bodies), which the app never shows as such.
 """
 
@@ -25,8 +25,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "django_kling"
-SKIPPED_PARTS = frozenset({"sandbox", "migrations"})
-FIRST_ARGUMENT_CALLS = frozenset({"_refuse", "_transport_error"})
+SKIPPED_PARTS = frozenset({"testing", "migrations"})
+FIRST_ARGUMENT_CALLS = frozenset({"refuse", "_refuse", "_transport_error"})
 SECOND_ARGUMENT_CALLS = frozenset({"fail"})
 CODE_TABLES = frozenset({"ERROR_TYPES"})
 CHECK_PREFIX = "django_kling."

@@ -15,7 +15,7 @@
     does not contain is a warning (see ``kling_codes.py`` for how codes are found).
 
 ``.. sandbox-faults::``
-    The table of faults the sandbox can inject, from ``django_kling.sandbox.faults.FAULTS``.
+    The table of faults the sandbox can inject, from ``django_kling.testing.sandbox.faults.FAULTS``.
 
 ``.. model-fields:: django_kling.models.VideoRequest``
     A table of a model's fields (name, type, verbose name, choices), from its ``_meta``.
@@ -153,7 +153,7 @@ class SandboxFaults(Directive):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        from django_kling.sandbox.faults import FAULTS
+        from django_kling.testing.sandbox.faults import FAULTS
 
         lines = [".. list-table::", "   :header-rows: 1", "   :widths: 18 22 25 35", "",
                  "   * - Fault", "     - Routes", "     - Parameters (defaults)",

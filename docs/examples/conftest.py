@@ -7,7 +7,7 @@ pytest there, so both work as shown.
 import dramatiq
 import pytest
 
-from django_kling.sandbox import Sandbox
+from django_kling.testing.sandbox import Sandbox
 
 SANDBOX_KEY = "sandbox-key"
 

@@ -31,8 +31,8 @@ def _serves_jobs() -> bool:
 def start_demo_services() -> None:
     """Demo mode: the sandbox plays the provider, and a worker thread runs the jobs."""
     from django_kling.conf import kling_settings
-    from django_kling.embedded import start_embedded_worker
-    from django_kling.sandbox import Sandbox
+    from django_kling.testing.sandbox import Sandbox
+    from django_kling.testing.worker import start_embedded_worker
 
     scale = float(os.environ.get("KLING_SANDBOX_SCALE", "1.0"))
     delay = float(os.environ.get("KLING_SANDBOX_DELAY", "3"))

@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...conf import kling_settings
-from ...embedded import start_embedded_worker, uses_in_memory_broker
 from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, MODES
+from ...testing.worker import start_embedded_worker, uses_in_memory_broker
 
 
 class Command(BaseCommand):

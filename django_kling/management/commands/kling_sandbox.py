@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from ...sandbox import Sandbox
-from ...sandbox.server import RESULT_KINDS
+from ...testing.sandbox import Sandbox
+from ...testing.sandbox.jobs import RESULT_KINDS
 
 
 class Command(BaseCommand):

@@ -1,8 +1,10 @@
 """What the sandbox checks before accepting a call, with the gateway's error shapes.
 
-Headers and body are held to protocol.md §1 (and the model limits of §4), so a client that passes
-here sends what the real gateway expects. Failures raise ``GatewayError``, which the server turns
-into ``{"error": {"message", "type", "param", "code"}, "generationId"}`` with the matching status.
+Headers and body are held to the gateway's video-model protocol as the AI SDK's gateway
+provider (``@ai-sdk/gateway``) sends it, and to the model's limits (both summarised in
+``docs/providers.rst``), so a client that passes here sends what the real gateway expects.
+Failures raise ``GatewayError``, which the server turns into
+``{"error": {"message", "type", "param", "code"}, "generationId"}`` with the matching status.
 """
 
 from __future__ import annotations

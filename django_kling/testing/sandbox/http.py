@@ -1,0 +1,115 @@
+"""HTTP plumbing of the sandbox: a threading server that can drop its connections on stop, and
+a request handler base with body reading, answers and chunked framing (no routes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+logger = logging.getLogger("django_kling.sandbox")
+
+MAX_BODY = 64 * 1024 * 1024  # two 10 MB images in base64 fit with room to spare
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # benchmarks open many connections at once
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type, sandbox: Any) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def close_connections(self) -> None:
+        # Idle keep-alive connections would otherwise keep being served after stop().
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                logger.debug("sandbox connection already closed")
+
+
+class Handler(BaseHTTPRequestHandler):
+    # Answers go out in two writes (headers, body); without this a kept-alive client waits
+    # ~40 ms for each (Nagle's algorithm against delayed ACKs).
+    disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"
+    server_version = "kling-sandbox/1"
+    timeout = 60  # idle keep-alive connections end on their own
+    server: Server
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def sandbox(self) -> Any:
+        return self.server.sandbox
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            logger.debug("sandbox client went away")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("sandbox: " + format, *args)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up mid-answer (a timeout on its side); nothing left to tell it.
+            self.close_connection = True
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            data = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        continue
+                    return bytes(data)
+                if len(data) + size > MAX_BODY:
+                    return None
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _chunk(self, data: bytes) -> None:
+        # HTTP/1.1 chunked framing; an empty chunk ends the body.
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()

@@ -1,0 +1,181 @@
+"""A loopback HTTP server that impersonates the Vercel AI Gateway for ``klingai/kling-v2.6-i2v``.
+
+It speaks the gateway protocol of the AI SDK's gateway provider (see ``docs/providers.rst``):
+the SSE streaming call (``POST /v3/ai/video-model`` and
+``POST /v4/ai/video-model``) and the v4 jobs (``POST /v4/ai/video-model/start`` and
+``/status``), checks headers and body like the real service, bills each idempotency key once,
+renders a real MP4 (``render.py``) and serves it from ``GET /files/<id>.mp4``. Faults
+(``faults.py``) make it misbehave on demand. It does not import Django, so host projects and
+benchmarks can run it on its own::
+
+    with Sandbox(api_key="k", delay=1.0, render_scale=0.25) as sandbox:
+        ...  # point the client at sandbox.v4_url (jobs) or sandbox.v3_url (stream)
+
+Webhooks (this sandbox's own format; the real gateway's payload is UNVERIFIED): when a start call
+carries ``callbackUrl``, its answer has ``providerMetadata.gateway.webhookSigningSecret`` (random
+per job). Once the job is finished the sandbox POSTs once (no retry) to that URL a JSON body
+``{"operation": <the operation>, "status": ..., ...}`` (the status answer plus the operation),
+with headers ``x-timestamp`` (Unix seconds) and ``x-signature``: the hex HMAC-SHA256 of
+``<timestamp>.<exact body bytes>``, keyed with the secret's UTF-8 bytes (the timestamp is signed
+so that a replayed call cannot be freshened). Deliveries are listed in
+``sandbox.webhooks``.
+
+Output files can be padded (``pad_to_bytes``) with a top-level MP4 ``free`` box streamed after
+the real clip, so memory benchmarks get large downloads without large renders. Base64 results
+are never padded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from typing import Any
+
+from .faults import FaultBoard
+from .gateway import GatewayHandler
+from .http import Server
+from .jobs import RESULT_KINDS, Call, Job, JobBook, WebhookDelivery
+
+__all__ = ["Call", "Sandbox", "WebhookDelivery"]
+
+
+class Sandbox(JobBook):
+    """The fake gateway; ``start()`` it (or use ``with``) and point a client at ``v4_url``.
+
+    Options that may change while it runs: ``delay`` (seconds a generation takes; read when a
+    job starts), ``result`` ("url" or "base64"; read when an answer is built), ``render_scale``
+    (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
+
+    What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
+    ``billed`` (idempotency key -> times billed, never above 1), ``bill_count`` (all billed
+    generations, streams included), ``start_calls`` (idempotency key -> start requests,
+    faulted ones included) and ``webhooks`` (``WebhookDelivery`` records).
+    """
+
+    heartbeat_interval = 0.5
+
+    def __init__(
+        self,
+        api_key: str = "sandbox-key",
+        *,
+        delay: float = 0.0,
+        result: str = "url",
+        render_scale: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        pad_to_bytes: int | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.delay = delay
+        self.result = result
+        self.render_scale = render_scale
+        self.host = host
+        self.port = port
+        self.pad_to_bytes = pad_to_bytes
+        self.faults = FaultBoard()
+        self.billed: dict[str, int] = {}
+        self.bill_count = 0
+        self.start_calls: dict[str, int] = {}
+        self.webhooks: list[WebhookDelivery] = []
+        self._calls: list[Call] = []
+        self._jobs: dict[str, Job] = {}
+        self._jobs_by_key: dict[str, Job] = {}
+        self._files: dict[str, bytes] = {}
+        self._lock = threading.RLock()
+        # Two renders at once keep a 1080p burst from starving the request threads.
+        self._render_slots = threading.BoundedSemaphore(2)
+        self._stopping = threading.Event()
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = Server((self.host, self.port), GatewayHandler, self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="kling-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None and not self.port:
+            raise RuntimeError("start the sandbox first: its port is chosen at start")
+        host = self.host
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            # A wildcard bind is reachable on loopback; "0.0.0.0" is no address to fetch from.
+            if address.is_unspecified:
+                host = "127.0.0.1" if address.version == 4 else "::1"
+            if address.version == 6:
+                host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def v3_url(self) -> str:
+        return self.url + "/v3/ai"
+
+    @property
+    def v4_url(self) -> str:
+        return self.url + "/v4/ai"
+
+    @property
+    def result(self) -> str:
+        return self._result
+
+    @result.setter
+    def result(self, value: str) -> None:
+        if value not in RESULT_KINDS:
+            raise ValueError(f"result must be one of {', '.join(RESULT_KINDS)}")
+        self._result = value
+
+    @property
+    def calls(self) -> list[Call]:
+        """A snapshot of the requests received so far, oldest first."""
+        with self._lock:
+            return list(self._calls)
+
+    def set_fault(self, name: str, times: int | None = None, *, route: Any = None,
+                  **params: Any) -> None:
+        """Switch a fault on (see ``faults.FAULTS``); ``times=None`` means until cleared."""
+        self.faults.set(name, times, route=route, **params)
+
+    def clear_faults(self, name: str | None = None) -> None:
+        self.faults.clear(name)
+
+    def reset(self) -> None:
+        """Forget calls, bills, jobs, files, webhooks and faults (options stay as they are)."""
+        with self._lock:
+            self._calls.clear()
+            self.billed.clear()
+            self.bill_count = 0
+            self.start_calls.clear()
+            self.webhooks.clear()
+            self._jobs.clear()
+            self._jobs_by_key.clear()
+            self._files.clear()
+        self.faults.clear()
