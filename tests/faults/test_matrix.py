@@ -197,8 +197,11 @@ def kill_after_accepted(rig: Rig, jobs) -> None:
 
 
 def kill_when_running(rig: Rig, jobs) -> None:
-    wait_until(lambda: VideoRequest.objects.filter(pk=jobs[0].pk, status="running").exists(),
-               what="running")
+    # Every job of the row, not just the first: on a loaded machine another job could
+    # otherwise already be storing its clip when the kill lands (a different scenario).
+    pks = [job.pk for job in jobs]
+    wait_until(lambda: VideoRequest.objects.filter(pk__in=pks, status="running").count()
+               == len(pks), what="all running")
     recover(rig)
 
 
@@ -264,7 +267,7 @@ SCENARIOS: list[Scenario] = [
     ("SIGKILL after accepted, before op id saved", 1, {},
      lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="start"),
      kill_after_accepted, {}),
-    ("SIGKILL while polling", 2, {}, lambda r: setattr(r.sandbox, "delay", 2.0),
+    ("SIGKILL while polling", 2, {}, lambda r: setattr(r.sandbox, "delay", 4.0),
      kill_when_running, {}),
     ("SIGKILL mid-download", 1, {},
      lambda r: r.sandbox.set_fault("slow", times=1, seconds=2.0, route="file"),
