@@ -251,8 +251,9 @@ def test_duplicate_poll_messages_do_not_multiply_status_calls(worker, sandbox, m
     job = wait_for_end(job)
     assert job.status == Status.SUCCEEDED
     status_calls = sum(1 for c in sandbox.calls if c.path.endswith("/status"))
-    # delay / interval = 7.5 polls; duplicates must not add whole chains of polls.
-    assert status_calls <= 1.5 / 0.2 + 4, status_calls
+    # delay / interval = 7.5 polls, and at most one extra call per duplicate message (plus one
+    # of timing slack on a loaded machine); a chain per duplicate would add about 35.
+    assert status_calls <= 1.5 / 0.2 + 5 + 1, status_calls
 
 
 def test_shared_provider_is_reused_per_thread_and_rebuilt_on_change(settings, sandbox):
