@@ -41,6 +41,8 @@ def _pyenv_on_path() -> None:
 
 
 _pyenv_on_path()
+# Interpreters come from this machine only (never a download from outside the registries).
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 
 @nox.session(python="3.13")
