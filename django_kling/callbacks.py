@@ -11,6 +11,7 @@ the database, and each delivery is accepted once.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.cache import BaseCache, caches
@@ -50,8 +51,22 @@ def secret_for(pk: Any) -> str | None:
     return _cache().get(f"django_kling:whsec:{pk}")
 
 
-def first_delivery(key: str) -> bool:
-    """True the first time a delivery ``key`` is seen within twice the tolerance."""
+#: Seconds a delivery key is kept beyond the tolerance window (clock skew, slow caches).
+REPLAY_MARGIN = 60
+
+
+def replay_window() -> int:
+    """Seconds a delivery key must be kept: any signed copy of it is refused after that.
+
+    A copy is accepted while its timestamp is within ``WEBHOOK_TOLERANCE`` of now, in either
+    direction, so it can arrive up to twice the tolerance after the first; whole seconds,
+    rounded up, plus a margin, so that no tolerance (not even one under a second, which a
+    cache timeout of 0 would have turned into "never expires" or "expires at once") opens a gap.
+    """
+    return 2 * math.ceil(max(float(kling_settings.WEBHOOK_TOLERANCE), 0.0)) + REPLAY_MARGIN
+
+
+def first_delivery(pk: Any, key: str) -> bool:
+    """True the first time job ``pk``'s delivery ``key`` is seen within the replay window."""
     # add() is atomic in every cache backend: only the first delivery of a key wins.
-    return _cache().add(f"django_kling:whseen:{key}", 1,
-                        timeout=2 * int(kling_settings.WEBHOOK_TOLERANCE))
+    return _cache().add(f"django_kling:whseen:{pk}:{key}", 1, timeout=replay_window())

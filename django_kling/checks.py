@@ -45,7 +45,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="django_kling.E002",
             ))
         else:
-            errors += REGISTRY[provider].check(conf.provider_options(provider))
+            options = conf.provider_options(provider)
+            errors += REGISTRY[provider].check(options)
+            errors += _check_models(conf.MODELS, str(options.get("MODEL", "")))
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:
@@ -101,6 +103,20 @@ def _check_actor_options() -> list:
              '"dramatiq.middleware.AgeLimit") to DRAMATIQ_BROKER["MIDDLEWARE"].',
         id="django_kling.E008",
     )]
+
+
+def _check_models(models: Any, default: str) -> list:
+    """E010: ``MODELS`` is a non-empty list of ids holding the provider's default ``MODEL``."""
+    if not (isinstance(models, (list, tuple)) and models
+            and all(isinstance(m, str) and m for m in models)):
+        return [Error(f"{SETTING_NAME}['MODELS'] must be a non-empty list of model ids.",
+                      id="django_kling.E010")]
+    if default not in models:
+        return [Error(
+            f"The provider's default model {default!r} is not in {SETTING_NAME}['MODELS'].",
+            hint="Add it to MODELS, or set the provider's MODEL option to one of them.",
+            id="django_kling.E010")]
+    return []
 
 
 @register(TAG, Tags.security, deploy=True)

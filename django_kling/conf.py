@@ -95,12 +95,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("QUEUE_NAME", "kling", "Dramatiq queue the actors use."),
     Setting(
+        "MODELS",
+        ["klingai/kling-v2.6-i2v", "klingai/kling-v2.5-turbo-i2v"],
+        "Model ids editors may choose, in the order forms list them.",
+    ),
+    Setting(
         "PRICES",
         {
-            "std": {"silent": "0.07", "sound": "0.14"},
-            "pro": {"silent": "0.07", "sound": "0.14"},
+            "klingai/kling-v2.6-i2v": {
+                "std": {"silent": "0.07", "sound": "0.14"},
+                "pro": {"silent": "0.07", "sound": "0.14"},
+            },
+            # Silent only; public hosts' prices, to be checked against the gateway's model page.
+            "klingai/kling-v2.5-turbo-i2v": {
+                "std": {"silent": "0.042", "sound": "0"},
+                "pro": {"silent": "0.07", "sound": "0"},
+            },
         },
-        "Estimated price per second of output, by mode and sound.",
+        "Estimated price per second of output, by model, mode and sound.",
     ),
     Setting("CURRENCY", "USD", "Currency of PRICES and of the reported costs."),
 )
@@ -126,6 +138,29 @@ def _reject_unknown(where: str, known: dict[str, Any], given: Any) -> None:
 def _merge_closed(where: str, defaults: dict[str, Any], given: Any) -> dict[str, Any]:
     _reject_unknown(where, defaults, given)
     return {**defaults, **given}
+
+
+_MODES = ("std", "pro")
+
+
+def _prices(default: dict[str, Any], given: Any) -> dict[str, Any]:
+    """``PRICES`` merged over the defaults, model by model and mode by mode.
+
+    The shape before model tiers (``{"pro": {...}, "std": {...}}``) is read as the prices of
+    the v2.6 model, the only one there was.
+    """
+    if not isinstance(given, dict):
+        raise ConfigurationError(f"{SETTING_NAME}['PRICES'] must be a dict.")
+    if given and set(given) <= set(_MODES):
+        given = {"klingai/kling-v2.6-i2v": given}
+    merged = {model: dict(modes) for model, modes in default.items()}
+    for model, modes in given.items():
+        _reject_unknown(f"{SETTING_NAME}['PRICES'][{model!r}]", dict.fromkeys(_MODES), modes)
+        table = merged.setdefault(model, {})
+        for mode, prices in modes.items():
+            table[mode] = _merge_closed(f"{SETTING_NAME}['PRICES'][{model!r}][{mode!r}]",
+                                        {"silent": 0, "sound": 0}, prices)
+    return merged
 
 
 class KlingSettings:
@@ -163,11 +198,7 @@ class KlingSettings:
                 raise ConfigurationError(f"{SETTING_NAME}['PROVIDERS'] must be a dict.")
             return value
         if name == "PRICES":
-            return {
-                mode: _merge_closed(f"{SETTING_NAME}['PRICES'][{mode!r}]",
-                                    {"silent": 0, "sound": 0}, table)
-                for mode, table in value.items()
-            }
+            return _prices(default, value)
         return value
 
     def provider_options(self, name: str | None = None) -> dict[str, Any]:
@@ -182,8 +213,11 @@ class KlingSettings:
         given = self.PROVIDERS.get(name, {})
         return _merge_closed(f"{SETTING_NAME}['PROVIDERS'][{name!r}]", defaults, given)
 
-    def price_per_second(self, mode: str, sound: bool) -> Decimal:
-        table = self.PRICES.get(mode) or self.PRICES["pro"]
+    def price_per_second(self, mode: str, sound: bool, model: str = "") -> Decimal:
+        """The estimated price of a second of output (a model without prices: the first's)."""
+        prices = self.PRICES
+        by_mode = prices.get(model) or next(iter(prices.values()))
+        table = by_mode.get(mode) or by_mode.get("pro") or {"silent": 0, "sound": 0}
         return Decimal(str(table["sound" if sound else "silent"]))
 
     def reload(self) -> None:

@@ -83,12 +83,6 @@ def fetch_video(video: VideoOutput, *, max_bytes: int | None = None,
                 timeout: float = 60.0) -> Downloaded:
     """Write the clip to a new temp file (the caller discards it) and return where it is."""
     cap = int(max_bytes if max_bytes is not None else kling_settings.MAX_DOWNLOAD_BYTES)
-    if video.kind == "uploaded":
-        raise DownloadError(
-            _("The clip was delivered to the gateway's own storage and no bytes were returned; "
-              "this provider setup is not supported."),
-            code="download_uploaded",
-        )
     fd, path = tempfile.mkstemp(prefix="kling-", suffix=".mp4")
     digest = hashlib.sha256()
     size = 0

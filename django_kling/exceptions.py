@@ -71,7 +71,8 @@ class ProviderError(KlingError):
 
     ``status`` is the HTTP status (or the one the provider reported inside a stream),
     ``retryable`` says whether the same call may succeed later, ``retry_after`` is the delay in
-    seconds the provider asked for, if any.
+    seconds the provider asked for, if any, and ``generation_id`` the provider's id of the
+    failed generation (what its support asks for), if it sent one.
     """
 
     code = "provider_error"
@@ -85,12 +86,14 @@ class ProviderError(KlingError):
         retryable: bool = False,
         retry_after: float | None = None,
         provider: str = "",
+        generation_id: str = "",
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
         self.provider = provider
+        self.generation_id = generation_id
 
     def __repr__(self) -> str:
         return (
@@ -122,9 +125,10 @@ class InvalidTransition(KlingError):
 
 
 class CallbackRefused(KlingError, SuspiciousOperation):
-    """A completion callback failed a check (token, timestamp, signature, replay).
+    """A completion callback failed authentication (token, signature, timestamp).
 
-    Its ``code`` is the reason, which the webhook view answers with and logs.
+    Its ``code`` is the reason, which the webhook view logs to ``django.security.CallbackRefused``
+    (as Django logs its own ``SuspiciousOperation``) and never sends back to the caller.
     """
 
     code = "bad signature"

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
+from django.utils.crypto import salted_hmac
+
 from .conf import kling_settings
 from .models import Asset, VideoRequest
 from .providers import Answer, GenerationInput, ImageInput, VideoOutput
@@ -23,7 +26,29 @@ def generation_input(job: VideoRequest) -> GenerationInput:
         mode=job.mode,
         generate_audio=job.generate_audio,
         seed=job.seed,
+        model=job.model,
+        source_label=source_label(job.content_type_id),
+        editor_id=editor_id(job.created_by_id),
     )
+
+
+def source_label(content_type_id: int | None) -> str:
+    """``app_label.model`` of the source object's type ("" for none); cached, no query."""
+    if content_type_id is None:
+        return ""
+    content_type = ContentType.objects.get_for_id(content_type_id)
+    return f"{content_type.app_label}.{content_type.model}"
+
+
+def editor_id(user_pk: Any) -> str:
+    """An opaque, stable id of an editor for the provider's reports: a keyed hash of the pk.
+
+    Keyed with ``SECRET_KEY``, so nobody outside the site can tell which account it is; never
+    a name or an email.
+    """
+    if user_pk is None:
+        return ""
+    return salted_hmac("django_kling.editor", str(user_pk), algorithm="sha256").hexdigest()[:32]
 
 
 def image_input(asset: Asset) -> ImageInput:
@@ -64,4 +89,6 @@ def report_fields(job: VideoRequest, answer: Answer) -> dict[str, Any]:
                                        **without_secrets(answer.metadata)}
     if answer.reported_cost is not None:
         fields["reported_cost"] = answer.reported_cost
+    if answer.generation_id and answer.generation_id != job.generation_id:
+        fields["generation_id"] = answer.generation_id
     return fields

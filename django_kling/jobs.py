@@ -30,9 +30,10 @@ from .signals import video_requested
 ImageSource = bytes | IO[bytes] | str
 
 
-def estimate_cost(*, duration: int, mode: str, sound: bool) -> Decimal:
-    """Estimated price of one clip, from ``DJANGO_KLING['PRICES']``."""
-    return (kling_settings.price_per_second(mode, sound) * duration).quantize(Decimal("0.001"))
+def estimate_cost(*, duration: int, mode: str, sound: bool, model: str = "") -> Decimal:
+    """Estimated price of one clip, from ``DJANGO_KLING['PRICES']`` (by model, mode, sound)."""
+    return (kling_settings.price_per_second(mode, sound, model) * duration).quantize(
+        Decimal("0.001"))
 
 
 def check_budget(extra: Decimal) -> None:
@@ -125,10 +126,13 @@ def create_video_request(
     seed: int | None = None,
     user: Any = None,
     provider: str | None = None,
+    model: str | None = None,
 ) -> VideoRequest:
     """Check the inputs, store the frames and queue a job. Raises ``InvalidInput``.
 
-    ``image`` may be omitted when ``source`` and ``field_name`` name an image field.
+    ``image`` may be omitted when ``source`` and ``field_name`` name an image field. ``model``
+    is one of the ``MODELS`` setting (default: the provider's ``MODEL`` option); what it can do
+    is checked here, before anything is paid for (no sound on the v2.5 turbo).
     """
     defaults = kling_settings.DEFAULTS
     duration = options.validate_duration(duration if duration is not None
@@ -138,6 +142,10 @@ def create_video_request(
     sound = bool(defaults["sound"] if sound is None else sound)
     prompt = options.validate_prompt(prompt, field="prompt")
     negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
+    provider = provider or kling_settings.PROVIDER
+    provider_options = kling_settings.provider_options(provider)
+    model = options.validate_model(model or str(provider_options.get("MODEL", "")),
+                                   allowed=kling_settings.MODELS, sound=sound)
     if mode != options.Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                            code="sound_needs_pro", field="mode")
@@ -152,14 +160,11 @@ def create_video_request(
     first = images.prepare_image(image, field="image", aspect_ratio=aspect_ratio)
     last = (images.prepare_image(last_frame, field="last_frame", aspect_ratio=aspect_ratio)
             if last_frame is not None else None)
-    provider = provider or kling_settings.PROVIDER
-    provider_options = kling_settings.provider_options(provider)
-
     link: dict[str, Any] = {}
     if source is not None:
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
-    cost = estimate_cost(duration=duration, mode=mode, sound=sound)
+    cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model)
     check_budget(cost)
     stored: list[Asset] = []
     try:
@@ -171,8 +176,7 @@ def create_video_request(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
-                mode=mode, generate_audio=sound, seed=seed, provider=provider,
-                model=str(provider_options.get("MODEL", "")),
+                mode=mode, generate_audio=sound, seed=seed, provider=provider, model=model,
                 protocol=str(provider_options.get("PROTOCOL", "")),
                 estimated_cost=cost,
                 warnings=[{"type": "fixed", "message": fix}
@@ -209,7 +213,8 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
     """A new job with the same inputs (stored frames reused); the old one stays as it was."""
     if not job.is_final:
         raise InvalidInput(_("Only a finished request can be retried."), code="retry_not_final")
-    cost = estimate_cost(duration=job.duration, mode=job.mode, sound=job.generate_audio)
+    cost = estimate_cost(duration=job.duration, mode=job.mode, sound=job.generate_audio,
+                         model=job.model)
     check_budget(cost)
     retried = VideoRequest.objects.create(
         created_by=user if getattr(user, "is_authenticated", False) else job.created_by,

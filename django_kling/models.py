@@ -221,6 +221,9 @@ class VideoRequest(models.Model):
     operation = models.JSONField(_("provider operation"), null=True, blank=True, editable=False)
     operation_id = models.CharField(_("operation id"), max_length=200, blank=True,
                                     editable=False)
+    generation_id = models.CharField(
+        _("generation id"), max_length=200, blank=True, editable=False,
+        help_text=_("The provider's id of the generation: quote it to the provider's support."))
     idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True,
                                        default=new_idempotency_key, editable=False)
     result_url = models.URLField(_("result URL"), max_length=2000, blank=True, editable=False)

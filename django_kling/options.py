@@ -1,9 +1,10 @@
 """The generation options: their choices and the validators that read them.
 
 One source for every option value: the model fields, the admin forms, the commands' arguments
-and the validators below all read ``Duration``, ``AspectRatio`` and ``Mode`` (and
-``MAX_PROMPT_LENGTH``) from here, so a value added or dropped here is added or dropped
-everywhere.
+and the validators below all read ``Duration``, ``AspectRatio``, ``Mode`` and ``KlingModel``
+(and ``MAX_PROMPT_LENGTH``) from here, so a value added or dropped here is added or dropped
+everywhere. Which models editors may choose is the ``MODELS`` setting; what each can do is
+``CAPABILITIES``, checked before anything is paid for (:func:`validate_model`).
 
 Prompts (:func:`validate_prompt`): line breaks are normalised to ``\\n``, control characters
 other than newline and tab (NUL, escape, DEL, C1 controls...) are removed, the text is
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -40,6 +43,26 @@ class Mode(models.TextChoices):
     STANDARD = "std", gettext_lazy("Standard (720p, silent)")
     PRO = "pro", gettext_lazy("Pro (1080p, sound, last frame)")
 
+
+class KlingModel(models.TextChoices):
+    """The image-to-video models (ids as the AI SDK's gateway-video-model-settings.ts lists)."""
+
+    V2_6 = "klingai/kling-v2.6-i2v", gettext_lazy("Kling v2.6 (sound)")
+    V2_5_TURBO = "klingai/kling-v2.5-turbo-i2v", gettext_lazy(
+        "Kling v2.5 Turbo (silent, faster and cheaper)")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    sound: bool
+
+
+#: What each model can do. Sound came with v2.6 ("Only V2.6 and subsequent versions support
+#: this parameter": the AI SDK's klingai-video-model-options.ts, ``sound``).
+CAPABILITIES: dict[str, Capabilities] = {
+    KlingModel.V2_6: Capabilities(sound=True),
+    KlingModel.V2_5_TURBO: Capabilities(sound=False),
+}
 
 DURATIONS: tuple[int, ...] = tuple(Duration.values)
 ASPECT_RATIOS: tuple[str, ...] = tuple(AspectRatio.values)
@@ -170,3 +193,30 @@ def validate_mode(value: str) -> str:
         field="mode",
         params=params,
     )
+
+
+def model_label(model: str) -> str:
+    """The human name of a model id (the id itself for a model this version does not know)."""
+    return str(dict(KlingModel.choices).get(model, model))
+
+
+def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:
+    """Return the model id if editors may choose it and it can do what is asked.
+
+    Raises ``InvalidInput``: ``model_invalid`` (not in ``allowed``, the ``MODELS`` setting),
+    ``model_no_sound`` (sound asked of a silent model, such as the v2.5 turbo).
+    """
+    allowed = list(allowed)
+    model = value.strip() if isinstance(value, str) else ""
+    if model not in allowed:
+        params = {"value": _shown(value), "choices": ", ".join(allowed)}
+        raise InvalidInput(
+            _("The model must be one of %(choices)s, not “%(value)s”.") % params,
+            code="model_invalid", field="model", params=params)
+    capabilities = CAPABILITIES.get(model)
+    if sound and capabilities is not None and not capabilities.sound:
+        params = {"model": model_label(model)}
+        raise InvalidInput(
+            _("%(model)s makes silent clips only: turn sound off, or choose Kling v2.6.")
+            % params, code="model_no_sound", field="sound", params=params)
+    return model

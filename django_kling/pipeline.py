@@ -126,7 +126,7 @@ def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False)
                    kling_settings.WEBHOOK_POLL_INTERVAL if webhook else 0)
     try:
         transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=started.operation,
-                   operation_id=started.generation_id
+                   operation_id=started.job_id
                    or shared_provider(job.provider).operation_id(started.operation),
                    submitted_at=job.submitted_at or timezone.now(), error_streak=0,
                    next_check_at=timezone.now() + timedelta(seconds=interval),
@@ -159,7 +159,7 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
             "The provider did not finish within %(minutes)s minutes; the job was not "
             "resubmitted.") % {"minutes": round(kling_settings.DEADLINE / 60)})
     try:
-        status = shared_provider(job.provider).status(job.operation)
+        status = shared_provider(job.provider).status(job.operation, model=job.model)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "poll", None)
     polls = job.poll_count + 1
@@ -176,6 +176,9 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
     if status.state == "cancelled":
         update_fields(job, expect=Status.RUNNING, poll_count=polls)
         return fail(job, "provider_cancelled", status.error)
+    if status.state == "expired":
+        update_fields(job, expect=Status.RUNNING, poll_count=polls, **report_fields(job, status))
+        return _expired(job, status.error)
     try:
         job = transition(job, Status.FETCHING, expect=Status.RUNNING, poll_count=polls,
                          error_streak=0, result_url=url_of(status.videos[0]),
@@ -203,12 +206,19 @@ def fetch_step(pk: Any) -> Next | None:
             "The clip was sent inline by a streaming call and the worker stopped before it was "
             "stored; it was not requested again, so that it is never paid twice."))
     try:
-        status = shared_provider(job.provider).status(job.operation)
+        status = shared_provider(job.provider).status(job.operation, model=job.model)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "fetch", job.fetch_attempts)
+    if status.state == "expired":
+        return _expired(job, status.error)
     if status.state != "completed":
         return fail(job, "result_lost", _("The provider no longer has the finished clip."))
     return deliver(job, status.videos[0])
+
+
+def _expired(job: VideoRequest, explanation: str) -> None:
+    return fail(job, "result_expired", _("%(explanation)s Retry the request to make the clip "
+                                         "again.") % {"explanation": explanation})
 
 
 def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
@@ -350,13 +360,15 @@ def _retry_or_fail(job: VideoRequest, exc: KlingError, step: str,
     bounded by the deadline instead.
     """
     exhausted = attempts is not None and attempts >= kling_settings.MAX_ATTEMPTS
+    # The provider's id of the failed call: what its support asks for.
+    support = {"generation_id": exc.generation_id} if getattr(exc, "generation_id", "") else {}
     if not exc.retryable or exhausted:
-        return fail(job, exc.code, exc.message)
+        return fail(job, exc.code, exc.message, **support)
     streak = job.error_streak + 1
     delay = getattr(exc, "retry_after", None)
     delay = backoff(streak) if delay is None else min(delay, kling_settings.DEADLINE)
     update_fields(job, expect=job.status, error_streak=streak, error_code=exc.code,
-                  error_message=exc.message,
+                  error_message=exc.message, **support,
                   next_check_at=timezone.now() + timedelta(seconds=delay))
     logger.info("job %s: %s, %s again in %.1fs", job.pk, exc.code, step, delay)
     return Next(step, delay)

@@ -116,7 +116,9 @@ def test_the_keys_of_dict_settings_are_documented():
     text = (DOCS / "settings.rst").read_text(encoding="utf-8")
     defaults = {s.name: s.default for s in conf.SETTINGS}
     keys = {*defaults["DEFAULTS"], *defaults["BUDGET"], *defaults["PRICES"],
-            *(k for table in defaults["PRICES"].values() for k in table)}
+            *(mode for modes in defaults["PRICES"].values() for mode in modes),
+            *(k for modes in defaults["PRICES"].values() for table in modes.values()
+              for k in table)}
     for key in keys:
         assert f'``"{key}"``' in text, f'say what {key!r} means in docs/settings.rst'
 

@@ -122,10 +122,3 @@ def test_base64(tmp_path):
     with pytest.raises(DownloadError) as caught:
         fetch_video(VideoOutput(kind="base64", data=data * 100), max_bytes=10)
     assert caught.value.code == "download_too_large"
-
-
-def test_uploaded_kind_is_a_clear_failure():
-    with pytest.raises(DownloadError) as caught:
-        fetch_video(VideoOutput(kind="uploaded"))
-    assert caught.value.code == "download_uploaded"
-    assert "gateway" in caught.value.message

@@ -149,7 +149,10 @@ def test_stream_error_event():
     ("failed_dependency", 424, "provider_failed_dependency", False),
     ("rate_limit_exceeded", 429, "provider_rate_limited", True),
     ("internal_server_error", 500, "provider_server_error", True),
-    ("something_new", 503, "provider_error", True),
+    ("not_found", 404, "provider_not_found", False),
+    # Unknown types: the AI SDK makes them internal server errors, with the real status.
+    ("something_new", 503, "provider_server_error", True),
+    ("something_new", 409, "provider_error", True),
 ])
 def test_error_mapping(error_type, status, code, retryable):
     def handler(request):
@@ -190,14 +193,28 @@ def test_retry_after_ms_wins_and_dates_parse():
     assert parse_retry_after({}) is None
 
 
-def test_unparseable_error_body_is_a_retryable_502():
+@pytest.mark.parametrize("status, code, retryable", [
+    (400, "provider_invalid_request", False),
+    (401, "provider_auth", False),
+    (403, "provider_forbidden", False),
+    (404, "provider_not_found", False),
+    (413, "provider_invalid_request", False),
+    (408, "provider_timeout", True),
+    (409, "provider_error", True),
+    (429, "provider_rate_limited", True),
+    (500, "provider_server_error", True),
+    (502, "provider_server_error", True),
+    (503, "provider_server_error", True),
+])
+def test_an_unparseable_error_body_keeps_its_http_status(status, code, retryable):
+    # errors/create-gateway-error.ts: a body that is not the error JSON keeps the status.
     def handler(request):
-        return httpx.Response(500, content=b"<html>bad gateway</html>")
+        return httpx.Response(status, content=b"<html>a proxy says no</html>")
 
     with pytest.raises(ProviderError) as caught:
         provider(handler).status({"x": 1})
     assert (caught.value.code, caught.value.status, caught.value.retryable) == (
-        "provider_bad_response", 500, True)
+        code, status, retryable)
 
 
 def test_malformed_json_success_is_retryable():
@@ -248,14 +265,17 @@ def test_status_states(answer, state):
         assert status.error == "content policy"
 
 
-def test_uploaded_video_kind_is_understood():
-    status = parse_status({"status": "completed",
-                           "videos": [{"type": "uploaded", "mediaType": "video/mp4"}]})
-    assert status.videos[0].kind == "uploaded"
+def test_an_unknown_video_type_fails_clearly():
+    # The gateway's schema knows "url" and "base64" only ("uploaded" is nowhere in its source).
+    with pytest.raises(ProviderError) as caught:
+        parse_status({"status": "completed",
+                      "videos": [{"type": "uploaded", "mediaType": "video/mp4"}]})
+    assert caught.value.code == "provider_no_video"
+    assert "'uploaded'" in caught.value.message
 
 
 @pytest.mark.parametrize("answer", [
-    {"status": "completed"}, {"status": "completed", "videos": []},
+    {"status": "completed"},
     {"status": "completed", "videos": [{"type": "weird"}]}, {"status": "later"}, [], "x", None,
 ])
 def test_bad_status_answers_raise_provider_errors(answer):

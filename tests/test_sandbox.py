@@ -164,7 +164,7 @@ def wait_done(client: httpx.Client, server: Sandbox, operation: Any,
 def generate(client: httpx.Client, server: Sandbox, body: dict[str, Any] | None = None,
              key: str = "key-1") -> dict[str, Any]:
     started = post_start(client, server, body, key)
-    assert started.status_code == 200, started.text
+    assert started.status_code == 202, started.text
     return wait_done(client, server, started.json()["operation"])
 
 
@@ -211,10 +211,11 @@ def assert_error(response: httpx.Response, status: int, error_type: str) -> dict
     ({"authorization": None}, 401, "authentication_error"),
     ({"authorization": "Bearer wrong-key"}, 401, "authentication_error"),
     ({"authorization": f"Basic {API_KEY}"}, 401, "authentication_error"),
-    ({"ai_gateway_auth_method": "oidc"}, 401, "authentication_error"),
+    ({"ai_gateway_auth_method": "oidc"}, 401, "authentication_error"),  # no OIDC token set
+    ({"ai_gateway_auth_method": None}, 401, "authentication_error"),
     ({"ai_gateway_protocol_version": None}, 400, "invalid_request_error"),
     ({"ai_gateway_protocol_version": "0.0.2"}, 400, "invalid_request_error"),
-    ({"ai_model_id": "klingai/kling-v2.5-turbo-i2v"}, 404, "model_not_found"),
+    ({"ai_model_id": "klingai/kling-v2.6-t2v"}, 404, "model_not_found"),
     ({"ai_model_id": None}, 404, "model_not_found"),
     ({"ai_video_model_specification_version": "3"}, 400, "invalid_request_error"),
     ({"content_type": "text/plain"}, 400, "invalid_request_error"),
@@ -229,7 +230,7 @@ def test_start_checks_every_header(client, server, change, status, error_type):
 
 
 def test_api_key_never_recorded_and_image_data_left_out(client, server):
-    assert post_start(client, server).status_code == 200
+    assert post_start(client, server).status_code == 202
     (call,) = server.calls
     assert call.method == "POST" and call.path == "/v4/ai/video-model/start"
     assert call.headers["authorization"] == "[REDACTED]"
@@ -337,18 +338,25 @@ def test_unreachable_image_url_is_a_clear_400(client, server, receiver):
 def test_start_pending_then_completed_with_a_real_mp4(client, server):
     server.delay = 0.6
     started = post_start(client, server)
-    assert started.status_code == 200
+    assert started.status_code == 202
     answer = started.json()
     operation = answer["operation"]
     assert operation["gatewayJobId"].startswith("job_")
     assert {"type": "unsupported", "feature": "seed"}.items() <= answer["warnings"][0].items()
-    assert answer["providerMetadata"]["gateway"]["generationId"].startswith("gen_")
-    assert "webhookSigningSecret" not in answer["providerMetadata"]["gateway"]
+    gateway = answer["providerMetadata"]["gateway"]
+    assert gateway["generationId"].startswith("gen_")
+    # The AI SDK's fixture: the job's own ids in asyncJob; no secret without a callbackUrl.
+    assert gateway["asyncJob"] == {"jobId": operation["gatewayJobId"], "status": "queued"}
+    assert gateway["routing"]["provider"] == "klingai"
 
-    assert post_status(client, server, operation).json() == {"status": "pending"}
+    pending = post_status(client, server, operation).json()
+    assert pending["status"] == "pending"
+    assert pending["providerMetadata"]["gateway"]["asyncJob"]["status"] == "running"
     done = wait_done(client, server, operation)
     assert done["status"] == "completed"
-    assert done["providerMetadata"]["gateway"]["cost"] == "0.70"
+    gateway = done["providerMetadata"]["gateway"]
+    assert gateway["cost"] == "0.70" and gateway["marketCost"] == "0.70"
+    assert gateway["asyncJob"]["status"] == "completed"
     (video,) = done["videos"]
     assert video["type"] == "url" and video["mediaType"] == "video/mp4"
     assert video["url"].startswith(server.url + "/files/")
@@ -425,10 +433,10 @@ def test_base64_result(client, server):
 
 
 def test_unknown_operation(client, server):
+    # The real client's GatewayNotFoundError: an unknown async job id is a 404 not_found.
     for operation in ({"gatewayJobId": "job_nope"}, "job_nope", None):
-        error = assert_error(post_status(client, server, operation), 400,
-                             "invalid_request_error")
-        assert error["message"] == "unknown operation"
+        error = assert_error(post_status(client, server, operation), 404, "not_found")
+        assert error["message"] == "No video job with this id."
 
 
 def test_idempotency_key_is_billed_once(client, server):
@@ -460,18 +468,19 @@ def test_identical_jobs_render_once(client, server):
 def test_webhook_is_signed(client, server, receiver):
     server.delay = 0.2
     started = post_start(client, server, make_body(callbackUrl=receiver.url + "/hook"))
-    metadata = started.json()["providerMetadata"]["gateway"]
-    secret = metadata["webhookSigningSecret"]
+    job = started.json()["providerMetadata"]["gateway"]["asyncJob"]
+    secret = job["webhookSigningSecret"]
     assert receiver.received.wait(20)
     sent_headers, body = receiver.posts[0]
-    signed = sent_headers["x-timestamp"].encode() + b"." + body
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(sent_headers["x-signature"], expected)
-    assert abs(int(sent_headers["x-timestamp"]) - time.time()) < 60
-    payload = json.loads(body)
-    assert payload["operation"] == started.json()["operation"]
-    assert payload["status"] == "completed"
-    assert payload["videos"][0]["type"] == "url"
+    # x-ai-gateway-signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">.
+    timestamp, signature = (part.split("=", 1)[1]
+                            for part in sent_headers["x-ai-gateway-signature"].split(","))
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature, expected)
+    assert abs(int(timestamp) - time.time()) < 60
+    # A thin event: no video, no status answer; the receiver asks for the result.
+    assert json.loads(body) == {"type": "video.generation.completed", "jobId": job["jobId"]}
     limit = time.monotonic() + 5
     while not server.webhooks and time.monotonic() < limit:
         time.sleep(0.01)
@@ -479,7 +488,7 @@ def test_webhook_is_signed(client, server, receiver):
 
     # Each job has its own secret.
     other = post_start(client, server, make_body(callbackUrl=receiver.url + "/hook"), key="k2")
-    assert other.json()["providerMetadata"]["gateway"]["webhookSigningSecret"] != secret
+    assert other.json()["providerMetadata"]["gateway"]["asyncJob"]["webhookSigningSecret"] != secret
 
 
 def test_padding_to_a_large_file(client, server):
@@ -539,7 +548,7 @@ def test_rate_limit_with_retry_after(client, server):
     assert limited.headers["retry-after"] == "3"
     assert error["code"] == "rate_limit_exceeded"
     assert server.bill_count == 0
-    assert post_start(client, server).status_code == 200
+    assert post_start(client, server).status_code == 202
     assert server.start_calls == {"key-1": 2}
     assert server.billed == {"key-1": 1}
 
@@ -548,7 +557,7 @@ def test_rate_limit_on_stream(client, server):
     server.set_fault("rate_limit", route="stream")
     _, response = stream(client, server.v4_url)
     assert_error(response, 429, "rate_limit_exceeded")
-    assert post_start(client, server).status_code == 200  # start is not targeted
+    assert post_start(client, server).status_code == 202  # start is not targeted
 
 
 def test_server_error(client, server):
@@ -570,7 +579,7 @@ def test_bad_gateway_is_not_json(client, server):
 def test_malformed_json_on_start_then_retry_is_not_billed_twice(client, server):
     server.set_fault("malformed_json", times=1, route="start")
     broken = post_start(client, server)
-    assert broken.status_code == 200
+    assert broken.status_code == 202
     with pytest.raises(ValueError):
         broken.json()
     retried = post_start(client, server)
@@ -589,10 +598,10 @@ def test_malformed_json_in_stream(client, server):
 def test_slow(client, server):
     server.set_fault("slow", times=1, seconds=0.5, route="start")
     started = time.monotonic()
-    assert post_start(client, server).status_code == 200
+    assert post_start(client, server).status_code == 202
     assert time.monotonic() - started >= 0.5
     started = time.monotonic()
-    assert post_start(client, server, key="k2").status_code == 200
+    assert post_start(client, server, key="k2").status_code == 202
     assert time.monotonic() - started < 0.5
 
 
@@ -643,12 +652,49 @@ def test_cancelled(client, server):
     assert post_status(client, server, operation).json()["status"] == "cancelled"
 
 
-def test_uploaded(client, server):
-    server.set_fault("uploaded")
+def test_result_expired(client, server):
+    server.set_fault("result_expired")
     done = generate(client, server)
-    assert done["videos"] == [{"type": "uploaded", "mediaType": "video/mp4"}]
-    lines, _ = stream(client, server.v4_url)
-    assert data_events(lines)[0]["videos"] == [{"type": "uploaded", "mediaType": "video/mp4"}]
+    assert done["status"] == "completed" and done["videos"] == []
+    result = done["providerMetadata"]["gateway"]["asyncJob"]["result"]
+    assert result["expiresAt"] < time.time()
+
+
+def test_turbo_is_silent_and_priced_as_turbo(client, server):
+    turbo = {"ai_model_id": "klingai/kling-v2.5-turbo-i2v"}
+    started = client.post(server.v4_url + "/video-model/start", json=make_body(),
+                          headers=headers(idempotency_key="t1", **turbo))
+    error = assert_error(started, 400, "invalid_request_error")
+    assert error["param"] == "generateAudio" and server.bill_count == 0
+    body = make_body(generateAudio=False, providerOptions={"klingai": {"mode": "std"}})
+    started = client.post(server.v4_url + "/video-model/start", json=body,
+                          headers=headers(idempotency_key="t2", **turbo))
+    assert started.status_code == 202, started.text
+    done = wait_done(client, server, started.json()["operation"])
+    assert done["providerMetadata"]["gateway"]["cost"] == "0.21"  # 5 s at 0.042
+    assert probe(client.get(done["videos"][0]["url"]).content)["audio"] is None
+
+
+def test_oidc_token_is_accepted_when_the_sandbox_has_one(client, server):
+    oidc = {"authorization": "Bearer oidc-token", "ai_gateway_auth_method": "oidc",
+            "idempotency_key": "o1"}
+    server.oidc_token = "oidc-token"
+    try:
+        response = client.post(server.v4_url + "/video-model/start", json=make_body(),
+                               headers=headers(**oidc))
+        assert response.status_code == 202, response.text
+        wrong = {**oidc, "authorization": f"Bearer {API_KEY}"}  # the key, sent as OIDC
+        assert_error(client.post(server.v4_url + "/video-model/start", json=make_body(),
+                                 headers=headers(**wrong)), 401, "authentication_error")
+    finally:
+        server.oidc_token = None
+
+
+@pytest.mark.parametrize("gateway", [{"tags": "one"}, {"order": [1]}, {"user": 7},
+                                     {"byok": []}, []])
+def test_gateway_options_are_checked(client, server, gateway):
+    body = make_body(providerOptions={"klingai": {"mode": "pro"}, "gateway": gateway})
+    assert_error(post_start(client, server, body), 400, "invalid_request_error")
 
 
 @pytest.mark.parametrize("status", [404, 403])
@@ -679,11 +725,11 @@ def test_not_a_video(client, server):
 
 def test_fault_times_and_clearing(client, server):
     server.set_fault("server_error", times=2, route="start")
-    assert [post_start(client, server).status_code for _ in range(3)] == [500, 500, 200]
+    assert [post_start(client, server).status_code for _ in range(3)] == [500, 500, 202]
     server.set_fault("server_error", route="start")
     assert [post_start(client, server).status_code for _ in range(3)] == [500, 500, 500]
     server.clear_faults()
-    assert post_start(client, server).status_code == 200
+    assert post_start(client, server).status_code == 202
 
 
 @pytest.mark.parametrize(("args", "kwargs"), [

@@ -1,7 +1,10 @@
-"""The completion webhook: a real callback from the sandbox to a live server, and forgeries."""
+"""The completion webhook in the gateway's format: a real callback from the sandbox to a live
+server, copies, forgeries, and deliveries nobody needs any more."""
 
 import json
+import logging
 import time
+import uuid
 
 import pytest
 from django.urls import reverse
@@ -9,10 +12,12 @@ from django.urls import reverse
 from django_kling import callbacks
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
-from django_kling.providers.gateway import callback_signature
+from django_kling.providers.gateway import SIGNATURE_HEADER, callback_signature
 from django_kling.states import transition
 
 from .conftest import wait_for_end
+
+BODY = b'{"type":"video.generation.completed","jobId":"job_x"}'
 
 
 @pytest.fixture
@@ -31,7 +36,10 @@ def test_a_webhook_finishes_the_job_with_two_calls(worker, hooks, sandbox, make_
     assert time.monotonic() - started < 15
     api_calls = [c.path for c in sandbox.calls if not c.path.startswith("/files/")]
     assert api_calls == ["/v4/ai/video-model/start", "/v4/ai/video-model/status"]
-    assert sandbox.webhooks[0].status_code == 200
+    (delivery,) = sandbox.webhooks
+    assert delivery.status_code == 200
+    assert delivery.headers[SIGNATURE_HEADER].startswith("t=")
+    assert json.loads(delivery.body)["type"] == "video.generation.completed"
     # The signing secret was used but never stored with the job.
     row = json.dumps(list(VideoRequest.objects.filter(pk=job.pk).values())[0], default=str)
     assert "whsec_" not in row and "webhookSigningSecret" not in row
@@ -47,39 +55,85 @@ def running_job(db, make_image, django_capture_on_commit_callbacks):
     return job
 
 
-def post(client, job, body=b'{"status":"completed"}', *, token=None, secret="whsec_test",
-         timestamp=None, signature=None):
+def post(client, job, body=BODY, *, token=None, secret="whsec_test", timestamp=None,
+         signature=None, header=None, pk=None):
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = signature or callback_signature(secret, timestamp, body)
-    url = reverse("django_kling:webhook", args=[job.pk, token or callbacks.url_token(job.pk)])
+    pk = pk or job.pk
+    url = reverse("django_kling:webhook", args=[pk, token or callbacks.url_token(pk)])
+    header = f"t={timestamp},v1={signature}" if header is None else header
     return client.post(url, body, content_type="application/json",
-                       headers={"x-timestamp": timestamp, "x-signature": signature})
+                       headers={SIGNATURE_HEADER: header} if header else {})
 
 
 def test_a_genuine_call_is_accepted_once(client, running_job):
-    body = b'{"status":"completed","n":1}'
-    first = post(client, running_job, body)
+    now = int(time.time())
+    first = post(client, running_job, timestamp=now)
     assert first.status_code == 200 and first.json() == {"accepted": True}
-    replay = post(client, running_job, body)
-    assert replay.status_code == 400 and b"replayed" in replay.content
+    # The gateway resending the same event a second later signs it again with a new
+    # timestamp: still the same delivery, acknowledged so that it stops, not acted on.
+    resent = post(client, running_job, timestamp=now + 1)
+    assert resent.status_code == 200 and resent.json() == {"accepted": False}
+    replay = post(client, running_job, timestamp=now)
+    assert replay.status_code == 200 and replay.json() == {"accepted": False}
+    # Another event of the same job is another delivery.
+    other = post(client, running_job, body=BODY.replace(b"completed", b"failed"))
+    assert other.json() == {"accepted": True}
+
+
+def test_any_v1_value_may_match_during_a_secret_rotation(client, running_job):
+    now = str(int(time.time()))
+    good = callback_signature("whsec_test", now, BODY)
+    response = post(client, running_job, header=f"t={now},v1={'0' * 64},v1={good}")
+    assert response.json() == {"accepted": True}
 
 
 @pytest.mark.parametrize("forgery, reason", [
-    ({"token": "0" * 32}, b"bad token"),
-    ({"secret": "whsec_guessed"}, b"bad signature"),
-    ({"signature": "nope"}, b"bad signature"),
-    ({"timestamp": int(time.time()) - 3600}, b"stale timestamp"),
-    ({"timestamp": int(time.time()) + 3600}, b"stale timestamp"),
+    ({"token": "0" * 32}, "bad token"),
+    ({"secret": "whsec_guessed"}, "bad signature"),
+    ({"signature": "nope"}, "bad signature"),
+    ({"header": "t=1700000000"}, "no signature"),
+    ({"header": f"v1={'a' * 64}"}, "no timestamp"),
+    ({"header": ""}, "no signature"),
+    ({"timestamp": int(time.time()) - 3600}, "stale timestamp"),
+    ({"timestamp": int(time.time()) + 3600}, "stale timestamp"),
 ])
-def test_forged_calls_get_400(client, running_job, forgery, reason):
-    response = post(client, running_job, **forgery)
-    assert response.status_code == 400 and reason in response.content
+def test_forged_calls_get_400_without_the_reason(client, running_job, caplog, forgery, reason):
+    with caplog.at_level(logging.WARNING, logger="django.security.CallbackRefused"):
+        response = post(client, running_job, **forgery)
+    assert response.status_code == 400 and response.content == b""
+    (record,) = [r for r in caplog.records if r.name == "django.security.CallbackRefused"]
+    assert record.getMessage().endswith(f"refused: {reason}")
+    assert "whsec_test" not in caplog.text
 
 
-def test_no_known_secret_means_no_trust(client, running_job):
+def test_the_replay_window_holds_for_a_tolerance_under_a_second(settings, running_job):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_TOLERANCE": 0.5}
+    assert callbacks.replay_window() >= 2
+    assert callbacks.first_delivery(running_job.pk, "k") is True
+    assert callbacks.first_delivery(running_job.pk, "k") is False
+
+
+def test_deliveries_for_ended_or_unknown_jobs_are_acknowledged(client, running_job):
+    transition(running_job, Status.CANCELED)
+    callbacks.forget_secret(running_job.pk)  # as at the end of every job
+    response = post(client, running_job)
+    assert response.status_code == 200 and response.json() == {"accepted": False}
+    response = post(client, running_job, pk=uuid.uuid4())
+    assert response.status_code == 200 and response.json() == {"accepted": False}
+
+
+def test_no_known_secret_is_acknowledged_and_not_acted_on(client, running_job):
     callbacks.forget_secret(running_job.pk)
     response = post(client, running_job)
-    assert response.status_code == 400
+    assert response.status_code == 200 and response.json() == {"accepted": False}
+
+
+def test_login_required_middleware_does_not_redirect_the_gateway(settings, client, running_job):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE,
+                           "django.contrib.auth.middleware.LoginRequiredMiddleware"]
+    response = post(client, running_job)
+    assert response.status_code == 200 and response.json() == {"accepted": True}
 
 
 def test_only_post(client, running_job):

@@ -21,6 +21,9 @@ EXPLANATIONS = {
     "stream_interrupted": _(
         "The connection to the provider broke while the clip was being made. It was not retried "
         "automatically because it may already have been paid for; retry it by hand."),
+    "result_expired": _(
+        "The provider made the clip, but kept it only for a limited time and it has expired "
+        "before the site could fetch it. Retry to make it again."),
     "result_lost": _(
         "The clip was made but the provider no longer has it. Retry to make it again."),
     "budget_exceeded": _(

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..options import AspectRatio, Duration, Mode
+from ..options import AspectRatio, Duration, Mode, model_label
 
 
 class BatchOptionsForm(forms.Form):
@@ -24,6 +24,9 @@ class BatchOptionsForm(forms.Form):
                                       widget=forms.RadioSelect)
     aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), choices=AspectRatio.choices,
                                      widget=forms.RadioSelect)
+    model = forms.ChoiceField(
+        label=_("Model"), widget=forms.RadioSelect, required=False,  # none: the default
+        help_text=_("Kling v2.5 Turbo is faster and cheaper, for clips without sound."))
     mode = forms.ChoiceField(label=_("Mode"), choices=Mode.choices, widget=forms.RadioSelect)
     sound = forms.BooleanField(
         label=_("Sound"), required=False,
@@ -36,12 +39,17 @@ class BatchOptionsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         defaults = kling_settings.DEFAULTS
+        models = list(kling_settings.MODELS)
+        default_model = str(kling_settings.provider_options().get("MODEL", ""))
         kwargs.setdefault("initial", {
             "duration": defaults["duration"], "aspect_ratio": defaults["aspect_ratio"],
             "mode": defaults["mode"], "sound": defaults["sound"],
+            "model": default_model if default_model in models else next(iter(models), ""),
         })
         kwargs.setdefault("prefix", "options")
         super().__init__(*args, **kwargs)
+        # The MODELS setting, read per form: editors see what they may choose today.
+        self.fields["model"].choices = [(model, model_label(model)) for model in models]
 
 
 class VideoRowForm(forms.Form):

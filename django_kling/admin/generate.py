@@ -113,8 +113,9 @@ def render_or_queue(
         "per_clip": display.money(per_clip),
         "total": display.money(per_clip * len(rows)),
         "count": len(rows),
-        "prices": {mode: {k: str(v) for k, v in table.items()}
-                   for mode, table in kling_settings.PRICES.items()},
+        "prices": {model: {mode: {k: str(v) for k, v in table.items()}
+                           for mode, table in modes.items()}
+                   for model, modes in kling_settings.PRICES.items()},
         "currency": kling_settings.CURRENCY,
         "media": model_admin.media + batch.media + formset.media,
     }
@@ -152,7 +153,7 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
                 negative_prompt=shared["negative_prompt"],
                 last_frame=form.cleaned_data["last_frame"] or None,
                 duration=shared["duration"], aspect_ratio=shared["aspect_ratio"],
-                mode=shared["mode"], sound=shared["sound"],
+                mode=shared["mode"], sound=shared["sound"], model=shared["model"] or None,
             )
         except InvalidInput as error:
             target, field = field_for_error(error, batch, form)
@@ -230,4 +231,4 @@ def _estimate(batch: BatchOptionsForm) -> Decimal:
         duration = int(kling_settings.DEFAULTS["duration"])
     mode = value("mode") or kling_settings.DEFAULTS["mode"]
     sound = bool(value("sound"))
-    return estimate_cost(duration=duration, mode=mode, sound=sound)
+    return estimate_cost(duration=duration, mode=mode, sound=sound, model=value("model") or "")

@@ -57,26 +57,28 @@ class VideoRequestAdmin(admin.ModelAdmin):
     list_display = ["short_id", "status_badge", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
-    list_filter = ["status", "provider", "created_at", "generate_audio", SourceTypeFilter]
+    list_filter = ["status", "provider", "model", "created_at", "generate_audio",
+                   SourceTypeFilter]
     list_select_related = ["first_frame", "content_type"]
     list_per_page = 50
-    search_fields = ["prompt", "id", "operation_id"]
+    search_fields = ["prompt", "id", "operation_id", "generation_id"]
     actions = ["retry_requests", "cancel_requests"]
     change_list_template = "django_kling/admin/videorequest/change_list.html"
     change_form_template = "django_kling/admin/videorequest/change_form.html"
     fieldsets = [
         (_("Request"), {"fields": [
-            "source", "field_name", "created_by", "prompt", "negative_prompt",
+            "source", "field_name", "created_by", "prompt", "negative_prompt", "model",
             ("duration", "aspect_ratio", "mode", "generate_audio"), "seed",
             ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
             "video_link", "poster_preview", ("estimated_cost_display", "reported_cost_display"),
-            "warnings_list",
+            # The provider's id of the generation: what its support asks for.
+            "generation_id", "warnings_list",
         ]}),
         ERROR_FIELDSET,
         (_("Provider"), {"classes": ["collapse"], "fields": [
-            ("provider", "model", "protocol"), "operation_id", "idempotency_key",
+            ("provider", "protocol"), "operation_id", "idempotency_key",
             ("submit_attempts", "poll_count", "fetch_attempts", "error_streak"),
             "result_url", "metadata_json",
         ]}),

@@ -8,8 +8,8 @@ Everything provider-specific stays behind this interface, as a django-storages b
 anymail ESP module keeps its own: the option schema and defaults (``OPTIONS``), the system
 checks of those options (``check``, ``check_deploy``), the signature scheme of completion
 callbacks (``verify_callback``), and the reading of its answers, which arrive here already
-normalized (``reported_cost``, ``signing_secret``, ``generation_id``, ``warnings``): the core
-never reads a provider's JSON.
+normalized (``reported_cost``, ``signing_secret``, ``generation_id``, ``job_id``, ``warnings``):
+the core never reads a provider's JSON.
 """
 
 from __future__ import annotations
@@ -46,19 +46,26 @@ class GenerationInput:
     mode: str = "pro"
     generate_audio: bool = True
     seed: int | None = None
+    #: The model id ("" for the provider's configured model).
+    model: str = ""
+    #: Who and what the request is for, for the provider's usage reports: the source object's
+    #: model label (``shop.product``) and an opaque, stable id of the editor (never a name).
+    source_label: str = ""
+    editor_id: str = ""
 
 
 @dataclass(frozen=True)
 class VideoOutput:
     """A finished clip as the provider hands it over."""
 
-    kind: Literal["url", "base64", "uploaded"]
+    kind: Literal["url", "base64"]
     media_type: str = "video/mp4"
     url: str = ""
     data: str = ""  # base64 text, decoded only when the clip is saved
 
 
-JobState = Literal["pending", "completed", "error", "cancelled"]
+#: ``expired``: the job finished, but its result is gone (``JobStatus.error`` says why).
+JobState = Literal["pending", "completed", "error", "cancelled", "expired"]
 
 
 @dataclass
@@ -71,6 +78,8 @@ class Answer:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: What the provider says the job cost, when it says so.
     reported_cost: Decimal | None = None
+    #: The provider's id of this generation, the one its support asks for ("" if none).
+    generation_id: str = ""
 
 
 @dataclass
@@ -84,7 +93,7 @@ class JobStatus(Answer):
 class Started(Answer):
     operation: Any = None
     #: A short, human-readable id of the operation, for lists and logs.
-    generation_id: str = ""
+    job_id: str = ""
     #: The secret completion callbacks of this job are signed with (kept in the cache only).
     signing_secret: str | None = None
 
@@ -138,10 +147,11 @@ class VideoProvider(ABC):
     @classmethod
     def verify_callback(cls, headers: Mapping[str, str], body: bytes, secret: str, *,
                         tolerance: float) -> str:
-        """Check a completion callback's signature; return a key unique to this delivery.
+        """Check a completion callback's signature; return a key for this delivery.
 
-        The key lets the view accept each delivery once. Raises ``CallbackRefused`` with the
-        reason as its code. Providers that send no callbacks refuse them all.
+        The key lets the view act on each delivery once: a resent delivery (the same event
+        signed again later) must get the same key. Raises ``CallbackRefused`` with the reason
+        as its code. Providers that send no callbacks refuse them all.
         """
         raise CallbackRefused(code="bad signature")
 

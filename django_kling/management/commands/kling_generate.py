@@ -26,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=int, choices=DURATIONS)
         parser.add_argument("--aspect-ratio", choices=ASPECT_RATIOS)
         parser.add_argument("--mode", choices=MODES)
+        parser.add_argument("--model", help=_("the model id, one of DJANGO_KLING['MODELS'] "
+                                              "(default: the provider's MODEL)"))
         parser.add_argument("--no-sound", action="store_true", help=_("generate a silent clip"))
         parser.add_argument("--seed", type=int)
         parser.add_argument("--wait", action="store_true",
@@ -38,9 +40,10 @@ class Command(BaseCommand):
             job = self.create(options)
         except InvalidInput as exc:
             raise CommandError(f"{exc.message} [{exc.code}]") from None
-        self.stdout.write(_("Queued %(id)s (%(duration)ss, %(aspect)s, %(mode)s, sound %(sound)s, "
-                            "estimated %(cost)s %(currency)s)") % {
-            "id": job.pk, "duration": job.duration, "aspect": job.aspect_ratio, "mode": job.mode,
+        self.stdout.write(_("Queued %(id)s (%(model)s, %(duration)ss, %(aspect)s, %(mode)s, "
+                            "sound %(sound)s, estimated %(cost)s %(currency)s)") % {
+            "id": job.pk, "model": job.model, "duration": job.duration,
+            "aspect": job.aspect_ratio, "mode": job.mode,
             "sound": _("on") if job.generate_audio else _("off"),
             "cost": job.estimated_cost, "currency": kling_settings.CURRENCY})
         if options["wait"]:
@@ -53,6 +56,7 @@ class Command(BaseCommand):
             "prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
             "duration": options["duration"], "aspect_ratio": options["aspect_ratio"],
             "mode": options["mode"], "sound": sound, "seed": options["seed"],
+            "model": options["model"],
             "last_frame": self.read(options["last_frame"], "last_frame")
             if options["last_frame"] else None,
         }

@@ -7,15 +7,20 @@ idempotency key, so a retried start is never billed twice) and ``stream`` (one l
 server-sent-events call to ``/video-model``). Every answer is parsed defensively: whatever bytes
 come back, the caller sees a ``JobStatus``/``Started`` or a ``ProviderError``, nothing else.
 
-Everything about the gateway lives here: its options and their checks, its error types, its
-``providerMetadata`` (cost, signing secret, job id, read into the normalized fields of
-``Started``/``JobStatus``) and the signature of its completion callbacks.
+Everything about the gateway lives here: its options and their checks (``options.py``), the
+request body (``body.py``), its error types and ``providerMetadata`` (cost, signing secret, job
+and generation ids, read into the normalized fields of ``Started``/``JobStatus``) and the
+signature of its completion callbacks (``wire.py``), and the client (``provider.py``).
 """
 
-from .provider import GATEWAY_V4_URL, KLING_MODEL_ID, GatewayProvider
+from .body import build_body
+from .options import GATEWAY_V4_URL, KLING_MODEL_ID
+from .provider import GatewayProvider
 from .wire import (
     ERROR_TYPES,
+    SIGNATURE_HEADER,
     callback_signature,
+    generation_id,
     image_json,
     is_retryable_status,
     iter_sse_data,
@@ -24,6 +29,7 @@ from .wire import (
     parse_stream_event,
     parse_videos,
     reported_cost,
+    signature_header,
     signing_secret,
 )
 
@@ -31,8 +37,11 @@ __all__ = [
     "ERROR_TYPES",
     "GATEWAY_V4_URL",
     "KLING_MODEL_ID",
+    "SIGNATURE_HEADER",
     "GatewayProvider",
+    "build_body",
     "callback_signature",
+    "generation_id",
     "image_json",
     "is_retryable_status",
     "iter_sse_data",
@@ -41,5 +50,6 @@ __all__ = [
     "parse_stream_event",
     "parse_videos",
     "reported_cost",
+    "signature_header",
     "signing_secret",
 ]

@@ -7,33 +7,37 @@ server-sent-events call to ``/video-model``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
-from ...conf import SETTING_NAME, Setting
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider
+from .body import build_body
+from .options import OPTIONS, check_credentials, check_options, oidc_token
 from .wire import (
-    ERROR_TYPES,
     MAX_MESSAGE,
     PROTOCOL_VERSION,
-    STATUS_CODES,
+    SIGNATURE_HEADER,
     as_dict,
     callback_signature,
+    code_for_error,
+    code_for_status,
     dicts_in,
-    image_json,
+    generation_id,
     is_retryable_status,
     iter_sse_data,
+    job_id,
     parse_retry_after,
+    parse_signature_header,
     parse_status,
     parse_stream_event,
     reported_cost,
@@ -43,32 +47,13 @@ from .wire import (
 # The name users configure in LOGGING (docs/deployment.rst), whatever the module's path.
 logger = logging.getLogger("django_kling.providers.gateway")
 
-GATEWAY_V4_URL = "https://ai-gateway.vercel.sh/v4/ai"
-KLING_MODEL_ID = "klingai/kling-v2.6-i2v"
-PROTOCOLS = ("async", "stream")
-
-
-def _api_key_from_environment() -> str | None:
-    """env AI_GATEWAY_API_KEY (None when unset), read when the settings are loaded."""
-    return os.environ.get("AI_GATEWAY_API_KEY") or None
+#: The team header of ``gateway-headers.ts`` (``VERCEL_AI_GATEWAY_TEAM_HEADER``).
+TEAM_HEADER = "x-vercel-ai-gateway-team"
 
 
 class GatewayProvider(VideoProvider):
     name = "gateway"
-    OPTIONS = (
-        Setting("API_KEY", _api_key_from_environment,
-                "Gateway API key. Default: env AI_GATEWAY_API_KEY."),
-        Setting("BASE_URL", GATEWAY_V4_URL, "Gateway base URL, ending in /v3/ai or /v4/ai."),
-        Setting("MODEL", KLING_MODEL_ID, "Model id sent in the ai-model-id header."),
-        Setting(
-            "PROTOCOL",
-            "async",
-            '"async": v4 start/status with an idempotency key (never billed twice); '
-            '"stream": one long server-sent-events call.',
-        ),
-        Setting("TIMEOUT", 30.0, "Seconds allowed for one start or status call."),
-        Setting("STREAM_TIMEOUT", 900.0, "Seconds allowed for a whole streaming call."),
-    )
+    OPTIONS = OPTIONS
 
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):
         super().__init__(options)
@@ -87,26 +72,29 @@ class GatewayProvider(VideoProvider):
     def start(
         self, job: GenerationInput, *, idempotency_key: str, callback_url: str | None = None
     ) -> Started:
-        body = self.build_body(job)
+        body = build_body(job, self.options)
         if callback_url:
             body["callbackUrl"] = callback_url
         data = self._post_json(
-            "/video-model/start", body, extra_headers={"idempotency-key": idempotency_key}
+            "/video-model/start", body, model=job.model,
+            extra_headers={"idempotency-key": idempotency_key},
         )
         if not isinstance(data, dict) or data.get("operation") is None:
             raise self._bad_response("the start answer has no operation")
         metadata = as_dict(data.get("providerMetadata"))
         return Started(
             operation=data["operation"],
-            generation_id=self.operation_id(data["operation"]),
+            # The job's own id is in providerMetadata.gateway.asyncJob (gateway tests' fixture).
+            job_id=job_id(metadata) or self.operation_id(data["operation"]),
+            generation_id=generation_id(metadata),
             signing_secret=signing_secret(metadata),
             warnings=dicts_in(data.get("warnings")),
             metadata=metadata,
             reported_cost=reported_cost(metadata),
         )
 
-    def status(self, operation: Any) -> JobStatus:
-        data = self._post_json("/video-model/status", {"operation": operation})
+    def status(self, operation: Any, *, model: str = "") -> JobStatus:
+        data = self._post_json("/video-model/status", {"operation": operation}, model=model)
         return parse_status(data, provider=self.name)
 
     def generate(self, job: GenerationInput) -> JobStatus:
@@ -115,8 +103,8 @@ class GatewayProvider(VideoProvider):
             with self._client.stream(
                 "POST",
                 self.base_url + "/video-model",
-                headers=self.headers({"accept": "text/event-stream"}),
-                content=json.dumps(self.build_body(job)).encode(),
+                headers=self.headers({"accept": "text/event-stream"}, model=job.model),
+                content=json.dumps(build_body(job, self.options)).encode(),
             ) as response:
                 if response.status_code >= 300:
                     response.read()
@@ -157,107 +145,77 @@ class GatewayProvider(VideoProvider):
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> list[CheckMessage]:
-        errors: list[CheckMessage] = []
-        if options.get("PROTOCOL") not in PROTOCOLS:
-            errors.append(Error(
-                f"Unknown protocol {options.get('PROTOCOL')!r}.",
-                hint='Use "async" (recommended) or "stream".',
-                id="django_kling.E006",
-            ))
-        elif options["PROTOCOL"] == "async" and not str(options["BASE_URL"]).rstrip(
-                "/").endswith("/v4/ai"):
-            errors.append(Error(
-                "The async protocol needs the gateway's v4 base URL.",
-                hint='Use a BASE_URL ending in "/v4/ai", or PROTOCOL "stream".',
-                id="django_kling.E007",
-            ))
-        return errors
+        return check_options(cls.name, options)
 
     @classmethod
     def check_deploy(cls, options: dict[str, Any]) -> list[CheckMessage]:
-        if options.get("API_KEY"):
-            return []
-        return [Error(
-            f"No API key for the {cls.name!r} provider: every job would fail when it is sent.",
-            hint="Set the AI_GATEWAY_API_KEY environment variable or "
-                 f"{SETTING_NAME}['PROVIDERS']['{cls.name}']['API_KEY'].",
-            id="django_kling.E003",
-        )]
+        return check_credentials(cls.name, options)
 
     @classmethod
     def verify_callback(cls, headers: Mapping[str, str], body: bytes, secret: str, *,
                         tolerance: float) -> str:
-        """``x-signature`` must sign ``<x-timestamp>.<body>``, the timestamp be recent.
+        """``x-ai-gateway-signature: t=<unix>,v1=<sig>[,v1=...]`` must sign this body, recently.
 
-        The signature itself is the delivery's key: a replay repeats it.
+        Any one ``v1`` may match (several are sent while a secret rotates); see
+        ``wire.callback_signature`` for the signed string, a working assumption. The key
+        returned is a hash of the body, not of the signature: the gateway re-signs a resent
+        delivery with a new timestamp, and the same event must count once.
         """
-        timestamp = headers.get("x-timestamp", "")
-        sent = headers.get("x-signature", "")
+        timestamp, signatures = parse_signature_header(headers.get(SIGNATURE_HEADER, ""))
+        if not signatures:
+            raise CallbackRefused(code="no signature")
         try:
             age = abs(time.time() - int(timestamp))
         except ValueError:
             raise CallbackRefused(code="no timestamp") from None
         if age > tolerance:
             raise CallbackRefused(code="stale timestamp")
-        if not sent or not constant_time_compare(sent, callback_signature(secret, timestamp,
-                                                                          body)):
+        expected = callback_signature(secret, timestamp, body)
+        # Compare against every value (no early exit), each in constant time.
+        if not sum(constant_time_compare(expected, sent) for sent in signatures):
             raise CallbackRefused(code="bad signature")
-        return sent
+        return hashlib.sha256(body).hexdigest()
 
     # -- request building ---------------------------------------------------------------------
 
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        if not self.api_key:
-            # Checked here, when a job is sent, and by ``check --deploy``: a build without
-            # secrets (migrate, collectstatic) must not need the key.
-            raise ProviderError(
-                _("No API key is configured for the gateway: set the AI_GATEWAY_API_KEY "
-                  "environment variable or DJANGO_KLING['PROVIDERS']['gateway']['API_KEY']."),
-                code="provider_no_credentials", provider=self.name)
+    def credentials(self) -> tuple[str, str]:
+        """``(token, auth method)``: the API key, else the Vercel OIDC token (read now)."""
+        if self.api_key:
+            return self.api_key, "api-key"
+        token = oidc_token()
+        if token:
+            return token, "oidc"
+        # Checked here, when a job is sent, and by ``check --deploy``: a build without
+        # secrets (migrate, collectstatic) must not need the key.
+        raise ProviderError(
+            _("No API key is configured for the gateway: set the AI_GATEWAY_API_KEY "
+              "environment variable or DJANGO_KLING['PROVIDERS']['gateway']['API_KEY'] "
+              "(or run on Vercel, where VERCEL_OIDC_TOKEN is used)."),
+            code="provider_no_credentials", provider=self.name)
+
+    def headers(self, extra: dict[str, str] | None = None, *, model: str = "") -> dict[str, str]:
+        token, method = self.credentials()
         headers = {
-            "authorization": f"Bearer {self.api_key}",
+            "authorization": f"Bearer {token}",
             "ai-gateway-protocol-version": PROTOCOL_VERSION,
-            "ai-gateway-auth-method": "api-key",
-            "ai-model-id": self.model,
+            "ai-gateway-auth-method": method,
+            "ai-model-id": model or self.model,
             "ai-video-model-specification-version": self.spec_version,
             "content-type": "application/json",
         }
+        if self.options.get("TEAM_ID"):
+            headers[TEAM_HEADER] = str(self.options["TEAM_ID"])
         headers.update(extra or {})
         return headers
 
-    def build_body(self, job: GenerationInput) -> dict[str, Any]:
-        first = image_json(job.first_frame)
-        frames = [{"frameType": "first_frame", "image": first}]
-        if job.last_frame is not None:
-            frames.append({"frameType": "last_frame", "image": image_json(job.last_frame)})
-        klingai: dict[str, Any] = {"mode": job.mode}
-        if job.negative_prompt:
-            klingai["negativePrompt"] = job.negative_prompt
-        body: dict[str, Any] = {
-            "n": 1,
-            "duration": job.duration,
-            "generateAudio": job.generate_audio,
-            "image": first,
-            "frameImages": frames,
-            "providerOptions": {"klingai": klingai},
-        }
-        if job.prompt:
-            body["prompt"] = job.prompt
-        # The image was cropped to the chosen aspect already; for image-to-video the gateway
-        # only answers aspectRatio with an "unsupported" warning, so it is sent only on request.
-        if job.aspect_ratio:
-            body["aspectRatio"] = job.aspect_ratio
-        if job.seed is not None:
-            body["seed"] = job.seed
-        return body
-
     # -- transport ----------------------------------------------------------------------------
 
-    def _post_json(self, path: str, body: dict[str, Any], *, extra_headers=None) -> Any:
+    def _post_json(self, path: str, body: dict[str, Any], *, model: str = "",
+                   extra_headers=None) -> Any:
         try:
             response = self._client.post(
                 self.base_url + path,
-                headers=self.headers(extra_headers),
+                headers=self.headers(extra_headers, model=model),
                 content=json.dumps(body).encode(),
             )
         except httpx.TimeoutException as exc:
@@ -273,31 +231,35 @@ class GatewayProvider(VideoProvider):
             raise self._bad_response("the answer is not valid JSON") from None
 
     def error_from_response(self, response: httpx.Response) -> ProviderError:
+        """The error of a non-2xx answer, mapped as ``errors/create-gateway-error.ts`` maps it.
+
+        The HTTP status is kept whatever the body (a proxy's HTML 401 stays final, its 503
+        retryable), and so is the top-level ``generationId``.
+        """
         status = response.status_code
         retry_after = parse_retry_after(response.headers)
         try:
             payload = response.json()
-            error = payload["error"]
-            message = str(error.get("message") or "")
-            error_type = str(error.get("type") or "")
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
-            # Not the gateway's error shape: a proxy or a broken answer; worth another try.
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        error = as_dict(payload.get("error")) if isinstance(payload, dict) else {}
+        support_id = payload.get("generationId") if isinstance(payload, dict) else None
+        support_id = support_id[:200] if isinstance(support_id, str) else ""
+        if not isinstance(error.get("message"), str):
+            # Not the gateway's error shape: a proxy or a broken answer.
             return ProviderError(
                 f"The gateway answered HTTP {status} with an unreadable body.",
-                code="provider_bad_response",
-                status=502 if status < 500 else status,
-                retryable=True,
-                retry_after=retry_after,
-                provider=self.name,
-            )
-        code = ERROR_TYPES.get(error_type, (status, STATUS_CODES.get(status, "provider_error")))[1]
+                code=code_for_status(status), status=status,
+                retryable=is_retryable_status(status), retry_after=retry_after,
+                provider=self.name, generation_id=support_id)
         return ProviderError(
-            self.safe(message) or f"The gateway answered HTTP {status}.",
-            code=code,
+            self.safe(error["message"]) or f"The gateway answered HTTP {status}.",
+            code=code_for_error(str(error.get("type") or ""), status),
             status=status,
             retryable=is_retryable_status(status),
             retry_after=retry_after,
             provider=self.name,
+            generation_id=support_id,
         )
 
     def _transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
@@ -320,6 +282,7 @@ class GatewayProvider(VideoProvider):
 
     def safe(self, text: str) -> str:
         """Provider text made safe to store and show: no secret, bounded length."""
-        if self.api_key and len(self.api_key) >= 4:
-            text = text.replace(self.api_key, "[redacted]")
+        for secret in (self.api_key, oidc_token()):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "[redacted]")
         return text[:MAX_MESSAGE]

@@ -38,7 +38,7 @@ FAULTS: dict[str, FaultKind] = {
     # Answered after the work was accepted: start creates (and bills) the job, so a client
     # that retries with the same idempotency key must not be billed again.
     "malformed_json": FaultKind(API_ROUTES, {},
-                                "200 whose JSON body (or SSE data event) is cut in half"),
+                                "a 2xx whose JSON body (or SSE data event) is cut in half"),
     "cut_stream": FaultKind(("stream",), {"heartbeats": 2, "clean": False},
                             "send heartbeats, then drop the connection without the data event "
                             "(clean=True ends the HTTP body properly instead)"),
@@ -48,8 +48,9 @@ FAULTS: dict[str, FaultKind] = {
          "error_type": "internal_server_error", "status_code": 500},
         'status answers {"status":"error"} from then on; the stream sends its error event'),
     "cancelled": FaultKind(("status",), {}, 'status answers {"status":"cancelled"} from then on'),
-    "uploaded": FaultKind(("status", "stream"), {},
-                          'the finished result is {"type":"uploaded"}: no bytes, no URL'),
+    "result_expired": FaultKind(("status",), {},
+                                'status answers {"status":"completed","videos":[]} (the result '
+                                "expired) from then on"),
     "expired_url": FaultKind(("file",), {"status": 404}, "the result URL answers 404 (or 403)"),
     "truncated_mp4": FaultKind(("file",), {},
                                "serve the first half of the clip (content-length matches)"),

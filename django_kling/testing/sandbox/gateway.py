@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .http import Handler
 from .jobs import Job, new_generation_id
-from .validation import MODEL_ID, GatewayError, check_headers, invalid, parse_generation, parse_json
+from .validation import MODELS, GatewayError, check_headers, invalid, parse_generation, parse_json
 
 POST_ROUTES: dict[str, tuple[str, str]] = {
     "/v3/ai/video-model": ("stream", "3"),
@@ -36,12 +36,12 @@ BAD_GATEWAY = (b"<html><head><title>502 Bad Gateway</title></head>"
 class GatewayHandler(Handler):
     """Answers the gateway's routes for the ``Sandbox`` it belongs to."""
 
-    def _reply(self, route: str, payload: Any) -> None:
-        """A 200 JSON answer, unless ``malformed_json`` is on: then half of it."""
+    def _reply(self, route: str, payload: Any, status: int = 200) -> None:
+        """A JSON answer, unless ``malformed_json`` is on: then half of it."""
         body = json.dumps(payload).encode()
         if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
             body = body[: max(1, len(body) // 2)]
-        self._send(200, body, "application/json")
+        self._send(status, body, "application/json")
 
     def _early_faults(self, route: str, generation_id: str) -> bool:
         """Apply ``slow`` and the front-door faults; True when an answer was sent."""
@@ -78,7 +78,7 @@ class GatewayHandler(Handler):
         self.sandbox._record("POST", path, self.headers, raw)
         route = POST_ROUTES.get(path)
         if route is None:
-            error = GatewayError("not_found_error", f"No route for POST {path}.")
+            error = GatewayError("not_found", f"No route for POST {path}.")
             self._send_json(404, error.body(generation_id))
             return
         name, spec_version = route
@@ -89,13 +89,15 @@ class GatewayHandler(Handler):
             if self._early_faults(name, generation_id):
                 return
             check_headers(self.headers, api_key=self.sandbox.api_key, spec_version=spec_version,
-                          stream=name == "stream", start=name == "start")
+                          stream=name == "stream", start=name == "start",
+                          oidc_token=self.sandbox.oidc_token)
+            model = str(self.headers.get("ai-model-id"))
             if name == "start":
-                self._start(raw, key)
+                self._start(raw, key, model)
             elif name == "status":
                 self._status(raw)
             else:
-                self._stream(raw, generation_id)
+                self._stream(raw, generation_id, model)
         except GatewayError as error:
             self._send_json(error.status, error.body(generation_id))
 
@@ -106,24 +108,26 @@ class GatewayHandler(Handler):
         if match:
             self._serve_file(match.group(1))
         elif path == "/":
-            self._send_json(200, {"service": "django-kling sandbox", "model": MODEL_ID,
+            self._send_json(200, {"service": "django-kling sandbox", "models": list(MODELS),
                                   "v3": self.sandbox.v3_url, "v4": self.sandbox.v4_url})
         else:
-            error = GatewayError("not_found_error", f"No route for {self.command} {path}.")
+            error = GatewayError("not_found", f"No route for {self.command} {path}.")
             self._send_json(404, error.body(new_generation_id()))
 
     do_HEAD = do_GET
 
     # -- routes -----------------------------------------------------------------------------------
 
-    def _start(self, raw: bytes, key: str) -> None:
-        spec = parse_generation(raw, allow_callback=True)
+    def _start(self, raw: bytes, key: str, model: str) -> None:
+        spec = parse_generation(raw, allow_callback=True, model=model)
         job = self.sandbox._job(spec, key)
-        metadata = self.sandbox._metadata(job, final=False)
+        metadata = self.sandbox._metadata(job, final=False, async_status="queued")
         if job.secret:
-            metadata["gateway"]["webhookSigningSecret"] = job.secret
+            # Where the AI SDK's start-video.ts documents it.
+            metadata["gateway"]["asyncJob"]["webhookSigningSecret"] = job.secret
         self._reply("start", {"operation": {"gatewayJobId": job.id},
-                              "warnings": job.spec.warnings, "providerMetadata": metadata})
+                              "warnings": job.spec.warnings, "providerMetadata": metadata},
+                    status=202)
 
     def _status(self, raw: bytes) -> None:
         body = parse_json(raw)
@@ -132,8 +136,8 @@ class GatewayHandler(Handler):
         job = self.sandbox._job_for(body["operation"])
         self._reply("status", self.sandbox._status_answer(job))
 
-    def _stream(self, raw: bytes, generation_id: str) -> None:
-        spec = parse_generation(raw)
+    def _stream(self, raw: bytes, generation_id: str, model: str) -> None:
+        spec = parse_generation(raw, model=model)
         sandbox = self.sandbox
         job = sandbox._job(spec, None)
         cut = sandbox.faults.take("stream", ("cut_stream",))
@@ -174,8 +178,8 @@ class GatewayHandler(Handler):
         self._chunk(b"")
 
     def _stream_event(self, job: Job) -> dict[str, Any]:
-        fault = self.sandbox.faults.take("stream", ("generation_error", "uploaded"))
-        if fault is not None and fault.name == "generation_error":
+        fault = self.sandbox.faults.take("stream", ("generation_error",))
+        if fault is not None:
             return {"type": "error", "message": str(fault.params["message"]),
                     "errorType": fault.params["error_type"],
                     "statusCode": int(fault.params["status_code"]), "param": None}
@@ -184,7 +188,7 @@ class GatewayHandler(Handler):
                     "errorType": "internal_server_error", "statusCode": 500, "param": None}
         return {
             "type": "result",
-            "videos": [self.sandbox._video_json(job, uploaded=fault is not None)],
+            "videos": [self.sandbox._video_json(job)],
             "warnings": job.spec.warnings,
             "providerMetadata": self.sandbox._metadata(job, final=True),
         }

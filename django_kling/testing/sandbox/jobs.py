@@ -23,12 +23,20 @@ import httpx
 from PIL import Image
 
 from .render import RENDER_CACHE, nearest_aspect, output_size, render_clip, render_key
-from .validation import MODEL_ID, GenerationSpec, invalid, ratio_of
+from .validation import MODEL_ID, TURBO_MODEL_ID, GatewayError, GenerationSpec, ratio_of
 
 logger = logging.getLogger("django_kling.sandbox")
 
 RESULT_KINDS = ("url", "base64")
-PRICE_PER_SECOND = {False: 0.07, True: 0.14}  # USD, published v2.6 image-to-video prices
+# USD per second of output by (model, mode, sound): published v2.6 image-to-video prices; the
+# turbo model's are public hosts' prices (estimates, like the app's PRICES defaults).
+PRICE_PER_SECOND = {
+    (MODEL_ID, "std", False): 0.07, (MODEL_ID, "pro", False): 0.07,
+    (MODEL_ID, "pro", True): 0.14,
+    (TURBO_MODEL_ID, "std", False): 0.042, (TURBO_MODEL_ID, "pro", False): 0.07,
+}
+#: What the gateway's list price is taken to be above the account's (``marketCost``).
+MARKET_MARKUP = 1.0
 
 
 @dataclass
@@ -65,7 +73,8 @@ class Job:
     rendered: threading.Event = field(default_factory=threading.Event)
     video: bytes | None = None
     failure: str | None = None
-    # Set by a status fault: ("error", message) or ("cancelled", ""); final once set.
+    # Set by a status fault: ("error", message), ("cancelled", "") or ("expired", ""); final
+    # once set.
     outcome: tuple[str, str] | None = None
 
     def ready(self) -> bool:
@@ -129,7 +138,8 @@ class JobBook:
         with self._lock:
             job = self._jobs.get(job_id) if isinstance(job_id, str) else None
         if job is None or job.key is None:
-            raise invalid("unknown operation", "operation")
+            # The real client's GatewayNotFoundError: "an unknown async batch/video job id".
+            raise GatewayError("not_found", "No video job with this id.", param="operation")
         return job
 
     def _render(self, job: Job) -> None:
@@ -165,19 +175,26 @@ class JobBook:
             self._stopping.wait(remaining)
         return False
 
-    def _metadata(self, job: Job, *, final: bool) -> dict[str, Any]:
+    def _metadata(self, job: Job, *, final: bool,
+                  async_status: str | None = None) -> dict[str, Any]:
+        """``providerMetadata`` with the keys of the AI SDK's fixtures
+        (``gateway-video-model.test.ts``): ``routing``, ``cost`` and ``marketCost`` (strings, once
+        the job is done), ``generationId``, and for jobs ``asyncJob`` (``jobId``, ``status``)."""
         gateway: dict[str, Any] = {
-            "routing": {"originalModelId": MODEL_ID, "resolvedProvider": "klingai"},
+            "routing": {"provider": "klingai",
+                        "attempts": [{"provider": "klingai", "success": True}]},
             "generationId": job.generation_id,
         }
         if final:
-            cost = PRICE_PER_SECOND[job.spec.audio] * job.spec.duration
+            spec = job.spec
+            cost = PRICE_PER_SECOND.get((spec.model, spec.mode, spec.audio), 0.0) * spec.duration
             gateway["cost"] = f"{cost:.2f}"
+            gateway["marketCost"] = f"{cost * MARKET_MARKUP:.2f}"
+        if async_status is not None:
+            gateway["asyncJob"] = {"jobId": job.id, "status": async_status}
         return {"gateway": gateway}
 
-    def _video_json(self, job: Job, *, uploaded: bool = False) -> dict[str, Any]:
-        if uploaded:
-            return {"type": "uploaded", "mediaType": "video/mp4"}
+    def _video_json(self, job: Job) -> dict[str, Any]:
         if self.result == "base64":
             data = base64.b64encode(job.video or b"").decode("ascii")
             return {"type": "base64", "data": data, "mediaType": "video/mp4"}
@@ -186,41 +203,56 @@ class JobBook:
 
     def _status_answer(self, job: Job, *, with_faults: bool = True) -> dict[str, Any]:
         if job.outcome is None and with_faults:
-            fault = self.faults.take("status", ("generation_error", "cancelled"))
+            fault = self.faults.take("status", ("generation_error", "cancelled",
+                                                "result_expired"))
             if fault is not None:
-                job.outcome = ("error", str(fault.params["message"])) \
-                    if fault.name == "generation_error" else ("cancelled", "")
+                job.outcome = {"generation_error": ("error", str(fault.params.get("message"))),
+                               "cancelled": ("cancelled", ""),
+                               "result_expired": ("expired", "")}[fault.name]
         if job.outcome is not None:
             kind, message = job.outcome
+            if kind == "expired":
+                return self._expired_answer(job)
             answer: dict[str, Any] = {"status": kind}
             if kind == "error":
                 answer["error"] = message
-            answer["providerMetadata"] = self._metadata(job, final=False)
+            answer["providerMetadata"] = self._metadata(
+                job, final=False, async_status="failed" if kind == "error" else kind)
             return answer
         if not job.ready():
-            return {"status": "pending"}
+            return {"status": "pending",
+                    "providerMetadata": self._metadata(job, final=False, async_status="running")}
         if job.failure:
             return {"status": "error", "error": job.failure,
-                    "providerMetadata": self._metadata(job, final=False)}
-        uploaded = with_faults and self.faults.take("status", ("uploaded",)) is not None
+                    "providerMetadata": self._metadata(job, final=False, async_status="failed")}
         return {
             "status": "completed",
-            "videos": [self._video_json(job, uploaded=uploaded)],
+            "videos": [self._video_json(job)],
             "warnings": job.spec.warnings,
-            "providerMetadata": self._metadata(job, final=True),
+            "providerMetadata": self._metadata(job, final=True, async_status="completed"),
         }
 
+    def _expired_answer(self, job: Job) -> dict[str, Any]:
+        """A finished job whose result is gone: ``completed`` with no videos.
+
+        ``asyncJob.result.expiresAt`` is the key of the AI SDK's fixture (unit not stated there;
+        Unix seconds here).
+        """
+        metadata = self._metadata(job, final=True, async_status="completed")
+        metadata["gateway"]["asyncJob"]["result"] = {"expiresAt": int(time.time()) - 60}
+        return {"status": "completed", "videos": [], "providerMetadata": metadata}
+
     def _deliver_webhook(self, job: Job) -> None:
+        """POST the thin completion event to the job's ``callbackUrl``, signed, once."""
         if not self._wait_ready(job) or not job.spec.callback_url or not job.secret:
             return
-        payload = {"operation": {"gatewayJobId": job.id},
-                   **self._status_answer(job, with_faults=False)}
+        state = self._status_answer(job, with_faults=False)["status"]
+        payload = {"type": f"video.generation.{'completed' if state == 'completed' else 'failed'}",
+                   "jobId": job.id}
         body = json.dumps(payload, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
         headers = {
             "content-type": "application/json",
-            "x-timestamp": timestamp,
-            "x-signature": webhook_signature(job.secret, timestamp, body),
+            "x-ai-gateway-signature": signature_header(job.secret, int(time.time()), body),
         }
         delivery = WebhookDelivery(job.spec.callback_url, body, headers)
         try:
@@ -237,9 +269,14 @@ class JobBook:
             return self._files.get(file_id)
 
 
-def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``x-signature`` of a webhook call (see the module docstring)."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    """``x-ai-gateway-signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
+
+    The header and its ``t=``/``v1=`` shape are the AI SDK's (``gateway-video-model.test.ts``);
+    the signed string is Stripe's scheme, the working assumption (see ``server.py``).
+    """
+    signed = str(timestamp).encode() + b"." + body
+    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
 
 
 def new_generation_id() -> str:

@@ -1,4 +1,4 @@
-"""A loopback HTTP server that impersonates the Vercel AI Gateway for ``klingai/kling-v2.6-i2v``.
+"""A loopback HTTP server that impersonates the Vercel AI Gateway for the Kling i2v models.
 
 It speaks the gateway protocol of the AI SDK's gateway provider (see ``docs/providers.rst``):
 the SSE streaming call (``POST /v3/ai/video-model`` and
@@ -11,14 +11,21 @@ benchmarks can run it on its own::
     with Sandbox(api_key="k", delay=1.0, render_scale=0.25) as sandbox:
         ...  # point the client at sandbox.v4_url (jobs) or sandbox.v3_url (stream)
 
-Webhooks (this sandbox's own format; the real gateway's payload is UNVERIFIED): when a start call
-carries ``callbackUrl``, its answer has ``providerMetadata.gateway.webhookSigningSecret`` (random
-per job). Once the job is finished the sandbox POSTs once (no retry) to that URL a JSON body
-``{"operation": <the operation>, "status": ..., ...}`` (the status answer plus the operation),
-with headers ``x-timestamp`` (Unix seconds) and ``x-signature``: the hex HMAC-SHA256 of
-``<timestamp>.<exact body bytes>``, keyed with the secret's UTF-8 bytes (the timestamp is signed
-so that a replayed call cannot be freshened). Deliveries are listed in
-``sandbox.webhooks``.
+Answers carry the gateway's metadata as the AI SDK's tests show it: start answers HTTP 202 with
+``providerMetadata.gateway.asyncJob`` (``jobId``, ``status: "queued"``), status answers carry
+``asyncJob`` too (``running``, ``completed``...), and every answer ``routing``,
+``generationId`` and, once done, ``cost`` and ``marketCost`` (strings). Both models are served
+(``klingai/kling-v2.6-i2v``, and ``klingai/kling-v2.5-turbo-i2v``, which is silent only), with
+an API key (``ai-gateway-auth-method: api-key``) or the ``oidc_token`` given to the sandbox
+(``oidc``).
+
+Webhooks: when a start call carries ``callbackUrl``, its ``asyncJob`` has a random
+``webhookSigningSecret``. Once the job is finished the sandbox POSTs once (no retry) a thin JSON
+event, ``{"type": "video.generation.completed", "jobId": ...}`` (``...failed`` when it failed),
+signed in the header ``x-ai-gateway-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+"<t>.<exact body bytes>" keyed with the secret>``. The header and its shape are the AI SDK's;
+the signed string (Stripe's scheme) and the payload's fields beyond ``type`` are ASSUMED: the
+gateway does not publish them. Deliveries are listed in ``sandbox.webhooks``.
 
 Output files can be padded (``pad_to_bytes``) with a top-level MP4 ``free`` box streamed after
 the real clip, so memory benchmarks get large downloads without large renders. Base64 results
@@ -42,6 +49,7 @@ __all__ = ["Call", "Sandbox", "WebhookDelivery"]
 class Sandbox(JobBook):
     """The fake gateway; ``start()`` it (or use ``with``) and point a client at ``v4_url``.
 
+    ``oidc_token``: the Vercel OIDC token accepted besides the API key (None: API key only).
     Options that may change while it runs: ``delay`` (seconds a generation takes; read when a
     job starts), ``result`` ("url" or "base64"; read when an answer is built), ``render_scale``
     (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
@@ -64,8 +72,10 @@ class Sandbox(JobBook):
         host: str = "127.0.0.1",
         port: int = 0,
         pad_to_bytes: int | None = None,
+        oidc_token: str | None = None,
     ) -> None:
         self.api_key = api_key
+        self.oidc_token = oidc_token
         self.delay = delay
         self.result = result
         self.render_scale = render_scale

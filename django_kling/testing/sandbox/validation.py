@@ -22,6 +22,10 @@ import httpx
 from PIL import Image
 
 MODEL_ID = "klingai/kling-v2.6-i2v"
+TURBO_MODEL_ID = "klingai/kling-v2.5-turbo-i2v"
+#: The models served, and whether each can make sound (only v2.6 and later can: the AI SDK's
+#: ``klingai-video-model-options.ts``, ``sound``).
+MODELS = {MODEL_ID: True, TURBO_MODEL_ID: False}
 PROTOCOL_VERSION = "0.0.1"
 MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -35,7 +39,7 @@ ERROR_STATUS = {
     "authentication_error": 401,
     "forbidden": 403,
     "model_not_found": 404,
-    "not_found_error": 404,
+    "not_found": 404,
     "failed_dependency": 424,
     "rate_limit_exceeded": 429,
     "internal_server_error": 500,
@@ -81,24 +85,31 @@ def invalid(message: str, param: str | None = None) -> GatewayError:
 
 
 def check_headers(headers: Any, *, api_key: str, spec_version: str, stream: bool = False,
-                  start: bool = False) -> None:
-    """Raise ``GatewayError`` for the first header the real gateway would refuse."""
+                  start: bool = False, oidc_token: str | None = None) -> None:
+    """Raise ``GatewayError`` for the first header the real gateway would refuse.
+
+    Both auth methods of the AI SDK's ``gateway-provider.ts`` are accepted: the API key with
+    ``ai-gateway-auth-method: api-key``, or a Vercel OIDC token with ``oidc`` (the sandbox
+    has no issuer: it accepts the one token it was given).
+    """
     authorization = headers.get("authorization") or ""
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                              api_key.encode()):
-        raise GatewayError("authentication_error", "Invalid or missing API key.",
-                           code="invalid_api_key")
-    if headers.get("ai-gateway-auth-method") != "api-key":
-        # The sandbox has no OIDC issuer to check tokens against.
+    method = headers.get("ai-gateway-auth-method")
+    expected = {"api-key": api_key, "oidc": oidc_token}.get(method or "")
+    if method not in ("api-key", "oidc"):
         raise GatewayError("authentication_error",
-                           "ai-gateway-auth-method must be 'api-key' on the sandbox.")
+                           "ai-gateway-auth-method must be 'api-key' or 'oidc'.")
+    if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()):
+        raise GatewayError("authentication_error",
+                           "Invalid or missing API key." if method == "api-key"
+                           else "Invalid or expired OIDC token.", code="invalid_api_key")
     if headers.get("ai-gateway-protocol-version") != PROTOCOL_VERSION:
         raise invalid(f"Unsupported ai-gateway-protocol-version; expected {PROTOCOL_VERSION}.")
-    if headers.get("ai-model-id") != MODEL_ID:
+    if headers.get("ai-model-id") not in MODELS:
         raise GatewayError("model_not_found",
                            f"Model {headers.get('ai-model-id')!r} not found; the sandbox serves "
-                           f"{MODEL_ID} only.", param="model")
+                           f"{', '.join(MODELS)}.", param="model")
     if headers.get("ai-video-model-specification-version") != spec_version:
         raise invalid(f"ai-video-model-specification-version must be {spec_version} on this "
                       f"base URL.")
@@ -131,6 +142,9 @@ class GenerationSpec:
     prompt: str = ""
     negative_prompt: str = ""
     callback_url: str | None = None
+    model: str = MODEL_ID
+    #: ``providerOptions.gateway`` as received (checked for its shape).
+    gateway_options: dict[str, Any] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -141,11 +155,13 @@ def parse_json(raw: bytes) -> Any:
         raise invalid("The request body is not valid JSON.") from None
 
 
-def parse_generation(raw: bytes, *, allow_callback: bool = False) -> GenerationSpec:
+def parse_generation(raw: bytes, *, allow_callback: bool = False,
+                     model: str = MODEL_ID) -> GenerationSpec:
     """Check a generation body like the gateway and Kling would; fetch URL images."""
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
+    gateway_options = _gateway_options(body)
 
     first, last = _frames(body)
     options = _provider_options(body)
@@ -169,6 +185,9 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False) -> GenerationS
             raise invalid("providerOptions.klingai.sound must be 'on' or 'off'.",
                           "providerOptions.klingai.sound")
         audio = sound == "on"
+    if audio and not MODELS.get(model, False):
+        raise invalid(f"{model} makes silent clips only; set generateAudio to false.",
+                      "generateAudio")
     if audio and mode != "pro":
         raise invalid("Sound (generateAudio) needs mode 'pro' on Kling v2.6.", "generateAudio")
 
@@ -215,7 +234,8 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False) -> GenerationS
 
     return GenerationSpec(
         first=first, last=last, duration=duration, audio=audio, mode=mode, aspect=aspect,
-        prompt=prompt, negative_prompt=negative, callback_url=callback, warnings=warnings,
+        prompt=prompt, negative_prompt=negative, callback_url=callback, model=model,
+        gateway_options=gateway_options, warnings=warnings,
     )
 
 
@@ -239,6 +259,30 @@ def _text(value: Any, param: str) -> str:
     if len(value) > MAX_TEXT:
         raise invalid(f"{param} is longer than {MAX_TEXT} characters.", param)
     return value
+
+
+#: ``providerOptions.gateway`` keys the sandbox checks (``gateway-provider-options.ts``).
+GATEWAY_LIST_OPTIONS = ("tags", "order", "only", "models")
+
+
+def _gateway_options(body: dict[str, Any]) -> dict[str, Any]:
+    options = body.get("providerOptions") or {}
+    gateway = options.get("gateway") if isinstance(options, dict) else None
+    if gateway is None:
+        return {}
+    param = "providerOptions.gateway"
+    if not isinstance(gateway, dict):
+        raise invalid(f"{param} must be an object.", param)
+    for key in GATEWAY_LIST_OPTIONS:
+        value = gateway.get(key)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) for v in value)):
+            raise invalid(f"{param}.{key} must be a list of strings.", f"{param}.{key}")
+    if gateway.get("user") is not None and not isinstance(gateway["user"], str):
+        raise invalid(f"{param}.user must be a string.", f"{param}.user")
+    if gateway.get("byok") is not None and not isinstance(gateway["byok"], dict):
+        raise invalid(f"{param}.byok must be an object.", f"{param}.byok")
+    return gateway
 
 
 def _provider_options(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-/* django-kling "Generate video" page: keeps the cost estimate in step with the options and
+/* django-kling "Generate video" page: keeps the cost estimate in step with the options (model,
+ * mode, sound, duration) and
  * points out that sound and a last frame need the pro mode. The server checks everything
  * again when the form is sent. */
 (function () {
@@ -30,7 +31,8 @@
       var mode = value("mode") || "pro";
       var sound = form.querySelector("[name='options-sound']");
       var withSound = !!(sound && sound.checked);
-      var table = prices[mode] || prices.pro;
+      var byMode = prices[value("model")] || prices[Object.keys(prices)[0]];
+      var table = byMode[mode] || byMode.pro;
       var perClip = Number(table[withSound ? "sound" : "silent"]) * Number(value("duration") || 5);
       cost.querySelector("[data-kling-total]").textContent = money(perClip * count);
       cost.querySelector("[data-kling-per-clip]").textContent = money(perClip);
