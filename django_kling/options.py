@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import models
 from django.utils.translation import gettext as _
@@ -137,6 +137,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 20 else text[:19] + "…"
 
 
+def _refuse(value: Any, choices: Iterable[Any], message: str, *, code: str,
+            field: str) -> NoReturn:
+    """Raise ``InvalidInput`` for a value outside ``choices``; ``message`` is already translated
+    and takes ``%(value)s`` and ``%(choices)s``."""
+    params = {"value": _shown(value), "choices": ", ".join(str(c) for c in choices)}
+    raise InvalidInput(message % params, code=code, field=field, params=params)
+
+
 def validate_duration(value: int | str) -> int:
     """Return the duration in seconds (5 or 10); ``"5"`` and ``" 10 "`` are accepted.
 
@@ -153,14 +161,9 @@ def validate_duration(value: int | str) -> int:
         seconds = int(value)
     if seconds in DURATIONS:
         return seconds  # type: ignore[return-value]
-    choices = ", ".join(str(d) for d in DURATIONS)
-    params = {"value": _shown(value), "choices": choices}
-    raise InvalidInput(
-        _("The duration must be one of %(choices)s seconds, not “%(value)s”.") % params,
-        code="duration_invalid",
-        field="duration",
-        params=params,
-    )
+    _refuse(value, DURATIONS,
+            _("The duration must be one of %(choices)s seconds, not “%(value)s”."),
+            code="duration_invalid", field="duration")
 
 
 def validate_aspect_ratio(value: str) -> str:
@@ -170,13 +173,9 @@ def validate_aspect_ratio(value: str) -> str:
     """
     if isinstance(value, str) and value.strip() in ASPECT_RATIOS:
         return value.strip()
-    params = {"value": _shown(value), "choices": ", ".join(ASPECT_RATIOS)}
-    raise InvalidInput(
-        _("The aspect ratio must be one of %(choices)s, not “%(value)s”.") % params,
-        code="aspect_ratio_invalid",
-        field="aspect_ratio",
-        params=params,
-    )
+    _refuse(value, ASPECT_RATIOS,
+            _("The aspect ratio must be one of %(choices)s, not “%(value)s”."),
+            code="aspect_ratio_invalid", field="aspect_ratio")
 
 
 def validate_mode(value: str) -> str:
@@ -186,13 +185,8 @@ def validate_mode(value: str) -> str:
     """
     if isinstance(value, str) and value.strip().lower() in MODES:
         return value.strip().lower()
-    params = {"value": _shown(value), "choices": ", ".join(MODES)}
-    raise InvalidInput(
-        _("The mode must be one of %(choices)s, not “%(value)s”.") % params,
-        code="mode_invalid",
-        field="mode",
-        params=params,
-    )
+    _refuse(value, MODES, _("The mode must be one of %(choices)s, not “%(value)s”."),
+            code="mode_invalid", field="mode")
 
 
 def model_label(model: str) -> str:
