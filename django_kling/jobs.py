@@ -17,14 +17,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import images, options
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
-from .models import Asset, AssetKind, Status, VideoRequest
+from .models import Asset, AssetKind, BudgetLock, Status, VideoRequest
 from .signals import video_requested
 
 ImageSource = bytes | IO[bytes] | str
@@ -36,24 +37,74 @@ def estimate_cost(*, duration: int, mode: str, sound: bool, model: str = "") -> 
         Decimal("0.001"))
 
 
-def check_budget(extra: Decimal) -> None:
+#: Error codes of jobs the provider reported as failed or cancelled after accepting them:
+#: Kling bills no failed task.
+PROVIDER_FAILED_CODES = frozenset({"generation_failed", "provider_cancelled"})
+#: Error codes of calls the provider refused, or that never reached it: nothing was started.
+REFUSED_AT_START_CODES = frozenset({
+    "provider_invalid_request", "provider_auth", "provider_forbidden",
+    "provider_model_not_found", "provider_not_found", "provider_failed_dependency",
+    "provider_rate_limited",
+    "provider_server_error", "provider_error", "provider_unreachable", "provider_no_credentials",
+})
+BUDGET_LOCK = "budget"
+
+
+def billed() -> Q:
+    """The requests that count against the budget.
+
+    Every request in flight or finished counts, and so does every failed or canceled one
+    that reached the provider (providers have no cancel call, and a clip that failed our
+    checks was still paid for), unless the provider said it did not run it. A cost the
+    provider reported always counts.
+    """
+    ended = Q(status__in=[Status.FAILED, Status.CANCELED])
+    sent = (Q(submit_attempts__gt=0) | Q(operation__isnull=False)
+            | Q(submitted_at__isnull=False))
+    not_run = Q(status=Status.FAILED) & (
+        Q(error_code__in=PROVIDER_FAILED_CODES)
+        | Q(operation__isnull=True, error_code__in=REFUSED_AT_START_CODES))
+    return ~ended | (sent & ~not_run) | Q(reported_cost__gt=0)
+
+
+def spent_since(since: Any) -> Decimal:
+    """Money spent or committed by requests created since ``since`` (reported cost first)."""
+    return VideoRequest.objects.filter(billed(), created_at__gte=since).aggregate(
+        total=Sum(Coalesce("reported_cost", "estimated_cost")))["total"] or Decimal("0")
+
+
+def _lock_budget() -> None:
+    # An UPDATE locks the row (PostgreSQL, MySQL) or the database (SQLite) until the
+    # transaction ends: the spending read after it cannot change before our insert commits.
+    if not BudgetLock.objects.filter(name=BUDGET_LOCK).update(updated_at=timezone.now()):
+        BudgetLock.objects.get_or_create(name=BUDGET_LOCK)  # a flushed test database
+        BudgetLock.objects.filter(name=BUDGET_LOCK).update(updated_at=timezone.now())
+
+
+def check_budget(extra: Decimal, *, lock: bool = True) -> None:
     """Refuse ``extra`` if it would take today's or this month's spending over ``BUDGET``.
 
-    Spending counts the estimates of requests that succeeded or are still in flight (failed
-    and canceled ones are not billed by Kling).
+    With ``lock`` (the default) the check takes the budget lock, which is held until the
+    current transaction ends: call it inside ``transaction.atomic()`` right before the insert
+    it guards, so concurrent requests are checked one after the other. ``lock=False`` is a
+    cheap early refusal before any file is stored. See ``billed()`` for what counts.
     """
     budget = kling_settings.BUDGET
     now = timezone.localtime()
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     periods = (("per_day", day_start, _("today")),
                ("per_month", day_start.replace(day=1), _("this month")))
-    for key, since, label in periods:
-        limit = budget.get(key)
-        if limit in (None, ""):
-            continue
-        spent = VideoRequest.objects.filter(created_at__gte=since).exclude(
-            status__in=[Status.FAILED, Status.CANCELED]).aggregate(
-            total=Sum("estimated_cost"))["total"] or Decimal("0")
+    limited = [(key, since, label) for key, since, label in periods
+               if budget.get(key) not in (None, "")]
+    if not limited:
+        return
+    if lock:
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("check_budget(lock=True) must run inside transaction.atomic()")
+        _lock_budget()
+    for key, since, label in limited:
+        limit = budget[key]
+        spent = spent_since(since)
         if spent + extra > Decimal(str(limit)):
             raise BudgetExceeded(
                 _("The budget of %(limit)s %(currency)s for %(period)s is reached: "
@@ -165,13 +216,14 @@ def create_video_request(
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
     cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model)
-    check_budget(cost)
+    check_budget(cost, lock=False)  # refuse early, before any file is stored
     stored: list[Asset] = []
     try:
         with transaction.atomic():
             first_asset = _store_image(first, AssetKind.SOURCE_IMAGE, link, stored)
             last_asset = (_store_image(last, AssetKind.LAST_FRAME, link, stored)
                           if last is not None else None)
+            check_budget(cost)  # again under the lock, with the insert in the same transaction
             job = VideoRequest.objects.create(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
@@ -215,17 +267,19 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
         raise InvalidInput(_("Only a finished request can be retried."), code="retry_not_final")
     cost = estimate_cost(duration=job.duration, mode=job.mode, sound=job.generate_audio,
                          model=job.model)
-    check_budget(cost)
-    retried = VideoRequest.objects.create(
-        created_by=user if getattr(user, "is_authenticated", False) else job.created_by,
-        content_type_id=job.content_type_id, object_id=job.object_id, field_name=job.field_name,
-        first_frame_id=job.first_frame_id, last_frame_id=job.last_frame_id, prompt=job.prompt,
-        negative_prompt=job.negative_prompt, duration=job.duration,
-        aspect_ratio=job.aspect_ratio, mode=job.mode, generate_audio=job.generate_audio,
-        seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
-        estimated_cost=cost, enqueued_at=timezone.now(), next_check_at=timezone.now(),
-    )
-    transaction.on_commit(lambda: enqueue(retried))
+    with transaction.atomic():
+        check_budget(cost)
+        retried = VideoRequest.objects.create(
+            created_by=user if getattr(user, "is_authenticated", False) else job.created_by,
+            content_type_id=job.content_type_id, object_id=job.object_id,
+            field_name=job.field_name, first_frame_id=job.first_frame_id,
+            last_frame_id=job.last_frame_id, prompt=job.prompt,
+            negative_prompt=job.negative_prompt, duration=job.duration,
+            aspect_ratio=job.aspect_ratio, mode=job.mode, generate_audio=job.generate_audio,
+            seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
+            estimated_cost=cost, enqueued_at=timezone.now(), next_check_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: enqueue(retried))
     return retried
 
 

@@ -295,3 +295,22 @@ class VideoRequest(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+class BudgetLock(models.Model):
+    """A row that serializes budget checks: ``jobs.check_budget`` updates it before reading the
+    spending, so two requests can never both see room for one more clip.
+
+    An UPDATE holds a row lock on PostgreSQL (and MySQL) and the database's write lock on
+    SQLite until the transaction ends, so the same statement works everywhere.
+    """
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("budget lock")
+        verbose_name_plural = _("budget locks")
+
+    def __str__(self) -> str:
+        return self.name

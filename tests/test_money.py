@@ -1,13 +1,25 @@
 """Cost estimates and budgets."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import dramatiq
 import pytest
+from django.db import connection, connections
 
+from django_kling import pipeline
 from django_kling.exceptions import BudgetExceeded
-from django_kling.jobs import create_video_request, estimate_cost, retry_video_request
-from django_kling.models import Status
+from django_kling.jobs import (
+    cancel_video_request,
+    create_video_request,
+    estimate_cost,
+    retry_video_request,
+)
+from django_kling.models import Status, VideoRequest
 from django_kling.states import transition
+
+from .conftest import wait_for_end
 
 
 def test_estimates_follow_the_price_table():
@@ -63,3 +75,88 @@ def test_unknown_budget_key_is_rejected(settings):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BUDGET": {"per_week": "5"}}
     with pytest.raises(ImproperlyConfigured, match="per_week"):
         kling_settings.BUDGET  # noqa: B018
+
+
+# -- what counts against the budget (issue 13, item 2) ---------------------------------------
+
+
+@pytest.fixture
+def budget_of_one_clip(settings):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BUDGET": {"per_day": "0.70"}}
+
+
+@pytest.mark.django_db
+def test_canceled_after_reaching_the_provider_still_counts(sandbox, budget_of_one_clip,
+                                                           make_image, quiet):
+    # The gateway has no cancel call: a job canceled while it runs there is still billed.
+    # The submit step runs here, not on a worker, so nothing else writes meanwhile.
+    sandbox.delay = 30.0
+    job = create_video_request(make_image())
+    assert pipeline.submit_step(job.pk).step == "poll"
+    assert sandbox.bill_count == 1  # it reached the provider
+    assert cancel_video_request(job)
+    with pytest.raises(BudgetExceeded):
+        create_video_request(make_image())
+    assert sandbox.bill_count == 1
+
+
+@pytest.mark.django_db
+def test_canceled_before_reaching_the_provider_does_not_count(budget_of_one_clip, make_image,
+                                                              quiet):
+    job = create_video_request(make_image())
+    assert cancel_video_request(job)
+    create_video_request(make_image())  # nothing was sent, nothing billed
+
+
+def test_failed_after_the_clip_was_made_still_counts(worker, sandbox, budget_of_one_clip,
+                                                     make_image):
+    sandbox.set_fault("not_a_video")
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.FAILED and job.error_code.startswith("media")
+    with pytest.raises(BudgetExceeded):
+        create_video_request(make_image())
+
+
+def test_failed_at_the_provider_does_not_count(worker, sandbox, budget_of_one_clip,
+                                               make_image):
+    sandbox.set_fault("generation_error")  # Kling bills no failed task
+    job = wait_for_end(create_video_request(make_image()))
+    assert (job.status, job.error_code) == (Status.FAILED, "generation_failed")
+    sandbox.clear_faults()
+    wait_for_end(create_video_request(make_image()))
+
+
+@pytest.mark.django_db
+def test_the_reported_cost_is_preferred(settings, make_image, quiet):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BUDGET": {"per_day": "1.00"}}
+    job = create_video_request(make_image())  # 0.70 estimated
+    VideoRequest.objects.filter(pk=job.pk).update(reported_cost=Decimal("0.20"))
+    create_video_request(make_image())  # 0.20 + 0.70 fits
+
+
+# -- check and insert are one step (issue 13, item 1) -----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_cannot_overspend(settings, make_image):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite lets one writer in at a time whatever we do")
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BUDGET": {"per_day": "0.70"}}
+    image = make_image()
+    start = threading.Barrier(6)
+
+    def one_request() -> str:
+        try:
+            start.wait()
+            create_video_request(image)
+            return "queued"
+        except BudgetExceeded:
+            return "refused"
+        finally:
+            connections.close_all()  # each thread had its own connection
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = sorted(pool.map(lambda _: one_request(), range(6)))
+    dramatiq.get_broker().flush_all()
+    assert outcomes == ["queued"] + ["refused"] * 5
+    assert VideoRequest.objects.count() == 1
