@@ -9,6 +9,8 @@ the transaction commits, so a worker can never look for a row that does not exis
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import IO, Any
 
@@ -152,14 +154,17 @@ def resolve_source(spec: str) -> tuple[models.Model, str]:
     return obj, field_name
 
 
-def read_source_image(obj: models.Model, field_name: str) -> bytes:
+@contextmanager
+def open_source_image(obj: models.Model, field_name: str) -> Iterator[IO[bytes]]:
+    """The object's image file, open for reading; ``prepare_image`` streams it (a 250 MB
+    upload is refused by its size, never read into memory whole)."""
     fieldfile = getattr(obj, field_name)
     if not fieldfile:
         raise InvalidInput(_("%(object)s has no image in %(field)s.")
                            % {"object": obj, "field": field_name},
                            code="image_empty", field="image")
     with fieldfile.open("rb") as fh:
-        return fh.read()
+        yield fh
 
 
 def create_video_request(
@@ -207,8 +212,10 @@ def create_video_request(
         if source is None or not field_name:
             raise InvalidInput(_("Give an image or an object with an image field."),
                                code="image_empty", field="image")
-        image = read_source_image(source, field_name)
-    first = images.prepare_image(image, field="image", aspect_ratio=aspect_ratio)
+        with open_source_image(source, field_name) as fh:
+            first = images.prepare_image(fh, field="image", aspect_ratio=aspect_ratio)
+    else:
+        first = images.prepare_image(image, field="image", aspect_ratio=aspect_ratio)
     last = (images.prepare_image(last_frame, field="last_frame", aspect_ratio=aspect_ratio)
             if last_frame is not None else None)
     link: dict[str, Any] = {}

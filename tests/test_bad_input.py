@@ -11,6 +11,8 @@ from django_kling.exceptions import InvalidInput
 from django_kling.jobs import create_video_request
 from django_kling.models import Asset, VideoRequest
 
+from .hostile_files import many_frame_gif, many_page_tiff
+
 pytestmark = pytest.mark.django_db
 
 
@@ -59,6 +61,8 @@ REFUSED = [
     ("animated GIF", animated_gif, "", "image_animated"),
     ("3:1 panorama", lambda: encode(Image.new("RGB", (1500, 500)), "PNG"), "", "image_aspect"),
     ("2,501-character prompt", lambda: GOOD, "x" * 2501, "prompt_too_long"),
+    ("2,000-page TIFF", lambda: many_page_tiff(2000), "", "image_multipage"),
+    ("5,000-frame GIF", lambda: many_frame_gif(5000), "", "image_animated"),
 ]
 
 FIXED = [
@@ -112,3 +116,30 @@ def test_wrong_extension_is_judged_by_content(sandbox, quiet, tmp_path):
     name = job.first_frame.file.name
     assert name.endswith(".png") and ".." not in name and "passwd" not in name
     assert name.startswith("kling/") and job.first_frame.mime == "image/png"
+
+
+def test_a_huge_product_image_is_refused_without_reading_it_whole(quiet, settings):
+    # Issue 13, item 12: a 250 MB product image used 476 MiB before its size was checked.
+    import os
+    import tracemalloc
+
+    from tests.shop.models import Product
+
+    product = Product.objects.create(name="Huge", image="products/huge.png")
+    path = os.path.join(settings.MEDIA_ROOT, "products", "huge.png")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(GOOD)
+        fh.truncate(250 * 1000 * 1000)  # sparse: no disk space used
+    try:
+        tracemalloc.start()
+        with pytest.raises(InvalidInput) as caught:
+            create_video_request(source=product, field_name="image")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        os.unlink(path)
+    assert caught.value.code == "image_too_big_bytes"
+    assert peak < 20 * 2**20
+    assert VideoRequest.objects.count() == 0
+

@@ -24,9 +24,11 @@ Image rules, in the order they are applied by :func:`prepare_image`:
 2. The size in the header is checked before any pixel is decoded: more than
    :data:`MAX_PIXELS` (50 megapixels) is refused as ``image_too_large_pixels``.
 3. Animated GIF, WebP, APNG and AVIF images (more than one frame) are refused as
-   ``image_animated``: the frame the editor sees as a thumbnail is not necessarily the one
-   they meant, and guessing would spend money on the wrong picture. Multi-page TIFFs use their
-   first page (recorded as a fix); a camera's multi-picture JPEG (MPO) is its main picture.
+   ``image_animated``, and multi-page TIFFs as ``image_multipage``: the frame the editor sees
+   as a thumbnail is not necessarily the one they meant, and guessing would spend money on the
+   wrong picture. Frames and pages are never counted (a small file can hold 100,000 of them):
+   one look at the header, or one seek to the second frame, decides. A camera's multi-picture
+   JPEG (MPO) is its main picture.
 4. The pixels are fully decoded (``load()``), the EXIF orientation is applied and the EXIF
    block is dropped (every re-encoded file carries no metadata except an RGB colour profile).
 5. Each side must be at least :data:`MIN_SIDE` pixels (``image_too_small``) and the picture

@@ -11,6 +11,7 @@ import functools
 import io
 import os
 import re
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -39,10 +40,10 @@ FORMAT_NAMES = {
     "AVIF": "AVIF",
 }
 
-#: Formats whose extra frames are an animation (refused), not extra pages (first one used).
-ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP", "AVIF"})
-
 HEAD_BYTES = 4096
+#: A non-seekable source is copied in chunks of this size, in memory up to SPOOL_BYTES.
+READ_CHUNK = 1024 * 1024
+SPOOL_BYTES = 16 * 1024 * 1024
 
 ImageSource = Union[bytes, bytearray, memoryview, BinaryIO, IO[bytes], str, "os.PathLike[str]"]
 
@@ -146,7 +147,7 @@ def open_source(source: ImageSource, field: str) -> Iterator[tuple[IO[bytes], in
 
     Paths are opened (and closed afterwards); file objects (including Django ``File`` and
     ``UploadedFile``) are rewound to the start and left open; bytes are wrapped. Only a
-    non-seekable stream is read into memory.
+    non-seekable stream is copied, to a spooled temporary file.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         buffer = io.BytesIO(source)
@@ -172,10 +173,20 @@ def open_source(source: ImageSource, field: str) -> Iterator[tuple[IO[bytes], in
         size = source.tell()
         source.seek(0)
     except (AttributeError, OSError, ValueError):
-        data = source.read(limits.MAX_SOURCE_BYTES + 1)
-        if isinstance(data, str):
-            raise TypeError("prepare_image() needs a binary file, not a text one") from None
-        buffer = io.BytesIO(data)
-        yield buffer, len(data)
+        # Not seekable (a network stream): copied in chunks to a spooled temp file, never more
+        # than one byte over the limit, so the size check refuses a huge one.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            copied = 0
+            while copied <= limits.MAX_SOURCE_BYTES:
+                chunk = source.read(min(READ_CHUNK, limits.MAX_SOURCE_BYTES + 1 - copied))
+                if isinstance(chunk, str):
+                    raise TypeError("prepare_image() needs a binary file, not a text one") \
+                        from None
+                if not chunk:
+                    break
+                spool.write(chunk)
+                copied += len(chunk)
+            spool.seek(0)
+            yield spool, copied
         return
     yield source, size
