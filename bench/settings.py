@@ -90,7 +90,7 @@ DJANGO_KLING = {
     "STORAGE": os.environ.get("BENCH_STORAGE", "default"),
     "POLL_INTERVAL": float(os.environ.get("BENCH_POLL_INTERVAL", "5")),
     "MAX_DOWNLOAD_BYTES": int(os.environ.get("BENCH_MAX_DOWNLOAD_BYTES", str(512 * 2**20))),
-    "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1"],
+    "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"],
 }
 
 # Extra DJANGO_KLING keys as JSON (e.g. a webhook setting the app may or may not know yet).

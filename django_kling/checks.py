@@ -54,6 +54,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         errors.append(Error(str(exc), hint=f"Fix the {SETTING_NAME} setting.",
                             id="django_kling.E001"))
 
+    errors.extend(_check_download_hosts(conf))
     storages_setting = getattr(settings, "STORAGES", {}) or {}
     if conf.STORAGE not in storages_setting:
         errors.append(Error(
@@ -80,6 +81,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         ))
     if has_broker:
         errors.extend(_check_actor_options())
+    return errors
+
+
+def _check_download_hosts(conf: KlingSettings) -> list:
+    from .download import parse_allowed_host
+
+    entries = conf.ALLOWED_DOWNLOAD_HOSTS
+    hint = ('Write each entry as "host", "host:port" or "host:*", prefixed "http://" where '
+            'plain http is allowed, e.g. ["cdn.example.com", "http://127.0.0.1:*"].')
+    if not isinstance(entries, (list, tuple)):
+        return [Error(f"{SETTING_NAME}['ALLOWED_DOWNLOAD_HOSTS'] must be a list.", hint=hint,
+                      id="django_kling.E011")]
+    errors = []
+    for entry in entries:
+        try:
+            parse_allowed_host(entry)
+        except ValueError as exc:
+            errors.append(Error(f"{SETTING_NAME}['ALLOWED_DOWNLOAD_HOSTS']: {exc}.", hint=hint,
+                                id="django_kling.E011"))
     return errors
 
 

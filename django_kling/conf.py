@@ -60,8 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ALLOWED_DOWNLOAD_HOSTS",
         [],
-        "Hosts a clip may be downloaded from although they are IP addresses, local names or "
-        "plain http (the sandbox in tests). Public https hosts need no entry.",
+        'Hosts a clip may be downloaded from although they are not public ("host", '
+        '"host:port" or "host:*"; prefixed "http://" where plain http is allowed): the '
+        "sandbox in tests. Public https hosts need no entry.",
     ),
     Setting(
         "IMAGE_TRANSFER",

@@ -107,7 +107,7 @@ DJANGO_KLING = {
     "PROVIDERS": {"gateway": {"API_KEY": "test-secret-key-do-not-log"}},
     "POLL_INTERVAL": 0.2,
     "MAX_POLL_INTERVAL": 1.0,
-    "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1"],
+    "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"],
 }
 
 LOGGING_CONFIG = None

@@ -143,3 +143,61 @@ def test_a_huge_product_image_is_refused_without_reading_it_whole(quiet, setting
     assert peak < 20 * 2**20
     assert VideoRequest.objects.count() == 0
 
+
+# -- bad answers from the provider: compressed, or larger than a clip may be ------------------
+
+
+def _gateway(handler):
+    import httpx
+
+    from django_kling.conf import kling_settings
+    from django_kling.providers.gateway import GatewayProvider
+
+    options = {**kling_settings.provider_options("gateway"), "BASE_URL": "https://gw.test/v4/ai"}
+    return GatewayProvider(options, transport=httpx.MockTransport(handler))
+
+
+def test_a_compressed_answer_is_refused_and_identity_is_asked():
+    import gzip
+    import json
+
+    import httpx
+
+    from django_kling.exceptions import ProviderError
+
+    asked = []
+
+    def handler(request):
+        asked.append(request.headers.get("accept-encoding"))
+        body = gzip.compress(json.dumps({"status": "pending"}).encode() + b" " * 2**20)
+        return httpx.Response(200, content=body, headers={"content-encoding": "gzip"})
+
+    with pytest.raises(ProviderError) as caught:
+        _gateway(handler).status({"gatewayJobId": "job_1"})
+    assert caught.value.code == "provider_bad_response"
+    assert "compressed (gzip)" in caught.value.message
+    assert asked == ["identity"]
+
+
+def test_a_base64_answer_over_the_cap_is_refused_while_it_is_read(settings):
+    import httpx
+
+    from django_kling.exceptions import ProviderError
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "MAX_DOWNLOAD_BYTES": 2**20}
+    sent = []
+
+    def body():
+        yield b'{"status":"completed","videos":[{"type":"base64","mediaType":"video/mp4","data":"'
+        for _ in range(200):  # 200 MiB of base64 if it were all read
+            sent.append(1)
+            yield b"A" * 2**20
+        yield b'"}]}'
+
+    def handler(request):
+        return httpx.Response(200, content=body())
+
+    with pytest.raises(ProviderError) as caught:
+        _gateway(handler).status({"gatewayJobId": "job_1"})
+    assert caught.value.code == "download_too_large"
+    assert len(sent) <= 4  # stopped at the cap (4/3 MiB of base64 and some room)

@@ -27,7 +27,7 @@ def kling(kling_sandbox, settings):
     settings.DJANGO_KLING = {
         **getattr(settings, "DJANGO_KLING", {}),
         "PROVIDERS": {"gateway": {"API_KEY": SANDBOX_KEY, "BASE_URL": kling_sandbox.v4_url}},
-        "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1"],  # the sandbox serves clips on loopback
+        "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"],  # the sandbox serves clips on loopback
         "POLL_INTERVAL": 0.2,
         "MAX_POLL_INTERVAL": 1.0,
     }

@@ -129,8 +129,9 @@ DJANGO_KLING = {
         }
     },
     "STORAGE": "videos" if "videos" in STORAGES else "default",
-    "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1", "localhost"] if KLING_DEMO or "127.0.0.1" in
-    GATEWAY_URL else [],
+    # The demo sandbox serves clips over plain http on loopback, on a port chosen at start.
+    "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*", "http://localhost:*"]
+    if KLING_DEMO or "127.0.0.1" in GATEWAY_URL else [],
     "POLL_INTERVAL": 1.0 if KLING_DEMO else 5.0,
 }
 

@@ -59,7 +59,7 @@ class Rig:
             "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": base,
                                       "PROTOCOL": protocol, "TIMEOUT": client_timeout}},
             "POLL_INTERVAL": 0.2, "MAX_POLL_INTERVAL": 1.0, "STORAGE": storage,
-            "ALLOWED_DOWNLOAD_HOSTS": ["127.0.0.1"], **(overrides or {}),
+            "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"], **(overrides or {}),
         }
         # The test process creates the jobs, so it must agree with the workers' settings.
         self.settings.MEDIA_ROOT = str(self.media_root)

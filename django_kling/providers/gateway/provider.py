@@ -19,6 +19,8 @@ from django.core.checks import CheckMessage
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
+from ...bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
+from ...conf import kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider
 from .body import build_body
@@ -49,6 +51,10 @@ logger = logging.getLogger("django_kling.providers.gateway")
 
 #: The team header of ``gateway-headers.ts`` (``VERCEL_AI_GATEWAY_TEAM_HEADER``).
 TEAM_HEADER = "x-vercel-ai-gateway-team"
+#: Largest error body read (the gateway's are a few hundred bytes).
+MAX_ERROR_BODY = 64 * 1024
+#: Room for the JSON around an inline clip in an answer.
+ANSWER_SLACK = 1024 * 1024
 
 
 class GatewayProvider(VideoProvider):
@@ -103,14 +109,17 @@ class GatewayProvider(VideoProvider):
             with self._client.stream(
                 "POST",
                 self.base_url + "/video-model",
-                headers=self.headers({"accept": "text/event-stream"}, model=job.model),
+                headers=self.headers({"accept": "text/event-stream", **IDENTITY},
+                                     model=job.model),
                 content=json.dumps(build_body(job, self.options)).encode(),
             ) as response:
                 if response.status_code >= 300:
-                    response.read()
-                    raise self.error_from_response(response)
-                for event in iter_sse_data(response.iter_lines(), deadline):
+                    raise self.error_from_response(response, self._read_error(response))
+                lines = iter_lines_capped(response, self.answer_cap)
+                for event in iter_sse_data(lines, deadline):
                     return parse_stream_event(event, provider=self.name)
+        except UnacceptableBody as exc:
+            raise self._unacceptable(exc) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached the gateway: safe to try again.
             raise self._transport_error("provider_unreachable", "could not be reached",
@@ -210,27 +219,55 @@ class GatewayProvider(VideoProvider):
 
     # -- transport ----------------------------------------------------------------------------
 
+    @property
+    def answer_cap(self) -> int:
+        """Largest answer read: a clip can come inline as base64 (4 bytes per 3)."""
+        return int(kling_settings.MAX_DOWNLOAD_BYTES) * 4 // 3 + ANSWER_SLACK
+
     def _post_json(self, path: str, body: dict[str, Any], *, model: str = "",
                    extra_headers=None) -> Any:
         try:
-            response = self._client.post(
+            with self._client.stream(
+                "POST",
                 self.base_url + path,
-                headers=self.headers(extra_headers, model=model),
+                headers=self.headers({**IDENTITY, **(extra_headers or {})}, model=model),
                 content=json.dumps(body).encode(),
-            )
+            ) as response:
+                if response.status_code >= 300:
+                    raise self.error_from_response(response, self._read_error(response))
+                raw = read_capped(response, self.answer_cap)
+        except UnacceptableBody as exc:
+            raise self._unacceptable(exc) from None
         except httpx.TimeoutException as exc:
             raise self._transport_error("provider_timeout", "timed out", exc) from None
         except httpx.TransportError as exc:
             raise self._transport_error("provider_unreachable", "could not be reached",
                                         exc) from None
-        if response.status_code >= 300:
-            raise self.error_from_response(response)
         try:
-            return response.json()
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise self._bad_response("the answer is not valid JSON") from None
 
-    def error_from_response(self, response: httpx.Response) -> ProviderError:
+    def _read_error(self, response: httpx.Response) -> bytes:
+        # An error body is a short JSON object; a larger or encoded one is "unreadable".
+        try:
+            return read_capped(response, MAX_ERROR_BODY)
+        except UnacceptableBody:
+            return b""
+
+    def _unacceptable(self, exc: UnacceptableBody) -> ProviderError:
+        # Neither gets better by asking again: the job fails with the reason.
+        if exc.encoding:
+            error = self._bad_response(
+                f"it is compressed ({exc.encoding[:40]}) although none was asked for")
+            error.retryable = False
+            return error
+        return ProviderError(
+            f"The gateway's answer is larger than {exc.limit // 2**20} MiB: a clip sent inline "
+            "would be over the download limit (MAX_DOWNLOAD_BYTES).",
+            code="download_too_large", status=502, retryable=False, provider=self.name)
+
+    def error_from_response(self, response: httpx.Response, body: bytes) -> ProviderError:
         """The error of a non-2xx answer, mapped as ``errors/create-gateway-error.ts`` maps it.
 
         The HTTP status is kept whatever the body (a proxy's HTML 401 stays final, its 503
@@ -239,7 +276,7 @@ class GatewayProvider(VideoProvider):
         status = response.status_code
         retry_after = parse_retry_after(response.headers)
         try:
-            payload = response.json()
+            payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             payload = None
         error = as_dict(payload.get("error")) if isinstance(payload, dict) else {}
