@@ -94,6 +94,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Spending limits (in CURRENCY) over estimated costs of requests that are running or "
         "succeeded; a new request over a limit is refused. None: no limit.",
     ),
+    Setting(
+        "ADMIN_SHOW_ALL_REQUESTS",
+        True,
+        "Whether every editor who may view video requests sees all of them; False shows "
+        "each editor only the requests for objects they may change.",
+    ),
     Setting("QUEUE_NAME", "kling", "Dramatiq queue the actors use."),
     Setting(
         "MODELS",

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from ..models import VideoRequest
 from .generate import GenerateOptions, render_or_queue
+from .permissions import SOURCE_PERMISSIONS, may_use_source
 
 ACTION_NAME = "generate_video"
 #: Name used in ``allowed_permissions``: Django asks ``has_kling_video_permission(request)``.
@@ -48,14 +49,19 @@ def generate_video_action(
     prompt_field: str | None = None,
     max_objects: int = 50,
     description: str | None = None,
+    source_permission: str = "change",
 ) -> Callable[[admin.ModelAdmin, HttpRequest, models.QuerySet], HttpResponse | None]:
     """An admin action that opens the "Generate video" page for the selected objects.
 
     ``image_field`` names the image field the clip starts from, ``prompt_field`` an optional
-    field (or method) whose text prefills each prompt, ``max_objects`` the largest batch.
+    field (or method) whose text prefills each prompt, ``max_objects`` the largest batch,
+    ``source_permission`` what the editor needs on each object: ``"change"`` (the default: the
+    clip becomes the object's video) or ``"view"``.
     """
+    if source_permission not in SOURCE_PERMISSIONS:
+        raise ValueError(f"source_permission must be one of {SOURCE_PERMISSIONS}")
     options = GenerateOptions(image_field=image_field, prompt_field=prompt_field,
-                              max_objects=max_objects)
+                              max_objects=max_objects, source_permission=source_permission)
 
     @admin.action(description=description or _("Generate video"), permissions=[PERMISSION])
     def generate_video(model_admin: admin.ModelAdmin, request: HttpRequest,
@@ -74,6 +80,17 @@ def run_action(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: mo
             "Select at most %(count)d object at a time.",
             "Select at most %(count)d objects at a time.",
             options.max_objects) % {"count": options.max_objects}, messages.WARNING)
+        return None
+    denied = [obj for obj in objects if not may_use_source(
+        request, model_admin.admin_site, type(obj), obj, model_admin=model_admin,
+        permission=options.source_permission)]
+    if denied:
+        model_admin.message_user(request, ngettext(
+            "You may not make a video for %(count)d of the selected objects: a clip becomes "
+            "the object's video, so it needs the permission to change it.",
+            "You may not make videos for %(count)d of the selected objects: a clip becomes "
+            "the object's video, so it needs the permission to change it.",
+            len(denied)) % {"count": len(denied)}, messages.ERROR)
         return None
 
     def post_back(shown: Sequence[models.Model]) -> list[tuple[str, str]]:

@@ -57,6 +57,8 @@ class GenerateOptions:
     image_field: str = "image"
     prompt_field: str | None = None
     max_objects: int = 50
+    #: What the editor needs on each object: "change" (default) or "view".
+    source_permission: str = "change"
 
 
 def render_or_queue(
@@ -80,8 +82,15 @@ def render_or_queue(
     if request.method == "POST" and CONFIRM in request.POST:
         batch = BatchOptionsForm(request.POST)
         formset = VideoRowFormSet(request.POST, request.FILES, prefix=ROWS_PREFIX)
-        if batch.is_valid() and formset.is_valid():
-            forms = [f for f in formset if f.cleaned_data.get("object_id") in by_id]
+        if formset.is_valid() and formset.total_form_count() > len(by_id):
+            # A tampered form: rows repeating an object would each queue (and bill) a clip.
+            model_admin.message_user(request, _(
+                "The form sent %(rows)d rows for %(objects)d selected objects; nothing was "
+                "queued. Check the rows and confirm again.")
+                % {"rows": formset.total_form_count(), "objects": len(by_id)}, messages.ERROR)
+            formset = _initial_formset(objects, options)
+        elif batch.is_valid() and formset.is_valid():
+            forms = _one_row_per_object(formset, by_id)
             queued, remaining = _queue(request, batch, forms, by_id, options)
             if queued:
                 _announce(model_admin, request, queued)
@@ -90,10 +99,7 @@ def render_or_queue(
             formset = _rebound(remaining)
     else:
         batch = BatchOptionsForm()
-        formset = VideoRowFormSet(prefix=ROWS_PREFIX, initial=[
-            {"object_id": str(obj.pk), "prompt": _prefill(obj, options.prompt_field)}
-            for obj in objects
-        ])
+        formset = _initial_formset(objects, options)
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
     per_clip = _estimate(batch)
@@ -121,6 +127,25 @@ def render_or_queue(
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def _initial_formset(objects: Sequence[models.Model], options: GenerateOptions) -> Any:
+    return VideoRowFormSet(prefix=ROWS_PREFIX, initial=[
+        {"object_id": str(obj.pk), "prompt": _prefill(obj, options.prompt_field)}
+        for obj in objects
+    ])
+
+
+def _one_row_per_object(formset: Any, by_id: dict[str, models.Model]) -> list[VideoRowForm]:
+    """The rows for selected objects, the first one only where an object repeats."""
+    seen: set[str] = set()
+    forms = []
+    for form in formset:
+        object_id = form.cleaned_data.get("object_id")
+        if object_id in by_id and object_id not in seen:
+            seen.add(object_id)
+            forms.append(form)
+    return forms
 
 
 def _rows(model_admin: admin.ModelAdmin, formset: Any, by_id: dict[str, models.Model],

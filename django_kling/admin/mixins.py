@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from .actions import ACTION_NAME, can_generate_videos, generate_video_action
 from .generate import GenerateOptions, render_or_queue
 from .inlines import VideoRequestInline
+from .permissions import SOURCE_PERMISSIONS, may_use_source
 
 
 class KlingVideoAdminMixin:
@@ -36,6 +37,9 @@ class KlingVideoAdminMixin:
     kling_prompt_field: str | None = None
     #: Most objects one batch may hold.
     kling_max_objects: int = 50
+    #: What an editor needs on an object to make (or retry) its clip: "change" (default; the
+    #: clip becomes the object's public video) or "view".
+    kling_source_permission: str = "change"
     #: Show the object's video requests on its change page.
     kling_inline: bool = True
     #: Adds the "Generate video" button to the object tools (set your own template to drop it).
@@ -49,10 +53,20 @@ class KlingVideoAdminMixin:
     def kling_options(self) -> GenerateOptions:
         return GenerateOptions(image_field=self.kling_image_field,
                                prompt_field=self.kling_prompt_field,
-                               max_objects=self.kling_max_objects)
+                               max_objects=self.kling_max_objects,
+                               source_permission=self.kling_source_permission)
 
     def has_kling_video_permission(self, request: HttpRequest) -> bool:
         return can_generate_videos(request)
+
+    def _kling_source_permission(self) -> str:
+        # A wrong value is reported by check() (E102); the safe default applies meanwhile.
+        return self.kling_source_permission if self.kling_source_permission in \
+            SOURCE_PERMISSIONS else "change"
+
+    def _may_generate_for(self, request: HttpRequest, obj: models.Model) -> bool:
+        return may_use_source(request, self.admin_site, self.model, obj, model_admin=self,
+                              permission=self._kling_source_permission())
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         # Django 6.1 says where the actions are shown (list or change form); 5.2 never does.
@@ -68,7 +82,8 @@ class KlingVideoAdminMixin:
         if ACTION_NAME not in actions and self.has_kling_video_permission(request):
             action = generate_video_action(
                 self.kling_image_field, prompt_field=self.kling_prompt_field,
-                max_objects=self.kling_max_objects)
+                max_objects=self.kling_max_objects,
+                source_permission=self._kling_source_permission())
             actions[ACTION_NAME] = (action, ACTION_NAME, action.short_description)
         return actions
 
@@ -101,6 +116,8 @@ class KlingVideoAdminMixin:
         if obj is None or not self.has_view_or_change_permission(  # type: ignore[attr-defined]
                 request, obj):
             raise Http404
+        if not self._may_generate_for(request, obj):
+            raise PermissionDenied
         opts = self.model._meta
         change_url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}"
                              "_change", args=[quote(obj.pk)])
@@ -110,7 +127,8 @@ class KlingVideoAdminMixin:
 
     def render_change_form(self, request: HttpRequest, context: dict, add: bool = False,
                            change: bool = False, form_url: str = "", obj: Any = None) -> Any:
-        if obj is not None and self.has_kling_video_permission(request):
+        if obj is not None and self.has_kling_video_permission(request) \
+                and self._may_generate_for(request, obj):
             context["kling_generate_url"] = self.kling_generate_url(obj)
         return super().render_change_form(  # type: ignore[misc]
             request, context, add, change, form_url, obj)
@@ -127,4 +145,10 @@ class KlingVideoAdminMixin:
                 f"{self.model._meta.label}.",
                 hint="Set kling_image_field to the name of the model's ImageField.",
                 obj=self.__class__, id="django_kling.E101"))
+        if self.kling_source_permission not in SOURCE_PERMISSIONS:
+            errors.append(checks.Error(
+                f"kling_source_permission {self.kling_source_permission!r} is not one of "
+                f"{', '.join(SOURCE_PERMISSIONS)}.",
+                hint='Use "change" (the default) or "view".',
+                obj=self.__class__, id="django_kling.E102"))
         return errors

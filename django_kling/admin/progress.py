@@ -75,7 +75,7 @@ def panel_context(job: VideoRequest, model_admin: ModelAdmin, request: HttpReque
         "explanation": explain(job.error_code),
         # A succeeded job is not offered again: another take costs as much as the first.
         "can_retry": (job.status in (Status.FAILED, Status.CANCELED)
-                      and model_admin.has_kling_retry_permission(request)),
+                      and model_admin.may_retry(request, job)),
         "can_cancel": job.is_active and model_admin.has_kling_cancel_permission(request),
         "retry_url": _url(site, opts, "retry", job),
         "cancel_url": _url(site, opts, "cancel", job),
@@ -112,7 +112,7 @@ def status_response(model_admin: ModelAdmin, request: HttpRequest) -> JsonRespon
         except ValueError:
             continue
     panel_id = request.GET.get("panel", "")
-    jobs = VideoRequest.objects.filter(pk__in=ids).select_related(
+    jobs = model_admin.get_queryset(request).filter(pk__in=ids).select_related(
         "video", "poster", "first_frame", "last_frame", "content_type")
     payload = {}
     for job in jobs:

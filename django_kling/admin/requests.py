@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -25,11 +25,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from ..conf import kling_settings
 from ..exceptions import InvalidInput
 from ..jobs import cancel_video_request, retry_video_request
 from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
 from .explanations import explain
+from .permissions import may_use_source
 from .sources import SourcesChangeList
 
 RETRYABLE = (Status.FAILED, Status.CANCELED)
@@ -103,6 +105,39 @@ class VideoRequestAdmin(admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
 
+    def may_retry(self, request: HttpRequest, job: VideoRequest) -> bool:
+        """Retry makes a new clip for the job's object: the add permission on requests, the
+        view permission on this one, and what generating needs on the object (see
+        ``permissions``)."""
+        if not (self.has_kling_retry_permission(request)
+                and self.has_view_permission(request, job)):
+            return False
+        model = job.content_type.model_class() if job.content_type_id else None
+        if model is None:
+            return True  # made from a file (a command or the API): no object to protect
+        return may_use_source(request, self.admin_site, model, job.source_object)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return self.limit_to_permitted_sources(request, super().get_queryset(request))
+
+    def limit_to_permitted_sources(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """Every request by default; with ``ADMIN_SHOW_ALL_REQUESTS = False``, only those for
+        objects the editor may change (and their own requests made without an object).
+
+        The hook to override for object-level rules: this one decides per model, as Django's
+        own permissions do.
+        """
+        if kling_settings.ADMIN_SHOW_ALL_REQUESTS or request.user.is_superuser:
+            return queryset
+        allowed = Q(content_type__isnull=True, created_by=request.user.pk)
+        used = queryset.order_by().values("content_type")
+        for content_type in ContentType.objects.filter(pk__in=used):
+            model = content_type.model_class()
+            if model is not None and may_use_source(request, self.admin_site, model,
+                                                    permission="change"):
+                allowed |= Q(content_type=content_type)
+        return queryset.filter(allowed)
+
     def has_kling_cancel_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
@@ -139,6 +174,8 @@ class VideoRequestAdmin(admin.ModelAdmin):
         if not self.has_kling_retry_permission(request):
             raise PermissionDenied
         job = self._get_job(request, object_id)
+        if not self.may_retry(request, job):
+            raise PermissionDenied
         try:
             retried = retry_video_request(job, user=request.user)
         except InvalidInput as exc:
@@ -155,6 +192,11 @@ class VideoRequestAdmin(admin.ModelAdmin):
         job = self._get_job(request, object_id)
         if cancel_video_request(job):
             self.message_user(request, _("The request was canceled."), messages.SUCCESS)
+            job.refresh_from_db()
+            if job.submit_attempts or job.operation is not None:
+                self.message_user(request, _(
+                    "It had already been sent to the provider, which cannot stop it: it is "
+                    "still paid for and counts against the budget."), messages.WARNING)
         else:
             self.message_user(request, _("The request had already ended."), messages.WARNING)
         return HttpResponseRedirect(self._change_url(job))
@@ -175,8 +217,11 @@ class VideoRequestAdmin(admin.ModelAdmin):
     @admin.action(description=_("Retry the selected failed or canceled requests"),
                   permissions=["kling_retry"])
     def retry_requests(self, request: HttpRequest, queryset: QuerySet) -> None:
-        retried = refused = 0
+        retried = refused = denied = 0
         for job in queryset.filter(status__in=RETRYABLE):
+            if not self.may_retry(request, job):
+                denied += 1
+                continue
             try:
                 retry_video_request(job, user=request.user)
             except InvalidInput as exc:  # e.g. over the budget: say why, keep going
@@ -184,7 +229,13 @@ class VideoRequestAdmin(admin.ModelAdmin):
                 refused += 1
             else:
                 retried += 1
-        skipped = queryset.count() - retried - refused
+        skipped = queryset.count() - retried - refused - denied
+        if denied:
+            self.message_user(request, ngettext(
+                "%(count)d request was not retried: retrying needs the permission to change "
+                "its object.",
+                "%(count)d requests were not retried: retrying needs the permission to change "
+                "their objects.", denied) % {"count": denied}, messages.ERROR)
         if retried:
             self.message_user(request, ngettext(
                 "%(count)d request was queued again.", "%(count)d requests were queued again.",
