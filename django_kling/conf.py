@@ -19,6 +19,24 @@ from .exceptions import ConfigurationError
 SETTING_NAME = "DJANGO_KLING"
 
 
+class Secret(str):
+    """A secret option (an API key): a ``str`` everywhere, except that ``repr()`` hides it.
+
+    Django's DEBUG error page shows every local variable of every frame with ``repr()``, and
+    ``sensitive_variables`` does not apply there; options dicts holding a ``Secret`` can sit in
+    any local without the key ever being shown.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
+#: Provider options whose values are wrapped in ``Secret``.
+SECRET_OPTIONS = frozenset({"API_KEY"})
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -142,6 +160,13 @@ def _reject_unknown(where: str, known: dict[str, Any], given: Any) -> None:
         )
 
 
+def _hide_secrets(options: Any) -> Any:
+    if not isinstance(options, dict):
+        return options  # _merge_closed says what is wrong with it
+    return {key: Secret(value) if key in SECRET_OPTIONS and isinstance(value, str) else value
+            for key, value in options.items()}
+
+
 def _merge_closed(where: str, defaults: dict[str, Any], given: Any) -> dict[str, Any]:
     _reject_unknown(where, defaults, given)
     return {**defaults, **given}
@@ -216,8 +241,8 @@ class KlingSettings:
                 f"Unknown provider {name!r} in {SETTING_NAME}. "
                 f"Known providers: {', '.join(sorted(PROVIDER_OPTIONS))}."
             )
-        defaults = {s.name: _resolve(s.default) for s in PROVIDER_OPTIONS[name]}
-        given = self.PROVIDERS.get(name, {})
+        defaults = _hide_secrets({s.name: _resolve(s.default) for s in PROVIDER_OPTIONS[name]})
+        given = _hide_secrets(self.PROVIDERS.get(name, {}))
         return _merge_closed(f"{SETTING_NAME}['PROVIDERS'][{name!r}]", defaults, given)
 
     def price_per_second(self, mode: str, sound: bool, model: str = "") -> Decimal:

@@ -199,9 +199,9 @@ def create_video_request(
     prompt = options.validate_prompt(prompt, field="prompt")
     negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
     provider = provider or kling_settings.PROVIDER
-    provider_options = kling_settings.provider_options(provider)
-    model = options.validate_model(model or str(provider_options.get("MODEL", "")),
-                                   allowed=kling_settings.MODELS, sound=sound)
+    default_model, protocol = _model_and_protocol(provider)
+    model = options.validate_model(model or default_model, allowed=kling_settings.MODELS,
+                                   sound=sound)
     if mode != options.Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                            code="sound_needs_pro", field="mode")
@@ -235,8 +235,8 @@ def create_video_request(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
-                mode=mode, generate_audio=sound, seed=seed, provider=provider, model=model,
-                protocol=str(provider_options.get("PROTOCOL", "")),
+                mode=mode, generate_audio=sound, seed=seed, provider=provider,
+                model=model, protocol=protocol,
                 estimated_cost=cost,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
@@ -248,6 +248,13 @@ def create_video_request(
             asset.file.delete(save=False)
         raise
     return job
+
+
+def _model_and_protocol(provider: str) -> tuple[str, str]:
+    # The options hold the API key: kept out of create_video_request's locals, which error
+    # reports show.
+    provider_options = kling_settings.provider_options(provider)
+    return str(provider_options.get("MODEL", "")), str(provider_options.get("PROTOCOL", ""))
 
 
 def enqueue(job: VideoRequest) -> None:

@@ -160,3 +160,27 @@ def test_cancel_and_retry(sandbox, make_image, django_capture_on_commit_callback
     assert str(retried.pk) in output and retried.first_frame_id == job.first_frame_id
     with pytest.raises(CommandError, match="No single video request"):
         run("kling_retry", "zzz")
+
+
+@pytest.mark.django_db
+def test_output_carries_no_terminal_control_characters(make_image):
+    # Issue 13, item 11: names and provider errors are someone else's text.
+    from django.core.files.base import ContentFile
+
+    from django_kling.jobs import create_video_request
+    from django_kling.management.commands.kling_status import Command
+    from django_kling.pipeline import fail
+    from tests.shop.models import Product
+
+    product = Product(name="\x1b]0;owned\x07Sea salt\u202e")
+    product.image.save("salt.png", ContentFile(make_image()), save=True)
+    job = create_video_request(source=product, field_name="image")
+    fail(job, "generation_failed", "\x1b[2J\x1b[1;1HKling\x9b31m refused\r")
+    detail = run("kling_status", str(job.pk))
+    listing = run("kling_status")
+    for text in (detail, listing):
+        assert not any(c in text for c in "\x1b\x07\x9b\r\u202e")
+    assert "Sea salt" in detail and "Kling31m refused" in detail
+    err = io.StringIO()
+    Command(stderr=err).stderr.write("CommandError: \x1b[31mred")  # how errors are printed
+    assert err.getvalue() == "CommandError: [31mred\n"

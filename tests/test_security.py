@@ -60,3 +60,37 @@ def test_not_in_admin_pages(finished_jobs, admin_client):
 def test_not_in_error_reports(settings):
     safe = SafeExceptionReporterFilter().get_safe_settings()
     assert API_KEY not in repr(safe["DJANGO_KLING"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False], ids=["DEBUG page", "HTML error report"])
+def test_not_in_the_locals_an_error_page_shows(settings, make_image, debug):
+    # Issue 13, item 6: the DEBUG 500 page shows every local of every frame (and
+    # sensitive_variables does not apply there); the provider options held the key.
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    settings.DEBUG = debug
+    try:
+        create_video_request(make_image(), seed="not a number")  # fails at the insert
+    except (TypeError, ValueError):
+        exc_info = sys.exc_info()
+    reporter = ExceptionReporter(None, *exc_info, is_email=not debug)
+    html = reporter.get_traceback_html()
+    assert "create_video_request" in html and "first_asset" in html  # its locals are shown
+    assert secrets_in(html) == []
+    assert secrets_in(reporter.get_traceback_text()) == []
+
+
+@pytest.mark.parametrize("protocol", ["async", "stream"])
+def test_provider_error_text_is_redacted(worker, sandbox, settings, make_image, protocol):
+    # Issue 13, item 10: the text of a status answer or stream error event is stored and shown.
+    from .conftest import use_protocol
+
+    use_protocol(settings, sandbox, protocol)
+    sandbox.set_fault("generation_error", message=f"Key {API_KEY} is not allowed for Kling.")
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == "failed"
+    assert API_KEY not in job.error_message
+    assert "[redacted]" in job.error_message

@@ -8,6 +8,7 @@ provider's options with ``conf``; see "Adding a provider" in the manual.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
@@ -56,7 +57,9 @@ def shared_provider(name: str | None = None) -> VideoProvider:
     """
     name = name or kling_settings.PROVIDER
     options = kling_settings.provider_options(name)
-    key = (name, json.dumps(options, sort_keys=True, default=str))
+    # A digest, not the dump itself: the dump holds the API key and locals reach error reports.
+    key = (name, hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
+           .hexdigest())
     cache = getattr(_local, "providers", None)
     if cache is None:
         cache = _local.providers = {}

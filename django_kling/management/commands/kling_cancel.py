@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...jobs import cancel_video_request
 from ..lookup import find_request
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Cancel a request that has not ended (the provider may still finish and bill it).")
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...conf import kling_settings
@@ -13,9 +13,10 @@ from ...jobs import create_video_request, resolve_source
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, MODES
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Generate a video from an image file or from an object's image field.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -96,10 +97,10 @@ class Command(BaseCommand):
             raise CommandError(f"{job.get_status_display()}: {job.error_message} "
                                f"[{job.error_code}]")
         video = job.video
-        self.stdout.write(self.style.SUCCESS(
+        self.stdout.write(
             _("Succeeded: %(name)s (%(width)sx%(height)s, %(duration).2fs, %(fps)g fps, "
               "audio %(audio)s, %(size)s bytes); poster %(poster)s") % {
                 "name": video.file.name, "width": video.width, "height": video.height,
                 "duration": video.duration, "fps": video.fps,
                 "audio": _("yes") if video.has_audio else _("no"), "size": video.size,
-                "poster": job.poster.file.name}))
+                "poster": job.poster.file.name}, self.style.SUCCESS)

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...exceptions import InvalidInput
 from ...jobs import retry_video_request
 from ..lookup import find_request
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Queue a new request with the same inputs as a failed or canceled one.")
 
     def add_arguments(self, parser: CommandParser) -> None:

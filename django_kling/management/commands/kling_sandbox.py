@@ -3,14 +3,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from ...testing.sandbox import Sandbox
 from ...testing.sandbox.jobs import RESULT_KINDS
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Run the sandbox: a local fake of the Vercel AI Gateway for Kling v2.6 "
              "image-to-video, rendering real MP4 clips. Runs until Ctrl-C.")
 
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(_("Could not start the sandbox: %(error)s") % {"error": exc}) \
                 from None
-        self.stdout.write(self.style.SUCCESS(_("Kling sandbox running.")))
+        self.stdout.write(_("Kling sandbox running."), self.style.SUCCESS)
         self.stdout.write(_("Streaming base URL (v3): %(url)s") % {"url": sandbox.v3_url})
         self.stdout.write(_("Jobs base URL (v4):      %(url)s") % {"url": sandbox.v4_url})
         self.stdout.write(_("API key:                 %(key)s") % {"key": sandbox.api_key})

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ...models import VideoRequest
 from ..lookup import find_request
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Show recent video requests, or one request in full.")
 
     def add_arguments(self, parser: CommandParser) -> None:

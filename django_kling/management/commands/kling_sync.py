@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 
 from ...sync import default_grace, sync
+from ..terminal import KlingCommand
 
 
-class Command(BaseCommand):
+class Command(KlingCommand):
     help = _("Re-enqueue video requests whose work was lost or never enqueued (safe from cron).")
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -20,7 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from ...bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
-from ...conf import kling_settings
+from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider
 from .body import build_body
@@ -101,7 +101,9 @@ class GatewayProvider(VideoProvider):
 
     def status(self, operation: Any, *, model: str = "") -> JobStatus:
         data = self._post_json("/video-model/status", {"operation": operation}, model=model)
-        return parse_status(data, provider=self.name)
+        status = parse_status(data, provider=self.name)
+        status.error = self.safe(status.error)  # provider text is stored and shown
+        return status
 
     def generate(self, job: GenerationInput) -> JobStatus:
         deadline = time.monotonic() + float(self.options.get("STREAM_TIMEOUT", 900.0))
@@ -117,7 +119,13 @@ class GatewayProvider(VideoProvider):
                     raise self.error_from_response(response, self._read_error(response))
                 lines = iter_lines_capped(response, self.answer_cap)
                 for event in iter_sse_data(lines, deadline):
-                    return parse_stream_event(event, provider=self.name)
+                    try:
+                        return parse_stream_event(event, provider=self.name)
+                    except ProviderError as exc:  # its text is stored and shown: redacted
+                        raise ProviderError(
+                            self.safe(exc.message), code=exc.code, status=exc.status,
+                            retryable=exc.retryable, provider=self.name,
+                            generation_id=exc.generation_id) from None
         except UnacceptableBody as exc:
             raise self._unacceptable(exc) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -190,10 +198,10 @@ class GatewayProvider(VideoProvider):
     def credentials(self) -> tuple[str, str]:
         """``(token, auth method)``: the API key, else the Vercel OIDC token (read now)."""
         if self.api_key:
-            return self.api_key, "api-key"
+            return Secret(self.api_key), "api-key"
         token = oidc_token()
         if token:
-            return token, "oidc"
+            return Secret(token), "oidc"
         # Checked here, when a job is sent, and by ``check --deploy``: a build without
         # secrets (migrate, collectstatic) must not need the key.
         raise ProviderError(
@@ -205,7 +213,7 @@ class GatewayProvider(VideoProvider):
     def headers(self, extra: dict[str, str] | None = None, *, model: str = "") -> dict[str, str]:
         token, method = self.credentials()
         headers = {
-            "authorization": f"Bearer {token}",
+            "authorization": Secret(f"Bearer {token}"),  # its repr() hides it
             "ai-gateway-protocol-version": PROTOCOL_VERSION,
             "ai-gateway-auth-method": method,
             "ai-model-id": model or self.model,
