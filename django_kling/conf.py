@@ -109,8 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "BUDGET",
         {"per_day": None, "per_month": None},
-        "Spending limits (in CURRENCY) over estimated costs of requests that are running or "
-        "succeeded; a new request over a limit is refused. None: no limit.",
+        "Spending limits (in CURRENCY) over the cost (reported, else estimated) of every "
+        "request that may be billed; a new request over a limit is refused. None: no limit.",
     ),
     Setting(
         "ADMIN_SHOW_ALL_REQUESTS",
