@@ -48,7 +48,9 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 @nox.session(python="3.13")
 def newest(session: nox.Session) -> None:
     """Python 3.13 with the newest release of every dependency: the whole suite."""
-    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]")
+    # uv's --upgrade upgrades every package; pip needs to be told to be eager.
+    eager = [] if session.venv_backend == "uv" else ["--upgrade-strategy", "eager"]
+    session.install("--upgrade", *eager, "-e", ".[dev]")
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run("python", "-m", "pytest", *session.posargs,
                 env={"KLING_EXPECT_STACK": "newest"})
