@@ -22,6 +22,11 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 # matrix with its worker processes, the real browser) is left to it and to `make test`.
 CORE = ["-m", "not faults", "--ignore=tests/browser", "--ignore=tests/faults"]
 
+# What a session tested, printed before its tests (uv's environments have no pip to ask).
+VERSIONS = ("import sys, importlib.metadata as m; print(sys.version.split()[0], *(f'{n}=='"
+            "f'{m.version(n)}' for n in ('django', 'av', 'pillow', 'dramatiq', 'django-dramatiq',"
+            " 'httpx', 'django-storages')))")
+
 nox.options.sessions = ["newest", "oldest", "django60", "rabbitmq", "package"]
 nox.options.reuse_existing_virtualenvs = True
 # uv (a dev dependency) creates and fills the session environments several times faster than
@@ -51,7 +56,7 @@ def newest(session: nox.Session) -> None:
     # uv's --upgrade upgrades every package; pip needs to be told to be eager.
     eager = [] if session.venv_backend == "uv" else ["--upgrade-strategy", "eager"]
     session.install("--upgrade", *eager, "-e", ".[dev]")
-    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    session.run("python", "-c", VERSIONS, silent=False)
     session.run("python", "-m", "pytest", *session.posargs,
                 env={"KLING_EXPECT_STACK": "newest"})
 
