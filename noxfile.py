@@ -65,6 +65,7 @@ def newest(session: nox.Session) -> None:
 def oldest(session: nox.Session) -> None:
     """Python 3.10 with the lower bound of every dependency (ci/constraints-oldest.txt)."""
     session.install("-e", ".[dev]", "-c", str(OLDEST))
+    session.run("python", "-c", VERSIONS, silent=False)
     session.run("python", "-m", "pytest", *CORE, *session.posargs,
                 env={"KLING_EXPECT_STACK": "oldest"})
 
@@ -73,6 +74,7 @@ def oldest(session: nox.Session) -> None:
 def django60(session: nox.Session) -> None:
     """Django 6.0 (the release before the newest), other dependencies current."""
     session.install("-e", ".[dev]", "Django~=6.0.0")
+    session.run("python", "-c", VERSIONS, silent=False)
     session.run("python", "-m", "pytest", *CORE, *session.posargs,
                 env={"KLING_EXPECT_STACK": "django60"})
 
