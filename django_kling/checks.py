@@ -47,7 +47,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         else:
             options = conf.provider_options(provider)
             errors += REGISTRY[provider].check(options)
-            errors += _check_models(conf.MODELS, str(options.get("MODEL", "")))
+            errors += _check_models(conf.MODELS, REGISTRY[provider].default_model(options))
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:

@@ -73,6 +73,12 @@ class ProviderError(KlingError):
     ``retryable`` says whether the same call may succeed later, ``retry_after`` is the delay in
     seconds the provider asked for, if any, and ``generation_id`` the provider's id of the
     failed generation (what its support asks for), if it sent one.
+
+    ``fallback`` says the provider refused the call before accepting any work, for a reason
+    another provider may not share (unreachable, overloaded, rate-limited, out of credit): the
+    job may then be sent to the next provider of ``PROVIDERS_ORDER`` without paying twice. It is
+    never set for a failure after the request went out (a timeout, a cut connection, an
+    unreadable success), where the provider may have accepted and billed the job.
     """
 
     code = "provider_error"
@@ -87,6 +93,7 @@ class ProviderError(KlingError):
         retry_after: float | None = None,
         provider: str = "",
         generation_id: str = "",
+        fallback: bool = False,
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
@@ -94,6 +101,7 @@ class ProviderError(KlingError):
         self.retry_after = retry_after
         self.provider = provider
         self.generation_id = generation_id
+        self.fallback = fallback
 
     def __repr__(self) -> str:
         return (

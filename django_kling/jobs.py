@@ -28,6 +28,7 @@ from . import images, options
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .models import Asset, AssetKind, BudgetLock, Status, VideoRequest
+from .providers import provider_class
 from .signals import video_requested
 
 ImageSource = bytes | IO[bytes] | str
@@ -254,7 +255,8 @@ def _model_and_protocol(provider: str) -> tuple[str, str]:
     # The options hold the API key: kept out of create_video_request's locals, which error
     # reports show.
     provider_options = kling_settings.provider_options(provider)
-    return str(provider_options.get("MODEL", "")), str(provider_options.get("PROTOCOL", ""))
+    return (provider_class(provider).default_model(provider_options),
+            str(provider_options.get("PROTOCOL", "")))
 
 
 def enqueue(job: VideoRequest) -> None:

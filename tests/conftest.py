@@ -45,10 +45,18 @@ def sandbox(sandbox_server: Sandbox, settings) -> Iterator[Sandbox]:
     sandbox_server.result = "url"
     settings.DJANGO_KLING = {
         **settings.DJANGO_KLING,
-        "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": sandbox_server.v4_url}},
+        "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": sandbox_server.v4_url},
+                      **direct_providers(sandbox_server)},
     }
     yield sandbox_server
     sandbox_server.clear_faults()
+
+
+def direct_providers(sandbox: Sandbox) -> dict[str, dict]:
+    """The other providers' options, each pointed at its routes on the sandbox."""
+    return {
+        "kling": {"API_KEY": API_KEY, "BASE_URL": sandbox.kling_url},
+    }
 
 
 def use_protocol(settings, sandbox: Sandbox, protocol: str) -> None:

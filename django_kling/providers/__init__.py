@@ -18,15 +18,17 @@ from .base import (
     GenerationInput,
     ImageInput,
     JobStatus,
+    PollingProvider,
     Started,
     VideoOutput,
     VideoProvider,
 )
 from .gateway import GatewayProvider
+from .kling import KlingProvider
 
 #: Every provider class by the name used in settings; the first one is the default provider.
 REGISTRY: dict[str, type[VideoProvider]] = {
-    provider.name: provider for provider in (GatewayProvider,)
+    provider.name: provider for provider in (GatewayProvider, KlingProvider)
 }
 for _name, _provider in REGISTRY.items():
     register_provider(_name, _provider.OPTIONS)
@@ -76,6 +78,7 @@ __all__ = [
     "GenerationInput",
     "ImageInput",
     "JobStatus",
+    "PollingProvider",
     "REGISTRY",
     "Started",
     "VideoOutput",

@@ -52,6 +52,8 @@ class GenerationInput:
     #: model label (``shop.product``) and an opaque, stable id of the editor (never a name).
     source_label: str = ""
     editor_id: str = ""
+    #: Chosen voices (provider voice ids), for providers that offer them.
+    voice_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,16 @@ class VideoProvider(ABC):
     name: str = ""
     #: The provider's options under ``DJANGO_KLING["PROVIDERS"][name]``, with their defaults.
     OPTIONS: ClassVar[tuple[Setting, ...]] = ()
+    #: What the provider can do with this model (the manual's feature matrix): "last_frame",
+    #: "sound", "voices", "webhooks", "idempotency". A request that needs a feature missing
+    #: here is never sent to it (fallback skips it with the reason).
+    FEATURES: ClassVar[frozenset[str]] = frozenset()
+    #: How long the provider keeps a finished clip at its URL, in words, for the manual.
+    RESULT_LIFETIME: ClassVar[str] = ""
+    #: The model ids (as in the ``MODELS`` setting) this provider runs, when its ``MODEL``
+    #: option is its own name for the model rather than one of those ids; empty: the ``MODEL``
+    #: option is the id.
+    MODEL_IDS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -123,8 +135,8 @@ class VideoProvider(ABC):
         """Start a job; calling it again with the same key must not start (or bill) another."""
 
     @abstractmethod
-    def status(self, operation: Any) -> JobStatus:
-        """Ask how the job behind ``operation`` is doing."""
+    def status(self, operation: Any, *, model: str = "") -> JobStatus:
+        """Ask how the job behind ``operation`` (of model id ``model``) is doing."""
 
     @abstractmethod
     def generate(self, job: GenerationInput) -> JobStatus:
@@ -133,6 +145,22 @@ class VideoProvider(ABC):
     def operation_id(self, operation: Any) -> str:
         """A short, human-readable id of an operation, for lists and logs."""
         return str(operation)[:200]
+
+    @classmethod
+    def default_model(cls, options: dict[str, Any]) -> str:
+        """The model id of a request that chooses none."""
+        return cls.MODEL_IDS[0] if cls.MODEL_IDS else str(options.get("MODEL", ""))
+
+    @classmethod
+    def runs_model(cls, model: str, options: dict[str, Any]) -> bool:
+        """Whether this provider can run the model id ``model``."""
+        return model in cls.MODEL_IDS if cls.MODEL_IDS else model == cls.default_model(
+            options) or not model
+
+    @classmethod
+    def missing_features(cls, wanted: set[str]) -> set[str]:
+        """The features of ``wanted`` this provider cannot do."""
+        return set(wanted) - set(cls.FEATURES)
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> list[CheckMessage]:
@@ -163,3 +191,26 @@ class VideoProvider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PollingProvider(VideoProvider):
+    """A provider whose service only has jobs: ``generate`` starts one and polls it to its end.
+
+    Used by ``kling_generate``-style one-shot callers; the pipeline itself always uses
+    ``start`` and ``status``, which never bill twice.
+    """
+
+    #: Seconds between two status calls inside ``generate``.
+    GENERATE_POLL_INTERVAL: ClassVar[float] = 5.0
+
+    def generate(self, job: GenerationInput) -> JobStatus:
+        import time
+        import uuid
+
+        started = self.start(job, idempotency_key=f"kling_{uuid.uuid4().hex}")
+        deadline = time.monotonic() + float(self.options.get("GENERATE_TIMEOUT", 900.0))
+        while True:
+            status = self.status(started.operation)
+            if status.state != "pending" or time.monotonic() > deadline:
+                return status
+            time.sleep(self.GENERATE_POLL_INTERVAL)

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django_kling.jobs import create_video_request
 from django_kling.models import VideoRequest
 
-from ..conftest import API_KEY, S3_BUCKET
+from ..conftest import API_KEY, S3_BUCKET, direct_providers
 from .harness import Row, Workers, settle, tally, worker_database_url, worker_env
 from .proxy import FaultyProxy
 
@@ -53,11 +53,16 @@ class Rig:
         return self.tmp / "media"
 
     def configure(self, *, protocol: str = "async", storage: str = "default",
-                  client_timeout: float = 5.0, overrides: dict | None = None) -> None:
+                  client_timeout: float = 5.0, overrides: dict | None = None,
+                  provider: str = "gateway") -> None:
         base = self.sandbox.v4_url if protocol == "async" else self.sandbox.v3_url
+        direct = {name: {**options, "TIMEOUT": client_timeout}
+                  for name, options in direct_providers(self.sandbox).items()}
         self.overrides = {
+            "PROVIDER": provider,
             "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": base,
-                                      "PROTOCOL": protocol, "TIMEOUT": client_timeout}},
+                                      "PROTOCOL": protocol, "TIMEOUT": client_timeout},
+                          **direct},
             "POLL_INTERVAL": 0.2, "MAX_POLL_INTERVAL": 1.0, "STORAGE": storage,
             "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"], **(overrides or {}),
         }
@@ -196,6 +201,18 @@ def kill_after_accepted(rig: Rig, jobs) -> None:
     recover(rig)
 
 
+def kill_after_created(path: str) -> Callable:
+    """``kill_after_accepted`` for a provider whose create is ``POST <path>``."""
+    def during(rig: Rig, jobs) -> None:
+        wait_until(lambda: any(c.method == "POST" and c.path == path
+                               for c in rig.sandbox.calls), what=f"POST {path}")
+        time.sleep(0.2)
+        rig.workers.kill()
+        wait_until(lambda: rig.sandbox.bill_count >= 1, what="the bill")
+        recover(rig)
+    return during
+
+
 def kill_when_running(rig: Rig, jobs) -> None:
     # Every job of the row, not just the first: on a loaded machine another job could
     # otherwise already be storing its clip when the kill lands (a different scenario).
@@ -267,6 +284,12 @@ SCENARIOS: list[Scenario] = [
     ("SIGKILL after accepted, before op id saved", 1, {},
      lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="start"),
      kill_after_accepted, {}),
+    ("kling: SIGKILL after create, before task id saved", 1, {"provider": "kling"},
+     lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="kling.start"),
+     kill_after_created("/kling/v1/videos/image2video"), {}),
+    ("kling: 500 on create and query", 2, {"provider": "kling"},
+     lambda r: r.sandbox.set_fault("server_error", times=3, route=["kling.start",
+                                                                   "kling.status"]), None, {}),
     ("SIGKILL while polling", 2, {}, lambda r: setattr(r.sandbox, "delay", 4.0),
      kill_when_running, {}),
     ("SIGKILL mid-download", 1, {},

@@ -12,6 +12,7 @@ from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, MODES
+from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
 from ..terminal import KlingCommand
 
@@ -31,6 +32,8 @@ class Command(KlingCommand):
                                               "(default: the provider's MODEL)"))
         parser.add_argument("--no-sound", action="store_true", help=_("generate a silent clip"))
         parser.add_argument("--seed", type=int)
+        parser.add_argument("--provider", choices=sorted(REGISTRY),
+                            help=_("the provider to send it to (default: the configured one)"))
         parser.add_argument("--wait", action="store_true",
                             help=_("follow the job to its end; exit non-zero if it fails"))
         parser.add_argument("--timeout", type=float,
@@ -58,6 +61,7 @@ class Command(KlingCommand):
             "duration": options["duration"], "aspect_ratio": options["aspect_ratio"],
             "mode": options["mode"], "sound": sound, "seed": options["seed"],
             "model": options["model"],
+            "provider": options["provider"],
             "last_frame": self.read(options["last_frame"], "last_frame")
             if options["last_frame"] else None,
         }

@@ -242,10 +242,18 @@ class GatewayProvider(VideoProvider):
                 content=json.dumps(body).encode(),
             ) as response:
                 if response.status_code >= 300:
-                    raise self.error_from_response(response, self._read_error(response))
+                    error = self.error_from_response(response, self._read_error(response))
+                    # An error answer means the gateway took no job (fallback: start only).
+                    error.fallback = response.status_code == 429 or response.status_code >= 500
+                    raise error
                 raw = read_capped(response, self.answer_cap)
         except UnacceptableBody as exc:
             raise self._unacceptable(exc) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # No connection, so nothing was sent: another provider may take the job.
+            error = self._transport_error("provider_unreachable", "could not be reached", exc)
+            error.fallback = True
+            raise error from None
         except httpx.TimeoutException as exc:
             raise self._transport_error("provider_timeout", "timed out", exc) from None
         except httpx.TransportError as exc:

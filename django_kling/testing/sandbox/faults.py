@@ -6,7 +6,10 @@ next N matching requests and then switches itself off, ``None`` keeps it on unti
 ``clear_faults()``; ``route`` narrows it to some of its routes.
 
 Routes: ``start`` and ``status`` (v4 jobs), ``stream`` (the SSE call, v3 and v4) and ``file``
-(``GET /files/<id>.mp4``, the result download).
+(``GET /files/<id>.mp4``, the result download); the other providers' protocols have their own
+``<provider>.start`` and ``<provider>.status`` (``kling.start``, ``fal.status``...), so a test
+can break one provider and not the next (fallback). A fault set without ``route`` hits every
+route it applies to, whichever provider's.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-ROUTES = ("start", "status", "stream", "file")
-API_ROUTES = ("start", "status", "stream")
+#: The providers other than the gateway that the sandbox speaks for.
+DIRECT = ("kling", "fal", "replicate")
+DIRECT_STARTS = tuple(f"{provider}.start" for provider in DIRECT)
+DIRECT_STATUS = tuple(f"{provider}.status" for provider in DIRECT)
+ROUTES = ("start", "status", "stream", "file", *DIRECT_STARTS, *DIRECT_STATUS)
+API_ROUTES = ("start", "status", "stream", *DIRECT_STARTS, *DIRECT_STATUS)
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,16 @@ FAULTS: dict[str, FaultKind] = {
     "cut_stream": FaultKind(("stream",), {"heartbeats": 2, "clean": False},
                             "send heartbeats, then drop the connection without the data event "
                             "(clean=True ends the HTTP body properly instead)"),
+    "out_of_credit": FaultKind(DIRECT_STARTS, {},
+                               "the start is refused: no credit left on the account (the "
+                               "provider's own quota answer; nothing billed)"),
     "generation_error": FaultKind(
-        ("status", "stream"),
+        ("status", "stream", *DIRECT_STATUS),
         {"message": "Kling could not generate this video.",
          "error_type": "internal_server_error", "status_code": 500},
         'status answers {"status":"error"} from then on; the stream sends its error event'),
-    "cancelled": FaultKind(("status",), {}, 'status answers {"status":"cancelled"} from then on'),
+    "cancelled": FaultKind(("status", "replicate.status"), {},
+                           'status answers {"status":"cancelled"} from then on'),
     "result_expired": FaultKind(("status",), {},
                                 'status answers {"status":"completed","videos":[]} (the result '
                                 "expired) from then on"),

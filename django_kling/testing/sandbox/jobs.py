@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,10 @@ class Job:
     # Set by a status fault: ("error", message), ("cancelled", "") or ("expired", ""); final
     # once set.
     outcome: tuple[str, str] | None = None
+    #: The protocol it came in by ("gateway", "kling", "fal", "replicate").
+    provider: str = "gateway"
+    #: Delivers the provider's own completion callback (other protocols than the gateway's).
+    notify: Callable[[Job], None] | None = None
 
     def ready(self) -> bool:
         return self.rendered.is_set() and time.monotonic() >= self.ready_at
@@ -103,11 +108,16 @@ class JobBook:
         with self._lock:
             self.start_calls[key] = self.start_calls.get(key, 0) + 1
 
-    def _job(self, spec: GenerationSpec, key: str | None) -> Job:
-        """The job for ``key`` (created and billed once), or a new one for a stream call."""
+    def _job(self, spec: GenerationSpec, key: str | None, *, provider: str = "gateway",
+             notify: Callable[[Job], None] | None = None) -> Job:
+        """The job for ``key`` (created and billed once), or a new one for a stream call.
+
+        Keys are per provider; ``billed`` counts a key over all of them, so a job that moved
+        from one provider to another and paid twice shows up there.
+        """
         with self._lock:
-            if key is not None and key in self._jobs_by_key:
-                return self._jobs_by_key[key]
+            if key is not None and (provider, key) in self._jobs_by_key:
+                return self._jobs_by_key[(provider, key)]
             if spec.aspect:
                 aspect = nearest_aspect(ratio_of(spec.aspect), 1.0)
             else:
@@ -123,12 +133,16 @@ class JobBook:
                 generation_id=new_generation_id(),
                 file_id=secrets.token_hex(16),
                 secret=("whsec_" + secrets.token_urlsafe(32)) if spec.callback_url else None,
+                provider=provider,
+                notify=notify,
             )
             self._jobs[job.id] = job
             self.bill_count += 1
             if key is not None:
-                self._jobs_by_key[key] = job
+                self._jobs_by_key[(provider, key)] = job
                 self.billed[key] = self.billed.get(key, 0) + 1
+                per_provider = self.billed_by.setdefault(provider, {})
+                per_provider[key] = per_provider.get(key, 0) + 1
         threading.Thread(target=self._render, args=(job,), name=f"kling-render-{job.id}",
                          daemon=True).start()
         return job
@@ -137,7 +151,7 @@ class JobBook:
         job_id = operation.get("gatewayJobId") if isinstance(operation, dict) else None
         with self._lock:
             job = self._jobs.get(job_id) if isinstance(job_id, str) else None
-        if job is None or job.key is None:
+        if job is None or job.key is None or job.provider != "gateway":
             # The real client's GatewayNotFoundError: "an unknown async batch/video job id".
             raise GatewayError("not_found", "No video job with this id.", param="operation")
         return job
@@ -163,7 +177,10 @@ class JobBook:
             job.failure = f"The sandbox could not render the clip ({type(exc).__name__})."
         finally:
             job.rendered.set()
-        if spec.callback_url and job.secret:
+        if job.notify is not None:
+            if self._wait_ready(job):
+                job.notify(job)
+        elif spec.callback_url and job.secret:
             self._deliver_webhook(job)
 
     def _wait_ready(self, job: Job) -> bool:
@@ -263,6 +280,20 @@ class JobBook:
             delivery.error = type(exc).__name__
         with self._lock:
             self.webhooks.append(delivery)
+
+    def _post_callback(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """POST a provider's callback once (no retry) and list it in ``webhooks``."""
+        delivery = WebhookDelivery(url, body, headers)
+        try:
+            response = httpx.post(url, content=body, headers=headers, timeout=10.0)
+            delivery.status_code = response.status_code
+        except httpx.HTTPError as exc:
+            delivery.error = type(exc).__name__
+        with self._lock:
+            self.webhooks.append(delivery)
+
+    def _file_url(self, job: Job) -> str:
+        return f"{self.url}/files/{job.file_id}.mp4"
 
     def _file(self, file_id: str) -> bytes | None:
         with self._lock:

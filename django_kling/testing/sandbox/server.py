@@ -39,9 +39,9 @@ import threading
 from typing import Any
 
 from .faults import FaultBoard
-from .gateway import GatewayHandler
 from .http import Server
 from .jobs import RESULT_KINDS, Call, Job, JobBook, WebhookDelivery
+from .routes import SandboxHandler
 
 __all__ = ["Call", "Sandbox", "WebhookDelivery"]
 
@@ -84,12 +84,18 @@ class Sandbox(JobBook):
         self.pad_to_bytes = pad_to_bytes
         self.faults = FaultBoard()
         self.billed: dict[str, int] = {}
+        #: Bills per provider protocol: provider -> idempotency key -> times billed.
+        self.billed_by: dict[str, dict[str, int]] = {}
+        #: Kling's JWT credentials (the API key is accepted too) and the JWTs seen.
+        self.kling_access_key = "sandbox-access-key"
+        self.kling_secret_key = "sandbox-secret-key"  # noqa: S105 (a fake)
+        self.kling_tokens: list[str] = []
         self.bill_count = 0
         self.start_calls: dict[str, int] = {}
         self.webhooks: list[WebhookDelivery] = []
         self._calls: list[Call] = []
         self._jobs: dict[str, Job] = {}
-        self._jobs_by_key: dict[str, Job] = {}
+        self._jobs_by_key: dict[tuple[str, str], Job] = {}
         self._files: dict[str, bytes] = {}
         self._lock = threading.RLock()
         # Two renders at once keep a 1080p burst from starving the request threads.
@@ -102,7 +108,7 @@ class Sandbox(JobBook):
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server = Server((self.host, self.port), GatewayHandler, self)
+        self._server = Server((self.host, self.port), SandboxHandler, self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
@@ -154,6 +160,11 @@ class Sandbox(JobBook):
         return self.url + "/v4/ai"
 
     @property
+    def kling_url(self) -> str:
+        """``BASE_URL`` of the ``kling`` provider (Kling's own API)."""
+        return self.url + "/kling"
+
+    @property
     def result(self) -> str:
         return self._result
 
@@ -182,6 +193,8 @@ class Sandbox(JobBook):
         with self._lock:
             self._calls.clear()
             self.billed.clear()
+            self.billed_by.clear()
+            self.kling_tokens.clear()
             self.bill_count = 0
             self.start_calls.clear()
             self.webhooks.clear()

@@ -1,0 +1,88 @@
+"""JSON over HTTP for the direct providers (Kling, fal, Replicate): one client, one error rule.
+
+Every failure leaves here as a ``ProviderError`` with a stable code, and with ``fallback`` set
+only when nothing can have been accepted: no connection was made. An error *answer* is read by
+the provider's own ``error_from`` (its error shapes differ); a timeout or a cut connection after
+the request went out is never a reason to try another provider, since this one may be working
+(and billing) on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+from ..exceptions import ProviderError
+
+MAX_MESSAGE = 1000
+
+
+class JsonTransport:
+    """An ``httpx.Client`` that sends and expects JSON, and speaks ``ProviderError``."""
+
+    def __init__(self, provider: str, label: str, *, timeout: float,
+                 transport: httpx.BaseTransport | None = None,
+                 secrets: Iterable[str] = ()) -> None:
+        self.provider = provider
+        self.label = label  # "Kling", "fal": how messages name the service
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+        self.logger = logging.getLogger(f"django_kling.providers.{provider}")
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def call(self, method: str, url: str, *, headers: dict[str, str], body: Any = None,
+             error_from: Callable[[httpx.Response], ProviderError]) -> Any:
+        """The parsed JSON answer of one call, or a ``ProviderError``."""
+        content = None if body is None else json.dumps(body).encode()
+        try:
+            response = self.client.request(method, url, headers=headers, content=content)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # No connection, so nothing was sent: another provider may take the job.
+            error = self.transport_error("provider_unreachable", "could not be reached", exc)
+            error.fallback = True
+            raise error from None
+        except httpx.TimeoutException as exc:
+            raise self.transport_error("provider_timeout", "timed out", exc) from None
+        except httpx.TransportError as exc:
+            raise self.transport_error("provider_unreachable", "could not be reached",
+                                       exc) from None
+        if response.status_code >= 300:
+            raise error_from(response)
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise self.bad_response("the answer is not valid JSON") from None
+
+    def transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
+        self.logger.warning("%s %s: %s", self.provider, what, type(exc).__name__)
+        return ProviderError(f"{self.label} {what} ({type(exc).__name__}).", code=code,
+                             retryable=True, provider=self.provider)
+
+    def bad_response(self, why: str) -> ProviderError:
+        return ProviderError(f"{self.label} sent an unexpected answer: {why}.",
+                             code="provider_bad_response", status=502, retryable=True,
+                             provider=self.provider)
+
+    def safe(self, text: str) -> str:
+        """Provider text made safe to store and show: no secret, bounded length."""
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text[:MAX_MESSAGE]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def retryable_status(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
