@@ -48,6 +48,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             options = conf.provider_options(provider)
             errors += REGISTRY[provider].check(options)
             errors += _check_models(conf.MODELS, REGISTRY[provider].default_model(options))
+        errors += _check_order(conf, provider)
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:
@@ -103,6 +104,26 @@ def _check_download_hosts(conf: KlingSettings) -> list:
     return errors
 
 
+def _check_order(conf: KlingSettings, provider: str) -> list:
+    """PROVIDERS_ORDER names known providers, each checked like PROVIDER."""
+    order = conf.PROVIDERS_ORDER
+    if not isinstance(order, (list, tuple)) or not all(isinstance(n, str) for n in order):
+        return [Error(f"{SETTING_NAME}['PROVIDERS_ORDER'] must be a list of provider names.",
+                      id="django_kling.E013")]
+    unknown = [name for name in order if name not in PROVIDER_OPTIONS]
+    if unknown:
+        return [Error(
+            f"Unknown provider(s) in PROVIDERS_ORDER: {', '.join(map(repr, unknown))}.",
+            hint=f"Known providers: {', '.join(sorted(PROVIDER_OPTIONS))}.",
+            id="django_kling.E013",
+        )]
+    errors: list = []
+    for name in dict.fromkeys(order):
+        if name != provider:
+            errors += REGISTRY[name].check(conf.provider_options(name))
+    return errors
+
+
 def _check_actor_options() -> list:
     """The broker's middleware must define every option our actors declare.
 
@@ -152,6 +173,10 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     errors: list = []
     if provider in PROVIDER_OPTIONS:
         errors += REGISTRY[provider].check_deploy(options)
+    order = conf.PROVIDERS_ORDER if isinstance(conf.PROVIDERS_ORDER, (list, tuple)) else []
+    for name in dict.fromkeys(order):
+        if name != provider and name in PROVIDER_OPTIONS:
+            errors += REGISTRY[name].check_deploy(conf.provider_options(name))
     if webhook_url:
         errors.extend(_check_webhook_cache(webhook_cache))
     errors.extend(_check_upload_memory(storage))

@@ -63,6 +63,12 @@ def _default_provider() -> str | None:
 SETTINGS: tuple[Setting, ...] = (
     Setting("PROVIDER", _default_provider, "Name of the provider new requests go to."),
     Setting("PROVIDERS", {}, "Options per provider, merged over the provider's defaults."),
+    Setting(
+        "PROVIDERS_ORDER",
+        [],
+        "Providers to try in turn: a job moves to the next one only when a provider refused it "
+        "before accepting it (unreachable, 5xx, rate limit, no credit). Empty: PROVIDER only.",
+    ),
     Setting("STORAGE", "default", "Alias in STORAGES where images, clips and posters are kept."),
     Setting("UPLOAD_TO", "kling/%Y/%m/", "Folder (strftime pattern) for stored files."),
     Setting(

@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import images, options
+from . import fallback, images, options
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .models import Asset, AssetKind, BudgetLock, Status, VideoRequest
@@ -199,10 +199,21 @@ def create_video_request(
     sound = bool(defaults["sound"] if sound is None else sound)
     prompt = options.validate_prompt(prompt, field="prompt")
     negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
-    provider = provider or kling_settings.PROVIDER
-    default_model, protocol = _model_and_protocol(provider)
+    # Provider options stay in _model_and_protocol (they hold the API key).
+    default_model = _model_and_protocol(provider)[0] if provider else fallback.default_model()
     model = options.validate_model(model or default_model, allowed=kling_settings.MODELS,
                                    sound=sound)
+    features = fallback.wanted_features(last_frame=last_frame is not None, sound=sound)
+    if provider:
+        skipped: list[dict[str, Any]] = []
+        refusal = fallback.cannot_do(provider, features, model)
+    else:
+        provider, skipped = fallback.first_provider(features, model)
+        refusal = skipped[-1] if provider is None else None
+    if refusal is not None:
+        raise InvalidInput(refusal["reason"], code="provider_unsupported_feature",
+                           field="__all__")
+    protocol = _model_and_protocol(provider)[1]
     if mode != options.Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                            code="sound_needs_pro", field="mode")
@@ -238,7 +249,7 @@ def create_video_request(
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
                 mode=mode, generate_audio=sound, seed=seed, provider=provider,
                 model=model, protocol=protocol,
-                estimated_cost=cost,
+                estimated_cost=cost, provider_attempts=skipped,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,

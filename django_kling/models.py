@@ -239,6 +239,9 @@ class VideoRequest(models.Model):
     warnings = models.JSONField(_("warnings"), default=list, blank=True, editable=False)
     provider_metadata = models.JSONField(_("provider metadata"), default=dict, blank=True,
                                          editable=False)
+    #: Providers passed over before ``provider``, in order, each with why (see ``fallback``).
+    provider_attempts = models.JSONField(_("providers tried"), default=list, blank=True,
+                                         editable=False)
 
     video = models.ForeignKey(Asset, models.SET_NULL, null=True, blank=True, related_name="+",
                               verbose_name=_("video"), editable=False)

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import callbacks, media
+from . import callbacks, fallback, media
 from .conf import kling_settings
 from .download import Downloaded, fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
@@ -105,6 +105,9 @@ def submit_step(pk: Any) -> Next | None:
             started = provider.start(generation, idempotency_key=job.idempotency_key,
                                      callback_url=callback)
     except ProviderError as exc:
+        if fallback.move_on(job, exc, attempts):
+            logger.info("job %s: %s refused it (%s), next provider", pk, job.provider, exc.code)
+            return Next("submit")
         return _retry_or_fail(job, exc, "submit", attempts)
 
     if job.protocol == "stream":

@@ -38,6 +38,18 @@ def test_generate_wait_succeeds(worker, sandbox, make_image, tmp_path, no_embedd
     assert "succeeded" in detail and "The bottle turns." in detail
 
 
+def test_generate_with_another_provider(worker, sandbox, make_image, tmp_path,
+                                        no_embedded_worker_left):
+    image = tmp_path / "jar.png"
+    image.write_bytes(make_image(960, 540))
+    output = run("kling_generate", str(image), "--provider", "kling", "--wait",
+                 "--timeout", "60")
+    assert "Succeeded:" in output
+    job = VideoRequest.objects.get()
+    assert (job.provider, job.status) == ("kling", "succeeded")
+    assert sandbox.billed_by == {"kling": {job.idempotency_key: 1}}
+
+
 def test_generate_from_an_object(worker, sandbox, make_image, no_embedded_worker_left):
     from django.core.files.base import ContentFile
 

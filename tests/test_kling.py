@@ -154,7 +154,8 @@ def test_a_repeated_key_refused_by_kling_is_looked_up(sandbox, make_image):
     sandbox.set_fault("server_error", times=1, route="kling.status")
     with pytest.raises(ProviderError) as error:
         provider.start(generation(make_image), idempotency_key="kling_refused_key")
-    assert error.value.fallback is False  # a failed lookup never moves the job on
+    assert (error.value.code, error.value.retryable) == ("provider_server_error", True)
+    assert sandbox.billed == {"kling_refused_key": 1}
     original = provider._find
     calls = []
 

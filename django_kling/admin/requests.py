@@ -80,7 +80,7 @@ class VideoRequestAdmin(admin.ModelAdmin):
         ]}),
         ERROR_FIELDSET,
         (_("Provider"), {"classes": ["collapse"], "fields": [
-            ("provider", "protocol"), "operation_id", "idempotency_key",
+            ("provider", "protocol"), "attempts_list", "operation_id", "idempotency_key",
             ("submit_attempts", "poll_count", "fetch_attempts", "error_streak"),
             "result_url", "metadata_json",
         ]}),
@@ -91,7 +91,7 @@ class VideoRequestAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["source", "first_frame_preview", "last_frame_preview", "video_link",
                        "poster_preview", "estimated_cost_display", "reported_cost_display",
-                       "warnings_list", "explanation", "metadata_json"]
+                       "warnings_list", "explanation", "metadata_json", "attempts_list"]
 
     # -- permissions: the workers write, editors look (and retry or cancel) -------------------
 
@@ -341,6 +341,15 @@ class VideoRequestAdmin(admin.ModelAdmin):
     @admin.display(description=_("what it means"))
     def explanation(self, job: VideoRequest) -> str:
         return explain(job.error_code) or display.EMPTY
+
+    @admin.display(description=_("providers tried"))
+    def attempts_list(self, job: VideoRequest) -> SafeString | str:
+        if not job.provider_attempts:
+            return display.EMPTY
+        return format_html("<ul class=\"kling-attempts\">{}</ul>", format_html_join(
+            "", "<li>{}: {} ({})</li>",
+            ((a.get("provider", ""), a.get("reason", ""), a.get("code", ""))
+             for a in job.provider_attempts if isinstance(a, dict))))
 
     @admin.display(description=_("provider metadata"))
     def metadata_json(self, job: VideoRequest) -> SafeString | str:

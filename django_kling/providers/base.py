@@ -153,9 +153,9 @@ class VideoProvider(ABC):
 
     @classmethod
     def runs_model(cls, model: str, options: dict[str, Any]) -> bool:
-        """Whether this provider can run the model id ``model``."""
-        return model in cls.MODEL_IDS if cls.MODEL_IDS else model == cls.default_model(
-            options) or not model
+        """Whether this provider can run the model id ``model`` (any id of ``MODELS`` when it
+        declares no ``MODEL_IDS``, as the gateway, which passes the id on)."""
+        return not cls.MODEL_IDS or not model or model in cls.MODEL_IDS
 
     @classmethod
     def missing_features(cls, wanted: set[str]) -> set[str]:

@@ -59,6 +59,8 @@ ANSWER_SLACK = 1024 * 1024
 
 class GatewayProvider(VideoProvider):
     name = "gateway"
+    FEATURES = frozenset({"last_frame", "sound", "webhooks", "idempotency"})
+    RESULT_LIFETIME = "not documented"
     OPTIONS = OPTIONS
 
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):

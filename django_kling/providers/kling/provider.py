@@ -158,14 +158,16 @@ class KlingProvider(PollingProvider):
                          message_filter=self.http.safe)
 
     def _find(self, external_task_id: str) -> dict[str, Any] | None:
-        """The task created with our key, or None; its errors never move the job on."""
+        """The task created with our key, or None when Kling has none.
+
+        A failed lookup keeps its ``fallback``: the pipeline moves a job on only after its
+        first try with a provider, when no earlier create of ours can exist there.
+        """
         try:
             return task_of(self._call("GET", f"{PATH}?external_task_id={external_task_id}"))
         except ProviderError as exc:
             if exc.code == "provider_not_found":
                 return None
-            # We cannot tell whether an earlier try created the task: stay with Kling.
-            exc.fallback = False
             raise
 
     # -- options and callbacks -----------------------------------------------------------------
