@@ -42,6 +42,15 @@ EXPLANATIONS = {
     "provider_model_not_found": _(
         "The provider does not know the configured model. An administrator needs to check "
         "the settings."),
+    "provider_quota": _(
+        "The provider account has no credit left. An administrator needs to top it up, or "
+        "list a second provider in the settings."),
+    "provider_content_refused": _(
+        "The provider refused the prompt or a picture under its content rules. Change them, "
+        "then retry."),
+    "provider_unsupported_feature": _(
+        "The chosen provider cannot do what this request asks for (a last frame or sound). "
+        "Choose another provider, or drop that option."),
     "media_check_failed": _(
         "The provider made the clip and it was saved, but the site's video library could not "
         "check it (often an incompatible version of PyAV). The file is kept on this request: "
