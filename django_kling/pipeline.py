@@ -26,7 +26,7 @@ from .download import Downloaded, fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
 from .exchange import generation_input, report_fields, url_of
 from .models import FINAL, Asset, AssetKind, Status, VideoRequest
-from .providers import Started, VideoOutput, shared_provider
+from .providers import Started, VideoOutput, provider_class, shared_provider
 from .signals import video_failed, video_ready
 
 logger = logging.getLogger("django_kling.pipeline")
@@ -90,6 +90,14 @@ def submit_step(pk: Any) -> Next | None:
         return fail(job, "stream_interrupted", _(
             "The worker stopped during the streaming call; it was not resent, so that the "
             "request is never paid twice. Retry it if no clip arrives."))
+
+    if job.submit_attempts and not job.error_code and "idempotency" not in provider_class(
+            job.provider).FEATURES:
+        # Same for a provider that cannot recognise a repeated create (no idempotency key).
+        return fail(job, "submit_interrupted", _(
+            "The worker stopped while the job was being sent to a provider that cannot "
+            "recognise a repeated request; it was not resent, so that the request is never "
+            "paid twice. Retry it if no clip arrives."))
 
     attempts = job.submit_attempts + 1
     if not update_fields(job, expect=Status.SUBMITTING, submit_attempts=attempts,

@@ -56,6 +56,9 @@ def direct_providers(sandbox: Sandbox) -> dict[str, dict]:
     """The other providers' options, each pointed at its routes on the sandbox."""
     return {
         "kling": {"API_KEY": API_KEY, "BASE_URL": sandbox.kling_url},
+        "fal": {"API_KEY": API_KEY, "QUEUE_URL": sandbox.fal_url,
+                "JWKS_URL": sandbox.fal_jwks_url},
+        "replicate": {"API_TOKEN": API_KEY, "BASE_URL": sandbox.replicate_url},
     }
 
 

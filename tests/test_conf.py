@@ -50,8 +50,8 @@ def test_unknown_keys_are_rejected(user, where):
 
 
 def test_unknown_provider_is_rejected():
-    with pytest.raises(ImproperlyConfigured, match="Unknown provider 'fal'"):
-        KlingSettings({}).provider_options("fal")
+    with pytest.raises(ImproperlyConfigured, match="Unknown provider 'nope'"):
+        KlingSettings({}).provider_options("nope")
 
 
 def test_unknown_attribute_is_an_attribute_error():

@@ -23,12 +23,15 @@ from .base import (
     VideoOutput,
     VideoProvider,
 )
+from .fal import FalProvider
 from .gateway import GatewayProvider
 from .kling import KlingProvider
+from .replicate import ReplicateProvider
 
 #: Every provider class by the name used in settings; the first one is the default provider.
 REGISTRY: dict[str, type[VideoProvider]] = {
-    provider.name: provider for provider in (GatewayProvider, KlingProvider)
+    provider.name: provider
+    for provider in (GatewayProvider, KlingProvider, FalProvider, ReplicateProvider)
 }
 for _name, _provider in REGISTRY.items():
     register_provider(_name, _provider.OPTIONS)

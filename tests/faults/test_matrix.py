@@ -290,6 +290,21 @@ SCENARIOS: list[Scenario] = [
     ("kling: 500 on create and query", 2, {"provider": "kling"},
      lambda r: r.sandbox.set_fault("server_error", times=3, route=["kling.start",
                                                                    "kling.status"]), None, {}),
+    # fal and Replicate take no idempotency key: the create is not resent, the job fails
+    # clearly (submit_interrupted) and is billed once.
+    ("fal: SIGKILL after submit, before request id saved", 1, {"provider": "fal"},
+     lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="fal.start"),
+     kill_after_created("/fal/fal-ai/kling-video/v2.6/pro/image-to-video"), {}),
+    ("replicate: SIGKILL after create, before prediction id saved", 1,
+     {"provider": "replicate"},
+     lambda r: r.sandbox.set_fault("slow", times=1, seconds=1.5, route="replicate.start"),
+     kill_after_created("/replicate/v1/models/kwaivgi/kling-v2.6/predictions"), {}),
+    ("fal: 500 on submit and status", 2, {"provider": "fal"},
+     lambda r: r.sandbox.set_fault("server_error", times=3, route=[
+         "fal.start", "fal.status"]), None, {}),
+    ("fallback: gateway 500s, Kling takes over", 2,
+     {"overrides": {"PROVIDERS_ORDER": ["gateway", "kling"]}},
+     lambda r: r.sandbox.set_fault("server_error", route="start"), None, {}),
     ("SIGKILL while polling", 2, {}, lambda r: setattr(r.sandbox, "delay", 4.0),
      kill_when_running, {}),
     ("SIGKILL mid-download", 1, {},
@@ -312,8 +327,10 @@ def test_fault(rig, scenario):
         during(rig, jobs)
     jobs = settle(jobs, timeout=60)
     storage = config.get("storage", "default")
+    # Providers without an idempotency key are counted like streams: one bill per job.
     row = tally(name, jobs, rig.sandbox, stored_names=rig.stored_names(storage),
-                stream=config.get("protocol") == "stream")
+                stream=config.get("protocol") == "stream"
+                or config.get("provider") in ("fal", "replicate"))
     ROWS.append(row)
     assert row.lost == 0, (row, diagnose(rig, jobs))
     assert row.billed_twice == 0, row

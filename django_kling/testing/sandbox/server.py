@@ -34,6 +34,7 @@ are never padded.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import threading
 from typing import Any
@@ -90,6 +91,9 @@ class Sandbox(JobBook):
         self.kling_access_key = "sandbox-access-key"
         self.kling_secret_key = "sandbox-secret-key"  # noqa: S105 (a fake)
         self.kling_tokens: list[str] = []
+        #: The secret Replicate-style webhooks are signed with (Standard Webhooks).
+        self.replicate_webhook_secret = "whsec_" + base64.b64encode(  # noqa: S105 (a fake)
+            b"sandbox-replicate-key").decode()
         self.bill_count = 0
         self.start_calls: dict[str, int] = {}
         self.webhooks: list[WebhookDelivery] = []
@@ -158,6 +162,21 @@ class Sandbox(JobBook):
     @property
     def v4_url(self) -> str:
         return self.url + "/v4/ai"
+
+    @property
+    def fal_url(self) -> str:
+        """``QUEUE_URL`` of the ``fal`` provider."""
+        return self.url + "/fal"
+
+    @property
+    def fal_jwks_url(self) -> str:
+        """``JWKS_URL`` of the ``fal`` provider: the key that signs the sandbox's webhooks."""
+        return self.url + "/fal/.well-known/jwks.json"
+
+    @property
+    def replicate_url(self) -> str:
+        """``BASE_URL`` of the ``replicate`` provider."""
+        return self.url + "/replicate/v1"
 
     @property
     def kling_url(self) -> str:

@@ -1,0 +1,220 @@
+"""The sandbox's fal routes: fal's queue under ``/fal`` (``sandbox.fal_url``).
+
+``POST /fal/fal-ai/kling-video/v2.6/pro/image-to-video[?fal_webhook=URL]`` (``Authorization:
+Key <api_key>``) queues a job and answers its ``status_url`` / ``response_url`` /
+``cancel_url``; ``GET .../requests/{id}/status`` says ``IN_QUEUE``, ``IN_PROGRESS`` or
+``COMPLETED``; ``GET .../requests/{id}`` gives ``{"video": {...}}`` (a failed job answers 422
+with ``detail``). fal has no idempotency key: each submit is billed (``billed_by["fal"]``, by
+request id). With ``fal_webhook`` the result is POSTed there once, signed with the sandbox's
+ED25519 key, whose public half is served as a JWKS at ``GET /fal/.well-known/jwks.json``
+(``sandbox.fal_jwks_url``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .jobs import Job
+from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
+
+PREFIX = "/fal"
+ENDPOINT = "/fal-ai/kling-video/v2.6/pro/image-to-video"
+REQUEST = re.compile(r"^/fal-ai/kling-video/requests/([A-Za-z0-9_-]+)(/status)?$")
+JWKS = "/.well-known/jwks.json"
+USER_ID = "sandbox-user"
+BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+class FalError(Exception):
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status, self.detail = status, detail
+
+
+def signing_key(sandbox: Any) -> Any:
+    """The sandbox's ED25519 key for fal webhooks, made on first use."""
+    key = getattr(sandbox, "_fal_key", None)
+    if key is None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = sandbox._fal_key = Ed25519PrivateKey.generate()
+    return key
+
+
+def jwks(sandbox: Any) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw = signing_key(sandbox).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "sandbox",
+                      "alg": "EdDSA", "use": "sig"}]}
+
+
+def sign(sandbox: Any, request_id: str, body: bytes) -> dict[str, str]:
+    """The headers of a signed webhook (request id, user id, timestamp, sha256 of the body)."""
+    timestamp = str(int(time.time()))
+    message = "\n".join((request_id, USER_ID, timestamp, hashlib.sha256(body).hexdigest()))
+    return {"content-type": "application/json", "x-fal-webhook-request-id": request_id,
+            "x-fal-webhook-user-id": USER_ID, "x-fal-webhook-timestamp": timestamp,
+            "x-fal-webhook-signature": signing_key(sandbox).sign(message.encode()).hex()}
+
+
+class FalRoutes:
+    """Mixed into the sandbox's handler: answers every path under ``/fal``."""
+
+    sandbox: Any
+
+    def _fal_request(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path[len(PREFIX):]
+        raw = self._read_body() if method == "POST" else b""
+        self.sandbox._record(method, parts.path, self.headers, raw or b"")
+        if method == "GET" and path == JWKS:
+            self._send_json(200, jwks(self.sandbox))
+            return
+        route = "fal.start" if method == "POST" else "fal.status"
+        try:
+            if self._fal_faults(route):
+                return
+            if (self.headers.get("authorization") or "") != f"Key {self.sandbox.api_key}":
+                raise FalError(401, "Invalid or missing key.")
+            match = REQUEST.match(path)
+            if method == "POST" and path == ENDPOINT:
+                hook = (parse_qs(parts.query).get("fal_webhook") or [None])[0]
+                answer = self._fal_submit(raw or b"", hook)
+            elif method == "GET" and match:
+                job = self._fal_job(match.group(1))
+                answer = self._fal_status(job) if match.group(2) else self._fal_result(job)
+            else:
+                raise FalError(404, f"No route for {method} {parts.path}.")
+        except FalError as error:
+            self._send_json(error.status, {"detail": error.detail})
+            return
+        body = json.dumps(answer).encode()
+        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
+            body = body[: max(1, len(body) // 2)]
+        self._send(200, body, "application/json")
+
+    def _fal_faults(self, route: str) -> bool:
+        faults = self.sandbox.faults
+        slow = faults.take(route, ("slow",))
+        if slow is not None:
+            self.sandbox._stopping.wait(float(slow.params["seconds"]))
+        fault = faults.take(route, ("rate_limit", "server_error", "bad_gateway", "out_of_credit"))
+        if fault is None:
+            return False
+        if fault.name == "bad_gateway":
+            self._send(502, BAD_GATEWAY, "text/html")
+        elif fault.name == "rate_limit":
+            self._send_json(429, {"detail": "Rate limit exceeded."},
+                            {"retry-after": str(fault.params["retry_after"])})
+        elif fault.name == "out_of_credit":
+            self._send_json(403, {"detail": "User is locked. Reason: Exhausted balance. "
+                                            "Top up your balance at fal.ai/dashboard/billing."})
+        else:
+            self._send_json(500, {"detail": str(fault.params["message"])})
+        return True
+
+    def _fal_submit(self, raw: bytes, hook: str | None) -> dict[str, Any]:
+        spec = parse_submit(raw)
+        notify = (lambda job: self._fal_notify(job, hook)) if hook else None
+        job = self.sandbox._job(spec, None, provider="fal", notify=notify)
+        with self.sandbox._lock:
+            self.sandbox.billed_by.setdefault("fal", {})[job.id] = 1
+        base = f"{self.sandbox.url}{PREFIX}/fal-ai/kling-video/requests/{job.id}"
+        return {"request_id": job.id, "gateway_request_id": job.id, "status_url":
+                base + "/status", "response_url": base, "cancel_url": base + "/cancel",
+                "queue_position": 0}
+
+    def _fal_job(self, request_id: str) -> Job:
+        with self.sandbox._lock:
+            job = self.sandbox._jobs.get(request_id)
+        if job is None or job.provider != "fal":
+            raise FalError(404, "Request not found.")
+        return job
+
+    def _fal_status(self, job: Job) -> dict[str, Any]:
+        if job.outcome is None:
+            fault = self.sandbox.faults.take("fal.status", ("generation_error",))
+            if fault is not None:
+                job.outcome = ("error", str(fault.params["message"]))
+        state = "COMPLETED" if job.outcome or job.ready() else (
+            "IN_PROGRESS" if job.rendered.is_set() else "IN_QUEUE")
+        return {"status": state, "request_id": job.id,
+                "response_url": f"{self.sandbox.url}{PREFIX}/fal-ai/kling-video/requests/{job.id}"}
+
+    def _fal_result(self, job: Job) -> dict[str, Any]:
+        if job.outcome is not None or (job.ready() and job.failure):
+            raise FalError(422, [{"msg": job.outcome[1] if job.outcome else job.failure,
+                                  "type": "generation_error"}])
+        if not job.ready():
+            raise FalError(400, "Request is still in progress.")
+        return {"video": {"url": self.sandbox._file_url(job), "content_type": "video/mp4",
+                          "file_size": len(job.video or b"")}}
+
+    def _fal_notify(self, job: Job, hook: str) -> None:
+        try:
+            payload: dict[str, Any] = {"status": "OK", "payload": self._fal_result(job)}
+        except FalError as error:
+            payload = {"status": "ERROR", "error": "Generation failed.",
+                       "payload": {"detail": error.detail}}
+        body = json.dumps({"request_id": job.id, "gateway_request_id": job.id,
+                           **payload}).encode()
+        self.sandbox._post_callback(hook, body, sign(self.sandbox, job.id, body))
+
+
+def parse_submit(raw: bytes) -> GenerationSpec:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise FalError(422, "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise FalError(422, "The body must be a JSON object.")
+    duration = body.get("duration", "5")
+    if duration not in ("5", "10"):
+        raise FalError(422, [{"loc": ["body", "duration"], "msg": "must be '5' or '10'"}])
+    audio = body.get("generate_audio", True)
+    if not isinstance(audio, bool):
+        raise FalError(422, [{"loc": ["body", "generate_audio"], "msg": "must be a boolean"}])
+    voices = body.get("voice_ids", [])
+    if not isinstance(voices, list) or len(voices) > 2:
+        raise FalError(422, [{"loc": ["body", "voice_ids"], "msg": "at most 2 voice ids"}])
+    texts = {}
+    for name in ("prompt", "negative_prompt"):
+        value = body.get(name, "")
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise FalError(422, [{"loc": ["body", name], "msg": "too long or not a string"}])
+        texts[name] = value
+    first = _image(body.get("start_image_url"), "start_image_url")
+    last = _image(body["end_image_url"], "end_image_url") if "end_image_url" in body else None
+    return GenerationSpec(first=first, last=last, duration=int(duration), audio=audio,
+                          mode="pro", prompt=texts["prompt"],
+                          negative_prompt=texts["negative_prompt"])
+
+
+def _image(value: Any, param: str):
+    if not isinstance(value, str) or not value:
+        raise FalError(422, [{"loc": ["body", param], "msg": "an image URL is required"}])
+    try:
+        if value.startswith("data:"):
+            header, _, encoded = value.partition(",")
+            if ";base64" not in header:
+                raise FalError(422, [{"loc": ["body", param], "msg": "base64 data URI only"}])
+            data = base64.b64decode(encoded, validate=True)
+        else:
+            data = _fetch(value, param)
+        return _check_image(data, param)
+    except GatewayError as error:
+        raise FalError(422, [{"loc": ["body", param], "msg": error.message}]) from None
+    except (binascii.Error, ValueError):
+        raise FalError(422, [{"loc": ["body", param], "msg": "invalid base64"}]) from None
+
+
+__all__ = ["FalRoutes", "jwks", "sign"]

@@ -1,0 +1,194 @@
+"""The sandbox's Replicate routes under ``/replicate`` (``sandbox.replicate_url``).
+
+``POST /replicate/v1/models/kwaivgi/kling-v2.6/predictions`` (``Authorization: Bearer
+<api_key>``) creates a prediction (billed each time: Replicate has no idempotency key;
+``billed_by["replicate"]`` by prediction id), ``GET /replicate/v1/predictions/{id}`` reports
+``starting``, ``processing``, ``succeeded`` (``output`` is the clip's URL), ``failed`` or
+``canceled``; ``GET /replicate/v1/webhooks/default/secret`` gives
+``sandbox.replicate_webhook_secret``. With ``webhook`` the finished prediction is POSTed there
+once, signed the Standard Webhooks way (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from .jobs import Job
+from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
+
+PREFIX = "/replicate"
+CREATE = "/v1/models/kwaivgi/kling-v2.6/predictions"
+PREDICTION = re.compile(r"^/v1/predictions/([A-Za-z0-9_-]+)$")
+WEBHOOK_KEY_PATH = "/v1/webhooks/default/secret"  # noqa: S105 (a URL path)
+BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+class ReplicateError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+    def body(self) -> dict[str, Any]:
+        return {"title": "Error", "detail": self.detail, "status": self.status}
+
+
+def signature_headers(secret: str, body: bytes) -> dict[str, str]:
+    webhook_id = "msg_" + secrets.token_hex(12)
+    timestamp = str(int(time.time()))
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return {"content-type": "application/json", "webhook-id": webhook_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + base64.b64encode(digest.digest()).decode()}
+
+
+class ReplicateRoutes:
+    """Mixed into the sandbox's handler: answers every path under ``/replicate``."""
+
+    sandbox: Any
+
+    def _replicate_request(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path[len(PREFIX):]
+        raw = self._read_body() if method == "POST" else b""
+        self.sandbox._record(method, parts.path, self.headers, raw or b"")
+        route = "replicate.start" if method == "POST" else "replicate.status"
+        try:
+            if path != WEBHOOK_KEY_PATH and self._replicate_faults(route):
+                return
+            token = self.headers.get("authorization") or ""
+            if not hmac.compare_digest(token.encode(), f"Bearer {self.sandbox.api_key}".encode()):
+                raise ReplicateError(401, "You did not pass a valid authentication token")
+            match = PREDICTION.match(path)
+            if method == "POST" and path == CREATE:
+                status, answer = 201, self._replicate_create(raw or b"")
+            elif method == "GET" and match:
+                status, answer = 200, self._prediction(self._replicate_job(match.group(1)))
+            elif method == "GET" and path == WEBHOOK_KEY_PATH:
+                status, answer = 200, {"key": self.sandbox.replicate_webhook_secret}
+            else:
+                raise ReplicateError(404, f"No route for {method} {parts.path}.")
+        except ReplicateError as error:
+            self._send_json(error.status, error.body())
+            return
+        body = json.dumps(answer).encode()
+        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
+            body = body[: max(1, len(body) // 2)]
+        self._send(status, body, "application/json")
+
+    def _replicate_faults(self, route: str) -> bool:
+        faults = self.sandbox.faults
+        slow = faults.take(route, ("slow",))
+        if slow is not None:
+            self.sandbox._stopping.wait(float(slow.params["seconds"]))
+        fault = faults.take(route, ("rate_limit", "server_error", "bad_gateway", "out_of_credit"))
+        if fault is None:
+            return False
+        if fault.name == "bad_gateway":
+            self._send(502, BAD_GATEWAY, "text/html")
+        elif fault.name == "rate_limit":
+            self._send_json(429, ReplicateError(429, "Request was throttled.").body(),
+                            {"retry-after": str(fault.params["retry_after"])})
+        elif fault.name == "out_of_credit":
+            self._send_json(402, ReplicateError(
+                402, "You have insufficient credit to run this model.").body())
+        else:
+            self._send_json(500, ReplicateError(500, str(fault.params["message"])).body())
+        return True
+
+    def _replicate_create(self, raw: bytes) -> dict[str, Any]:
+        spec, hook = parse_prediction(raw)
+        secret = self.sandbox.replicate_webhook_secret
+
+        def notify(job: Job) -> None:
+            body = json.dumps(self._prediction(job, with_faults=False)).encode()
+            self.sandbox._post_callback(hook, body, signature_headers(secret, body))
+
+        job = self.sandbox._job(spec, None, provider="replicate",
+                                notify=notify if hook else None)
+        with self.sandbox._lock:
+            self.sandbox.billed_by.setdefault("replicate", {})[job.id] = 1
+        return self._prediction(job, with_faults=False)
+
+    def _replicate_job(self, prediction_id: str) -> Job:
+        with self.sandbox._lock:
+            job = self.sandbox._jobs.get(prediction_id)
+        if job is None or job.provider != "replicate":
+            raise ReplicateError(404, "Prediction not found.")
+        return job
+
+    def _prediction(self, job: Job, *, with_faults: bool = True) -> dict[str, Any]:
+        if job.outcome is None and with_faults:
+            fault = self.sandbox.faults.take("replicate.status", ("generation_error",
+                                                                  "cancelled"))
+            if fault is not None:
+                job.outcome = ("error", str(fault.params["message"])) \
+                    if fault.name == "generation_error" else ("cancelled", "")
+        base = {"id": job.id, "model": "kwaivgi/kling-v2.6", "version": "sandbox",
+                "urls": {"get": f"{self.sandbox.url}{PREFIX}/v1/predictions/{job.id}",
+                         "cancel": f"{self.sandbox.url}{PREFIX}/v1/predictions/{job.id}/cancel"},
+                "error": None, "output": None}
+        if job.outcome is not None or (job.ready() and job.failure):
+            kind, message = job.outcome or ("error", job.failure or "")
+            if kind == "cancelled":
+                return {**base, "status": "canceled"}
+            return {**base, "status": "failed", "error": message}
+        if not job.ready():
+            return {**base, "status": "processing" if job.rendered.is_set() else "starting"}
+        return {**base, "status": "succeeded", "output": self.sandbox._file_url(job),
+                "metrics": {"predict_time": 1.0}}
+
+
+def parse_prediction(raw: bytes) -> tuple[GenerationSpec, str | None]:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ReplicateError(400, "The body is not valid JSON.") from None
+    model_input = body.get("input") if isinstance(body, dict) else None
+    if not isinstance(model_input, dict):
+        raise ReplicateError(422, "input is required.")
+    duration = model_input.get("duration", 5)
+    if duration not in (5, 10) or isinstance(duration, bool):
+        raise ReplicateError(422, "input.duration must be 5 or 10.")
+    audio = model_input.get("generate_audio", True)
+    if not isinstance(audio, bool):
+        raise ReplicateError(422, "input.generate_audio must be a boolean.")
+    texts = {}
+    for name in ("prompt", "negative_prompt"):
+        value = model_input.get(name, "")
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ReplicateError(422, f"input.{name} is too long or not a string.")
+        texts[name] = value
+    hook = body.get("webhook")
+    if hook is not None and not (isinstance(hook, str) and hook.startswith(("http://",
+                                                                            "https://"))):
+        raise ReplicateError(422, "webhook must be an http(s) URL.")
+    return GenerationSpec(first=_image(model_input.get("start_image")), last=None,
+                          duration=duration, audio=audio, mode="pro", prompt=texts["prompt"],
+                          negative_prompt=texts["negative_prompt"]), hook
+
+
+def _image(value: Any):
+    if not isinstance(value, str) or not value:
+        raise ReplicateError(422, "input.start_image is required.")
+    try:
+        if value.startswith("data:"):
+            header, _, encoded = value.partition(",")
+            data = base64.b64decode(encoded, validate=True)
+        else:
+            data = _fetch(value, "start_image")
+        return _check_image(data, "start_image")
+    except GatewayError as error:
+        raise ReplicateError(422, error.message) from None
+    except (binascii.Error, ValueError):
+        raise ReplicateError(422, "input.start_image is not valid base64.") from None

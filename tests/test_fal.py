@@ -1,0 +1,179 @@
+"""fal's queue: end to end against the sandbox's /fal routes, signed webhooks, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from django_kling.exceptions import CallbackRefused, ProviderError
+from django_kling.jobs import create_video_request
+from django_kling.models import Status
+from django_kling.providers import GenerationInput, ImageInput, get_provider
+from django_kling.providers.fal import JWKS, FalProvider
+from django_kling.testing.sandbox.fal import sign
+
+from .conftest import wait_for_end
+
+SUBMIT = "/fal/fal-ai/kling-video/v2.6/pro/image-to-video"
+
+
+def generation(make_image, **fields) -> GenerationInput:
+    return GenerationInput(first_frame=ImageInput("image/png", data=make_image()), **fields)
+
+
+@pytest.fixture(autouse=True)
+def fresh_keys():
+    JWKS.clear()
+    yield
+    JWKS.clear()
+
+
+def test_a_job_runs_end_to_end(worker, sandbox, make_image):
+    job = wait_for_end(create_video_request(make_image(), prompt="Steam rises.",
+                                            last_frame=make_image(color=(0, 90, 0)),
+                                            provider="fal"))
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    assert job.video.has_audio
+    submit = next(c for c in sandbox.calls if c.method == "POST")
+    assert submit.path == SUBMIT and submit.headers["authorization"] == "[REDACTED]"
+    assert (submit.json["duration"], submit.json["generate_audio"], submit.json["prompt"]) == (
+        "5", True, "Steam rises.")
+    assert submit.json["start_image_url"].startswith("data:image/")
+    assert "end_image_url" in submit.json
+    # Only the URLs the submit answered with are used afterwards.
+    gets = {c.path for c in sandbox.calls if c.method == "GET" and c.path.startswith("/fal/")}
+    assert gets == {f"/fal/fal-ai/kling-video/requests/{job.operation_id}/status",
+                    f"/fal/fal-ai/kling-video/requests/{job.operation_id}"}
+    assert sandbox.billed_by == {"fal": {job.operation_id: 1}}
+
+
+def test_chosen_voices_are_sent(sandbox, make_image):
+    started = get_provider("fal").start(generation(make_image, voice_ids=("v1", "v2", "v3")),
+                                        idempotency_key="kling_voices")
+    submit = next(c for c in sandbox.calls if c.method == "POST")
+    assert submit.json["voice_ids"] == ["v1", "v2"] and started.generation_id
+
+
+def test_a_failed_request_fails_the_job(worker, sandbox, make_image):
+    sandbox.set_fault("generation_error", route="fal.status", message="NSFW content.")
+    job = wait_for_end(create_video_request(make_image(), provider="fal"))
+    assert (job.status, job.error_code) == (Status.FAILED, "generation_failed")
+    assert "NSFW content." in job.error_message
+
+
+def test_an_error_in_the_status_answer_is_read_too():
+    """The other reading of a failed request: COMPLETED with an ``error`` field."""
+    answers = iter([{"status": "COMPLETED", "error": "Out of memory."}])
+
+    def handler(request):
+        return httpx.Response(200, json=next(answers))
+
+    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k"},
+                           transport=httpx.MockTransport(handler))
+    status = provider.status({"status_url": "https://q/s", "response_url": "https://q/r"})
+    assert (status.state, status.error) == ("error", "Out of memory.")
+
+
+@pytest.mark.parametrize(("fault", "code", "retryable", "fallback"), [
+    ("rate_limit", "provider_rate_limited", True, True),
+    ("out_of_credit", "provider_quota", False, True),
+    ("server_error", "provider_server_error", True, True),
+    ("bad_gateway", "provider_server_error", True, True),
+    ("malformed_json", "provider_bad_response", False, False),  # maybe queued: never resent
+])
+def test_submit_errors(sandbox, make_image, fault, code, retryable, fallback):
+    sandbox.set_fault(fault, times=1, route="fal.start")
+    with pytest.raises(ProviderError) as error:
+        get_provider("fal").start(generation(make_image), idempotency_key="kling_x")
+    assert (error.value.code, error.value.retryable, error.value.fallback) == (
+        code, retryable, fallback)
+
+
+def test_a_submit_that_timed_out_is_not_resent(worker, sandbox, make_image, settings):
+    providers = {**settings.DJANGO_KLING["PROVIDERS"]}
+    providers["fal"] = {**providers["fal"], "TIMEOUT": 0.5}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
+    sandbox.set_fault("slow", times=1, seconds=1.0, route="fal.start")
+    job = wait_for_end(create_video_request(make_image(), provider="fal"))
+    assert (job.status, job.error_code) == (Status.FAILED, "provider_timeout")
+    time.sleep(0.7)
+    assert sandbox.bill_count == 1  # the sandbox queued it once; we never asked again
+
+
+def test_no_key_fails_clearly(worker, sandbox, make_image, settings):
+    providers = {**settings.DJANGO_KLING["PROVIDERS"], "fal": {"API_KEY": None}}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
+    job = wait_for_end(create_video_request(make_image(), provider="fal"))
+    assert (job.status, job.error_code) == (Status.FAILED, "provider_no_credentials")
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hooks(settings, live_server, sandbox):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": live_server.url,
+                             "WEBHOOK_POLL_INTERVAL": 30}
+    return live_server
+
+
+def test_a_signed_webhook_finishes_the_job_early(worker, hooks, sandbox, make_image):
+    sandbox.delay = 0.5
+    started = time.monotonic()
+    job = wait_for_end(create_video_request(make_image(), provider="fal"), timeout=20)
+    assert job.status == Status.SUCCEEDED, job.error_message
+    assert time.monotonic() - started < 15
+    submit = next(c for c in sandbox.calls if c.method == "POST")
+    assert submit.json is not None and sandbox.webhooks[0].status_code == 200
+    assert any(c.path == "/fal/.well-known/jwks.json" for c in sandbox.calls)
+
+
+def signed(sandbox, request_id="req-1", body=None):
+    body = body if body is not None else json.dumps(
+        {"request_id": request_id, "status": "OK", "payload": {}}).encode()
+    return sign(sandbox, request_id, body), body
+
+
+def test_webhook_signatures_are_verified_against_the_published_keys(sandbox):
+    headers, body = signed(sandbox)
+    assert FalProvider.verify_callback(headers, body, "req-1", tolerance=300).startswith("fal:")
+    fetches = sum(c.path.endswith("jwks.json") for c in sandbox.calls)
+    FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+    assert sum(c.path.endswith("jwks.json") for c in sandbox.calls) == fetches  # cached
+
+    refusals = [
+        ({**headers}, body.replace(b"OK", b"KO"), "req-1", "bad signature"),  # body changed
+        (headers, body, "req-2", "bad signature"),  # another job's request id
+        ({**headers, "x-fal-webhook-timestamp": str(int(time.time()) - 900)}, body, "req-1",
+         "stale timestamp"),
+        ({k: v for k, v in headers.items() if k != "x-fal-webhook-timestamp"}, body, "req-1",
+         "no timestamp"),
+        ({**headers, "x-fal-webhook-signature": "zz"}, body, "req-1", "bad signature"),
+    ]
+    for bad_headers, bad_body, secret, reason in refusals:
+        with pytest.raises(CallbackRefused) as refused:
+            FalProvider.verify_callback(bad_headers, bad_body, secret, tolerance=300)
+        assert refused.value.code == reason
+
+
+def test_a_signature_by_another_key_is_refused(sandbox):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    headers, body = signed(sandbox)
+    FalProvider.verify_callback(headers, body, "req-1", tolerance=300)  # keys cached
+    sandbox._fal_key = Ed25519PrivateKey.generate()  # fal rotates, or a forger signs
+    forged_headers, forged_body = signed(sandbox)
+    with pytest.raises(CallbackRefused):
+        FalProvider.verify_callback(forged_headers, forged_body, "req-1", tolerance=300)
+
+
+def test_no_key_set_means_no_trust(settings, sandbox):
+    headers, body = signed(sandbox)
+    providers = {**settings.DJANGO_KLING["PROVIDERS"]}
+    providers["fal"] = {**providers["fal"], "JWKS_URL": sandbox.url + "/fal/nothing-here"}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
+    with pytest.raises(CallbackRefused):
+        FalProvider.verify_callback(headers, body, "req-1", tolerance=300)

@@ -1,0 +1,144 @@
+"""Replicate: end to end against the sandbox's /replicate routes, Standard Webhooks, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from django_kling.exceptions import CallbackRefused, InvalidInput, ProviderError
+from django_kling.jobs import create_video_request
+from django_kling.models import Status
+from django_kling.providers import GenerationInput, ImageInput, get_provider
+from django_kling.providers.replicate import ReplicateProvider, standard_signature
+from django_kling.testing.sandbox.replicate import signature_headers
+
+from .conftest import wait_for_end
+
+CREATE = "/replicate/v1/models/kwaivgi/kling-v2.6/predictions"
+
+
+def generation(make_image, **fields) -> GenerationInput:
+    return GenerationInput(first_frame=ImageInput("image/png", data=make_image()), **fields)
+
+
+def test_a_job_runs_end_to_end(worker, sandbox, make_image):
+    job = wait_for_end(create_video_request(make_image(), prompt="Leaves fall.",
+                                            provider="replicate"))
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    create = next(c for c in sandbox.calls if c.method == "POST")
+    assert create.path == CREATE and "prefer" not in create.headers  # never "Prefer: wait"
+    assert create.json["input"]["duration"] == 5 and create.json["input"]["generate_audio"]
+    assert create.json["input"]["start_image"].startswith("data:image/")
+    polled = {c.path for c in sandbox.calls if c.method == "GET" and "/predictions/" in c.path}
+    assert polled == {f"/replicate/v1/predictions/{job.operation_id}"}  # urls.get
+    assert sandbox.billed_by == {"replicate": {job.operation_id: 1}}
+    assert job.provider_metadata["replicate"]["status"] == "succeeded"
+
+
+def test_a_last_frame_is_refused_before_anything_is_stored(db, sandbox, make_image):
+    with pytest.raises(InvalidInput) as refused:
+        create_video_request(make_image(), last_frame=make_image(), provider="replicate")
+    assert refused.value.code == "provider_unsupported_feature"
+
+
+@pytest.mark.parametrize(("fault", "state", "code"), [
+    ("generation_error", Status.FAILED, "generation_failed"),
+    ("cancelled", Status.FAILED, "provider_cancelled"),
+])
+def test_failed_and_canceled_predictions(worker, sandbox, make_image, fault, state, code):
+    sandbox.set_fault(fault, route="replicate.status")
+    job = wait_for_end(create_video_request(make_image(), provider="replicate"))
+    assert (job.status, job.error_code) == (state, code)
+
+
+@pytest.mark.parametrize(("fault", "code", "retryable", "fallback"), [
+    ("rate_limit", "provider_rate_limited", True, True),
+    ("out_of_credit", "provider_quota", False, True),
+    ("server_error", "provider_server_error", True, True),
+    ("malformed_json", "provider_bad_response", False, False),  # maybe created: not resent
+])
+def test_create_errors(sandbox, make_image, fault, code, retryable, fallback):
+    sandbox.set_fault(fault, times=1, route="replicate.start")
+    with pytest.raises(ProviderError) as error:
+        get_provider("replicate").start(generation(make_image), idempotency_key="kling_x")
+    assert (error.value.code, error.value.retryable, error.value.fallback) == (
+        code, retryable, fallback)
+
+
+@pytest.mark.parametrize(("output", "url"), [
+    ("https://replicate.delivery/x/out.mp4", "https://replicate.delivery/x/out.mp4"),
+    (["https://replicate.delivery/y/out.mp4"], "https://replicate.delivery/y/out.mp4"),
+])
+def test_output_as_a_url_or_a_list(output, url):
+    def handler(request):
+        return httpx.Response(200, json={"id": "p", "status": "succeeded", "output": output})
+
+    provider = ReplicateProvider({**get_provider("replicate").options, "API_TOKEN": "t"},
+                                 transport=httpx.MockTransport(handler))
+    status = provider.status({"id": "p", "get": "https://api.replicate.com/v1/predictions/p"})
+    assert status.videos[0].url == url
+
+
+def test_the_webhook_secret_comes_from_the_account_once(sandbox, make_image):
+    provider = get_provider("replicate")
+    for key in ("kling_a", "kling_b"):
+        started = provider.start(generation(make_image),
+                                 idempotency_key=key, callback_url="https://shop.test/hook")
+        assert started.signing_secret == sandbox.replicate_webhook_secret
+    assert sum(c.path.endswith("/webhooks/default/secret") for c in sandbox.calls) == 1
+    create = next(c for c in sandbox.calls if c.method == "POST")
+    assert create.json["webhook_events_filter"] == ["completed"]
+
+
+@pytest.fixture
+def hooks(settings, live_server, sandbox):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": live_server.url,
+                             "WEBHOOK_POLL_INTERVAL": 30}
+    return live_server
+
+
+def test_a_signed_webhook_finishes_the_job_early(worker, hooks, sandbox, make_image):
+    sandbox.delay = 0.5
+    started = time.monotonic()
+    job = wait_for_end(create_video_request(make_image(), provider="replicate"), timeout=20)
+    assert job.status == Status.SUCCEEDED, job.error_message
+    assert time.monotonic() - started < 15
+    assert sandbox.webhooks[0].status_code == 200
+
+
+def test_standard_webhooks_signatures():
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = json.dumps({"id": "p", "status": "succeeded"}).encode()
+    headers = signature_headers(secret, body)
+    verify = ReplicateProvider.verify_callback
+    assert verify(headers, body, secret, tolerance=300) == "replicate:" + headers["webhook-id"]
+    # Several signatures during a secret rotation: one match is enough.
+    rotated = {**headers, "webhook-signature": "v1,b2xk " + headers["webhook-signature"]}
+    assert verify(rotated, body, secret, tolerance=300)
+    expected = standard_signature(secret, headers["webhook-id"], headers["webhook-timestamp"],
+                                  body)
+    assert headers["webhook-signature"] == "v1," + expected
+    refusals = [
+        (headers, body + b" ", secret, "bad signature"),
+        (headers, body, "whsec_" + "QUJD" * 8, "bad signature"),
+        ({**headers, "webhook-id": "msg_other"}, body, secret, "bad signature"),
+        ({**headers, "webhook-timestamp": str(int(time.time()) - 900)}, body, secret,
+         "stale timestamp"),
+        ({**headers, "webhook-timestamp": "soon"}, body, secret, "no timestamp"),
+        (headers, body, "whsec_not base64!", "bad signature"),
+    ]
+    for bad_headers, bad_body, bad_secret, reason in refusals:
+        with pytest.raises(CallbackRefused) as refused:
+            verify(bad_headers, bad_body, bad_secret, tolerance=300)
+        assert refused.value.code == reason
+
+
+def test_fallback_skips_replicate_for_a_last_frame(db, sandbox, make_image, settings):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING,
+                             "PROVIDERS_ORDER": ["replicate", "fal"]}
+    job = create_video_request(make_image(), last_frame=make_image())
+    assert job.provider == "fal"
+    assert job.provider_attempts[0]["provider"] == "replicate"
