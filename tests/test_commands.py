@@ -136,6 +136,14 @@ def test_example_shop_generate_wait(shop_env, tmp_path):
     assert "300" in result.stderr and "[image_too_small]" in result.stderr
 
 
+@pytest.mark.parametrize("provider", ["kling", "fal", "replicate"])
+def test_example_shop_generate_with_each_provider(shop_env, provider):
+    result = manage("kling_generate", "shop.Product:1", "--provider", provider, "--no-sound",
+                    "--mode", "std", "--wait", env=shop_env)
+    assert result.returncode == 0, result.stderr
+    assert "Succeeded:" in result.stdout and "audio no" in result.stdout
+
+
 def test_sync_on_boot_puts_stuck_work_back(worker, sandbox, make_image,
                                            django_capture_on_commit_callbacks):
     from datetime import timedelta

@@ -36,10 +36,17 @@ def start_demo_services() -> None:
 
     scale = float(os.environ.get("KLING_SANDBOX_SCALE", "1.0"))
     delay = float(os.environ.get("KLING_SANDBOX_DELAY", "3"))
-    sandbox = Sandbox(api_key=settings.DJANGO_KLING["PROVIDERS"]["gateway"]["API_KEY"],
-                      delay=delay, render_scale=scale).start()
+    key = settings.DJANGO_KLING["PROVIDERS"]["gateway"]["API_KEY"]
+    sandbox = Sandbox(api_key=key, delay=delay, render_scale=scale).start()
     # The port is only known now, so the setting is completed here rather than in settings.py.
-    settings.DJANGO_KLING["PROVIDERS"]["gateway"]["BASE_URL"] = sandbox.v4_url
+    providers = settings.DJANGO_KLING["PROVIDERS"]
+    providers["gateway"]["BASE_URL"] = sandbox.v4_url
+    # The other hosts of the model, each at its own routes on the same sandbox
+    # (``kling_generate IMAGE --provider kling --wait``).
+    providers.setdefault("kling", {}).update(API_KEY=key, BASE_URL=sandbox.kling_url)
+    providers.setdefault("fal", {}).update(API_KEY=key, QUEUE_URL=sandbox.fal_url,
+                                           JWKS_URL=sandbox.fal_jwks_url)
+    providers.setdefault("replicate", {}).update(API_TOKEN=key, BASE_URL=sandbox.replicate_url)
     kling_settings.reload()
     logger.info("demo sandbox at %s", sandbox.v4_url)
     if sys.argv[1] == "runserver":

@@ -49,6 +49,9 @@ class Command(KlingCommand):
         self.stdout.write(_("Kling sandbox running."), self.style.SUCCESS)
         self.stdout.write(_("Streaming base URL (v3): %(url)s") % {"url": sandbox.v3_url})
         self.stdout.write(_("Jobs base URL (v4):      %(url)s") % {"url": sandbox.v4_url})
+        self.stdout.write(_("Kling API base URL:      %(url)s") % {"url": sandbox.kling_url})
+        self.stdout.write(_("fal queue URL:           %(url)s") % {"url": sandbox.fal_url})
+        self.stdout.write(_("Replicate base URL:      %(url)s") % {"url": sandbox.replicate_url})
         self.stdout.write(_("API key:                 %(key)s") % {"key": sandbox.api_key})
         self.stdout.write(_("Press Ctrl-C to stop."))
         try:
