@@ -300,3 +300,31 @@ def test_callback_bodies_are_checked():
                         (b'{"task_status": "succeed"}', "kling_ours"), (b"[]", "kling_ours")):
         with pytest.raises(CallbackRefused):
             verify({}, bad, secret, tolerance=300)
+
+
+def test_encoded_or_oversized_answers_are_refused(make_image):
+    def gzipped(request):
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"\x1f\x8b")
+
+    def huge(request):
+        return httpx.Response(200, content=b"{" + b" " * (5 * 1024 * 1024) + b"}")
+
+    for handler in (gzipped, huge):
+        provider = KlingProvider({**dict(get_provider("kling").options), "API_KEY": "k"},
+                                 transport=httpx.MockTransport(handler))
+        with pytest.raises(ProviderError) as error:
+            provider.status({"task_id": "t"})
+        assert (error.value.code, error.value.retryable) == ("provider_bad_response", False)
+    seen = []
+
+    def record(request):
+        seen.append(request.headers.get("accept-encoding"))
+        return httpx.Response(429, headers={"retry-after": "7"},
+                              json={"code": 1302, "message": "slow down"})
+
+    provider = KlingProvider({**dict(get_provider("kling").options), "API_KEY": "k"},
+                             transport=httpx.MockTransport(record))
+    with pytest.raises(ProviderError) as error:
+        provider.status({"task_id": "t"})
+    assert (error.value.code, error.value.retry_after, seen) == (
+        "provider_rate_limited", 7.0, ["identity"])

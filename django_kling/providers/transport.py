@@ -4,7 +4,7 @@ Every failure leaves here as a ``ProviderError`` with a stable code, and with ``
 only when nothing can have been accepted: no connection was made. An error *answer* is read by
 the provider's own ``error_from`` (its error shapes differ); a timeout or a cut connection after
 the request went out is never a reason to try another provider, since this one may be working
-(and billing) on it.
+(and billing) on it. Answers are read unencoded and capped, as ``bodies`` does for the gateway.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from typing import Any
 
 import httpx
 
+from ..bodies import IDENTITY, UnacceptableBody, read_capped
 from ..exceptions import ProviderError
 
 MAX_MESSAGE = 1000
+#: Largest answer read: these services answer with small JSON (clips come as URLs).
+ANSWER_CAP = 4 * 1024 * 1024
+#: Largest error body read; a longer one is treated as unreadable.
+ERROR_CAP = 64 * 1024
 
 
 class JsonTransport:
@@ -42,7 +47,24 @@ class JsonTransport:
         """The parsed JSON answer of one call, or a ``ProviderError``."""
         content = None if body is None else json.dumps(body).encode()
         try:
-            response = self.client.request(method, url, headers=headers, content=content)
+            with self.client.stream(method, url, headers={**IDENTITY, **headers},
+                                    content=content) as response:
+                if response.status_code >= 300:
+                    try:
+                        raw = read_capped(response, ERROR_CAP)
+                    except UnacceptableBody:
+                        raw = b""
+                    # The provider reads its own error shape from a response that holds the
+                    # capped body (never an unbounded or encoded one).
+                    kept = {name: value for name, value in response.headers.items()
+                            if name.lower() in ("retry-after", "retry-after-ms")}
+                    raise error_from(httpx.Response(response.status_code, headers=kept,
+                                                    content=raw))
+                raw = read_capped(response, ANSWER_CAP)
+        except UnacceptableBody as exc:
+            error = self.bad_response(f"the answer is {exc}")
+            error.retryable = False
+            raise error from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # No connection, so nothing was sent: another provider may take the job.
             error = self.transport_error("provider_unreachable", "could not be reached", exc)
@@ -53,10 +75,8 @@ class JsonTransport:
         except httpx.TransportError as exc:
             raise self.transport_error("provider_unreachable", "could not be reached",
                                        exc) from None
-        if response.status_code >= 300:
-            raise error_from(response)
         try:
-            return response.json()
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise self.bad_response("the answer is not valid JSON") from None
 
