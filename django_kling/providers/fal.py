@@ -152,11 +152,8 @@ class FalProvider(PollingProvider):
             raise ProviderError(_("No API key is configured for fal: set the FAL_KEY "
                                   "environment variable."),
                                 code="provider_no_credentials", provider=self.name)
-        if not url.startswith(("https://", "http://")):
-            raise self.http.bad_response("the job has no status URL")
-        headers = {"authorization": f"Key {self.api_key}", "content-type": "application/json"}
-        return self.http.call(method, url, headers=headers, body=body,
-                              error_from=self._error_from)
+        return self.http.call_returned_url(method, url, authorization=f"Key {self.api_key}",
+                                           body=body, error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

@@ -158,11 +158,8 @@ class ReplicateProvider(PollingProvider):
             raise ProviderError(_("No API token is configured for Replicate: set the "
                                   "REPLICATE_API_TOKEN environment variable."),
                                 code="provider_no_credentials", provider=self.name)
-        if not url.startswith(("https://", "http://")):
-            raise self.http.bad_response("the job has no status URL")
-        headers = {"authorization": f"Bearer {self.token}", "content-type": "application/json"}
-        return self.http.call(method, url, headers=headers, body=body,
-                              error_from=self._error_from)
+        return self.http.call_returned_url(method, url, authorization=f"Bearer {self.token}",
+                                           body=body, error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

@@ -80,6 +80,15 @@ class JsonTransport:
         except (ValueError, UnicodeDecodeError):
             raise self.bad_response("the answer is not valid JSON") from None
 
+    def call_returned_url(self, method: str, url: str, *, authorization: str, body: Any = None,
+                          error_from: Callable[[httpx.Response], ProviderError]) -> Any:
+        """``call`` on a URL the service returned earlier (fal's and Replicate's job URLs)."""
+        if not url.startswith(("https://", "http://")):
+            raise self.bad_response("the job has no status URL")
+        return self.call(method, url, body=body, error_from=error_from,
+                         headers={"authorization": authorization,
+                                  "content-type": "application/json"})
+
     def transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
         self.logger.warning("%s %s: %s", self.provider, what, type(exc).__name__)
         return ProviderError(f"{self.label} {what} ({type(exc).__name__}).", code=code,
