@@ -19,8 +19,10 @@ ROOT = Path(__file__).parent
 OLDEST = ROOT / "ci" / "constraints-oldest.txt"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 # The unit, pipeline and site tests; what only the newest stack must also run (the fault
-# matrix with its worker processes, the real browser) is left to it and to `make test`.
-CORE = ["-m", "not faults", "--ignore=tests/browser", "--ignore=tests/faults"]
+# matrix with its worker processes, the real browser, the manual's build) is left to it and to
+# `make test`.
+CORE = ["-m", "not faults", "--ignore=tests/browser", "--ignore=tests/faults",
+        "--deselect=tests/test_docs.py::test_the_manual_builds_without_warnings"]
 
 # What a session tested, printed before its tests (uv's environments have no pip to ask).
 VERSIONS = ("import sys, importlib.metadata as m; print(sys.version.split()[0], *(f'{n}=='"
