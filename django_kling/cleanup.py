@@ -8,6 +8,11 @@
   so they stay readable (``source_object`` is None) and can never show up on a new object that
   gets the same primary key.
 
+- ``expired_clips()`` / ``remove_clip_files()`` (the ``kling_cleanup`` command): clips rejected
+  more than ``KEEP_REJECTED_DAYS`` ago, and variants never approved nor featured that finished
+  more than ``KEEP_UNFEATURED_VARIANTS_DAYS`` ago, lose their video and poster files; the rows
+  stay with a note, so history and costs stay. Approved and featured clips are never touched.
+
 ``connect()`` (called from ``KlingConfig.ready``) connects the receivers. The one that clears
 links is connected per model, not globally: any receiver makes Django give up its fast path
 for bulk deletes of that model (one DELETE becomes a SELECT, a DELETE per batch and a signal
@@ -28,7 +33,8 @@ from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
-from .models import Asset, VideoRequest
+from .conf import kling_settings
+from .models import Asset, ReviewStatus, Status, VideoRequest
 
 logger = logging.getLogger("django_kling.cleanup")
 
@@ -83,6 +89,36 @@ def source_deleted(sender: type[models.Model], instance: models.Model, using: st
     VideoRequest.objects.filter(**link).update(content_type=None, object_id="",
                                                updated_at=timezone.now())
     Asset.objects.filter(**link).update(content_type=None, object_id="")
+
+
+def expired_clips(now: Any = None) -> models.QuerySet[VideoRequest]:
+    """The requests whose clip files ``kling_cleanup`` may delete now."""
+    now = now or timezone.now()
+    expired = Q(pk__in=[])
+    rejected_days = kling_settings.KEEP_REJECTED_DAYS
+    if rejected_days is not None:
+        expired |= Q(review_status=ReviewStatus.REJECTED,
+                     reviewed_at__lt=now - timezone.timedelta(days=rejected_days))
+    variant_days = kling_settings.KEEP_UNFEATURED_VARIANTS_DAYS
+    if variant_days is not None:
+        expired |= Q(variant_group__isnull=False, review_status=ReviewStatus.PENDING,
+                     finished_at__lt=now - timezone.timedelta(days=variant_days))
+    return (VideoRequest.objects.filter(expired, status=Status.SUCCEEDED, featured=False)
+            .exclude(review_status=ReviewStatus.APPROVED)
+            .filter(Q(video__isnull=False) | Q(poster__isnull=False)))
+
+
+def remove_clip_files(job: VideoRequest, note: str) -> None:
+    """Delete the clip's video and poster (files go on commit), keep the row with ``note``."""
+    with transaction.atomic():
+        row = VideoRequest.objects.select_for_update().get(pk=job.pk)
+        if row.featured or row.review_status == ReviewStatus.APPROVED:
+            return  # approved or featured meanwhile: never touched
+        assets = [pk for pk in (row.video_id, row.poster_id) if pk is not None]
+        VideoRequest.objects.filter(pk=row.pk).update(
+            video=None, poster=None, updated_at=timezone.now(),
+            warnings=[*row.warnings, {"type": "cleanup", "message": note}])
+        Asset.objects.filter(pk__in=assets).delete()
 
 
 def can_be_source(model: type[models.Model]) -> bool:

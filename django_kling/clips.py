@@ -1,6 +1,9 @@
 """Finding the clips of an object, for templates and views: ``Clip``, lookups and prefetching.
 
-A *clip* is the video and poster of a succeeded ``VideoRequest``. ``latest_clip(product)`` and
+A *clip* is the video and poster of a succeeded ``VideoRequest`` that may be shown: with
+``REQUIRE_APPROVAL`` (the default) only approved ones, otherwise any that was not rejected.
+``featured_clip(product)`` is the one a page shows (the featured clip of the active language,
+see its fallback order). ``latest_clip(product)`` and
 ``clips_of(product)`` look them up through the request's generic link to the source object;
 ``prefetch_clips(queryset)`` attaches every object's clips in one query, so a page that shows
 the clips of N objects costs the same number of queries for any N.
@@ -17,9 +20,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.files import FieldFile
+from django.utils.translation import get_language
 
+from .conf import kling_settings
 from .exceptions import ClipNotFound  # noqa: F401  (its home before 0.2; still importable here)
-from .models import Asset, AssetKind, Status, VideoRequest
+from .models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
 
 # A visitor may open a page, read for a while, then play and seek (each seek is a new range
 # request on the same URL); a signed URL must outlive that, whatever the storage's own default.
@@ -120,14 +125,27 @@ class Clip:
         return self.video.created_at
 
 
+def shown() -> Q:
+    """The reviews that let a clip be shown under the current ``REQUIRE_APPROVAL``."""
+    if kling_settings.REQUIRE_APPROVAL:
+        return Q(review_status=ReviewStatus.APPROVED)
+    return ~Q(review_status=ReviewStatus.REJECTED)
+
+
+def may_show(request: VideoRequest) -> bool:
+    if kling_settings.REQUIRE_APPROVAL:
+        return request.review_status == ReviewStatus.APPROVED
+    return request.review_status != ReviewStatus.REJECTED
+
+
 def _clip_of_request(request: VideoRequest) -> Clip | None:
-    if request.status != Status.SUCCEEDED or request.video_id is None:
+    if request.status != Status.SUCCEEDED or request.video_id is None or not may_show(request):
         return None
     return Clip(request.video, request.poster, request)
 
 
 def _succeeded() -> models.QuerySet[VideoRequest]:
-    return (VideoRequest.objects.filter(status=Status.SUCCEEDED, video__isnull=False)
+    return (VideoRequest.objects.filter(shown(), status=Status.SUCCEEDED, video__isnull=False)
             .select_related("video", "poster").order_by("-created_at", "-pk"))
 
 
@@ -172,12 +190,41 @@ def latest_clip(obj: models.Model, field: str | None = None) -> Clip | None:
     return Clip(request.video, request.poster, request) if request is not None else None
 
 
-def resolve_clip(target: Any, field: str | None = None) -> Clip | None:
+def speech_language(language: str | None) -> str:
+    """``"en"``/``"zh"`` for a Django language code (``zh-hans``, ``en-us``), else ``""``."""
+    code = (language or "").lower().replace("_", "-").split("-")[0]
+    return code if code in ("en", "zh") else ""
+
+
+def featured_clip(obj: models.Model, field: str | None = None, *, language: str | None = None,
+                  aspect: str | None = None) -> Clip | None:
+    """The clip a page shows for ``obj``: among its shown clips (of ``aspect`` only, if given),
+    the featured clip of ``language`` (default: the active language, ``get_language()``), else
+    the newest clip in that language; then the same among language-neutral clips; then the
+    featured, else newest, clip of any language. No query after ``prefetch_clips``.
+    """
+    clips = clips_of(obj, field)
+    if aspect:
+        clips = [c for c in clips if c.request is not None and c.request.aspect_ratio == aspect]
+    wanted = speech_language(get_language() if language is None else language)
+    tiers = ([wanted] if wanted else []) + ["", None]
+    for tier in tiers:
+        group = [c for c in clips if tier is None
+                 or (c.request is not None and c.request.language == tier)]
+        if group:
+            return next((c for c in group if c.request is not None and c.request.featured),
+                        group[0])
+    return None
+
+
+def resolve_clip(target: Any, field: str | None = None, *, language: str | None = None,
+                 aspect: str | None = None) -> Clip | None:
     """The clip a template means by ``target``.
 
-    A ``Clip`` is itself; a ``VideoRequest`` gives its own clip if it succeeded; a video
-    ``Asset`` gives itself with the poster of its request; any other model instance gives its
-    latest clip; anything else (``None``, ``""``) gives None.
+    A ``Clip`` is itself; a ``VideoRequest`` gives its own clip if it succeeded (and may be
+    shown); a video ``Asset`` gives itself with the poster of its request (if that may be
+    shown); any other model instance gives its ``featured_clip``; anything else (``None``,
+    ``""``) gives None.
     """
     if isinstance(target, Clip):
         return target
@@ -187,9 +234,11 @@ def resolve_clip(target: Any, field: str | None = None) -> Clip | None:
         if target.kind != AssetKind.VIDEO or not target.file:
             return None
         request = VideoRequest.objects.filter(video=target).select_related("poster").first()
+        if request is not None and not may_show(request):
+            return None
         return Clip(target, request.poster if request else None, request)
     if isinstance(target, models.Model):
-        return latest_clip(target, field)
+        return featured_clip(target, field, language=language, aspect=aspect)
     return None
 
 

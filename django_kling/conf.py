@@ -146,6 +146,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Estimated price per second of output, by model, mode and sound.",
     ),
     Setting("CURRENCY", "USD", "Currency of PRICES and of the reported costs."),
+    Setting(
+        "REQUIRE_APPROVAL",
+        True,
+        "Whether templates, the clips helpers and JSON-LD show only clips a reviewer approved; "
+        "False shows every succeeded clip that was not rejected.",
+    ),
+    Setting(
+        "KEEP_REJECTED_DAYS",
+        30,
+        "Days after which kling_cleanup deletes the files of rejected clips (the rows stay, "
+        "with a note). None: never.",
+    ),
+    Setting(
+        "KEEP_UNFEATURED_VARIANTS_DAYS",
+        30,
+        "Days after which kling_cleanup deletes the files of variants that were neither "
+        "approved nor featured. None: never.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -132,6 +132,14 @@ class InvalidTransition(KlingError):
     code = "invalid_transition"
 
 
+class ReviewError(KlingError, ValueError):
+    """A review step that does not apply to this clip (approving an unfinished job, featuring a
+    rejected clip...). ``code`` says which rule: ``review_not_succeeded``,
+    ``feature_not_approved``, ``feature_conflict``."""
+
+    code = "review_invalid"
+
+
 class CallbackRefused(KlingError, SuspiciousOperation):
     """A completion callback failed authentication (token, signature, timestamp).
 

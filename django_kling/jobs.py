@@ -9,6 +9,8 @@ the transaction commits, so a worker can never look for a row that does not exis
 from __future__ import annotations
 
 import hashlib
+import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -24,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import fallback, images, options
+from . import fallback, images, options, speech
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .models import Asset, AssetKind, BudgetLock, Status, VideoRequest
@@ -184,12 +186,23 @@ def create_video_request(
     user: Any = None,
     provider: str | None = None,
     model: str | None = None,
+    language: str | None = None,
+    spoken_line: str = "",
+    speaker: str = "",
+    variants: int = 1,
+    preset: Any = None,
 ) -> VideoRequest:
     """Check the inputs, store the frames and queue a job. Raises ``InvalidInput``.
 
     ``image`` may be omitted when ``source`` and ``field_name`` name an image field. ``model``
     is one of the ``MODELS`` setting (default: the provider's ``MODEL`` option); what it can do
     is checked here, before anything is paid for (no sound on the v2.5 turbo).
+
+    ``spoken_line`` (in ``language``, ``"en"`` or ``"zh"``, said by ``speaker``) is put into the
+    prompt as Kling expects dialogue (see ``speech``); the composed prompt must fit the limit.
+    ``variants`` (1-4) makes that many requests with different seeds, sharing a
+    ``variant_group``; the budget is checked for all of them at once and the first is returned
+    (``variants_of(job)`` gives the group).
     """
     defaults = kling_settings.DEFAULTS
     duration = options.validate_duration(duration if duration is not None
@@ -198,6 +211,13 @@ def create_video_request(
     mode = options.validate_mode(mode or defaults["mode"])
     sound = bool(defaults["sound"] if sound is None else sound)
     prompt = options.validate_prompt(prompt, field="prompt")
+    language = options.validate_language(language)
+    count = options.validate_variants(variants)
+    prompt = speech.compose_prompt(prompt, spoken_line=spoken_line, language=language,
+                                   speaker=speaker)
+    if spoken_line.strip() and not sound:
+        raise InvalidInput(_("A spoken line needs sound; turn sound on."),
+                           code="speech_needs_sound", field="sound")
     negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
     # Provider options stay in _model_and_protocol (they hold the API key).
     default_model = _model_and_protocol(provider)[0] if provider else fallback.default_model()
@@ -235,31 +255,62 @@ def create_video_request(
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
     cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model)
-    check_budget(cost, lock=False)  # refuse early, before any file is stored
+    check_budget(cost * count, lock=False)  # refuse early, before any file is stored
+    seeds = variant_seeds(seed, count)
+    group = uuid.uuid4() if count > 1 else None
     stored: list[Asset] = []
     try:
         with transaction.atomic():
             first_asset = _store_image(first, AssetKind.SOURCE_IMAGE, link, stored)
             last_asset = (_store_image(last, AssetKind.LAST_FRAME, link, stored)
                           if last is not None else None)
-            check_budget(cost)  # again under the lock, with the insert in the same transaction
-            job = VideoRequest.objects.create(
+            # Again under the lock, with the inserts in the same transaction: every variant
+            # counts.
+            check_budget(cost * count)
+            jobs = [VideoRequest.objects.create(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
-                mode=mode, generate_audio=sound, seed=seed, provider=provider,
-                model=model, protocol=protocol,
-                estimated_cost=cost, provider_attempts=skipped,
+                mode=mode, generate_audio=sound, seed=variant_seed, provider=provider,
+                model=model, protocol=protocol, language=language, variant_group=group,
+                preset=preset, estimated_cost=cost, provider_attempts=skipped,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
-            )
-            transaction.on_commit(lambda: enqueue(job))
+            ) for variant_seed in seeds]
+            for job in jobs:
+                transaction.on_commit(lambda job=job: enqueue(job))
     except BaseException:
         for asset in stored:
             asset.file.delete(save=False)
         raise
-    return job
+    return jobs[0]
+
+
+def variant_seeds(seed: int | None, count: int) -> list[int | None]:
+    """``count`` different seeds: ``seed``, ``seed + 1``... or random ones.
+
+    A single request keeps the caller's seed (None lets the provider choose); variants always
+    get explicit seeds, so each differs from the others and can be made again.
+    """
+    if count == 1:
+        return [seed]
+    if seed is not None:
+        return [seed + index for index in range(count)]
+    chosen: list[int | None] = []
+    while len(chosen) < count:
+        candidate = secrets.randbelow(2**31 - 1) + 1
+        if candidate not in chosen:
+            chosen.append(candidate)
+    return chosen
+
+
+def variants_of(job: VideoRequest) -> models.QuerySet[VideoRequest]:
+    """The requests made together with ``job`` (itself included), oldest first."""
+    if job.variant_group is None:
+        return VideoRequest.objects.filter(pk=job.pk)
+    return VideoRequest.objects.filter(variant_group=job.variant_group).order_by("created_at",
+                                                                               "seed")
 
 
 def _model_and_protocol(provider: str) -> tuple[str, str]:
@@ -304,7 +355,8 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
             negative_prompt=job.negative_prompt, duration=job.duration,
             aspect_ratio=job.aspect_ratio, mode=job.mode, generate_audio=job.generate_audio,
             seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
-            estimated_cost=cost, enqueued_at=timezone.now(), next_check_at=timezone.now(),
+            language=job.language, preset_id=job.preset_id, estimated_cost=cost,
+            enqueued_at=timezone.now(), next_check_at=timezone.now(),
         )
         transaction.on_commit(lambda: enqueue(retried))
     return retried

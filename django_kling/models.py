@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidTransition
-from .options import MAX_PROMPT_LENGTH, AspectRatio, Duration, Mode
+from .options import MAX_PROMPT_LENGTH, AspectRatio, Duration, Language, Mode
 from .storage import asset_storage, asset_upload_to
 
 
@@ -44,6 +44,14 @@ class Status(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     CANCELED = "canceled", _("Canceled")
+
+
+class ReviewStatus(models.TextChoices):
+    """What a person decided about a clip: separate from the job's ``Status``."""
+
+    PENDING = "pending", _("Awaiting review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 #: The states a job ends in.
@@ -212,6 +220,28 @@ class VideoRequest(models.Model):
     mode = models.CharField(_("mode"), max_length=3, choices=Mode.choices, default=Mode.PRO)
     generate_audio = models.BooleanField(_("sound"), default=True)
     seed = models.BigIntegerField(_("seed"), null=True, blank=True)
+    language = models.CharField(
+        _("speech language"), max_length=2, choices=Language.choices, blank=True,
+        help_text=_("The language the clip speaks; empty for a clip without speech."))
+    #: Variants (same inputs, different seeds) made together share this id.
+    variant_group = models.UUIDField(_("variant group"), null=True, blank=True, db_index=True,
+                                     editable=False)
+    preset = models.ForeignKey("django_kling.VideoPreset", models.SET_NULL, null=True,
+                               blank=True, related_name="+", verbose_name=_("preset"),
+                               editable=False)
+
+    # The editorial layer: written only by django_kling.review.
+    review_status = models.CharField(_("review"), max_length=10, choices=ReviewStatus.choices,
+                                     default=ReviewStatus.PENDING, db_index=True,
+                                     editable=False)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                    blank=True, related_name="+", editable=False,
+                                    verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True, editable=False)
+    review_note = models.TextField(_("review note"), blank=True, editable=False)
+    featured = models.BooleanField(
+        _("featured"), default=False, editable=False,
+        help_text=_("The clip the site shows for its object, field, language and aspect."))
 
     provider = models.CharField(_("provider"), max_length=40)
     model = models.CharField(_("model"), max_length=100)
@@ -267,6 +297,13 @@ class VideoRequest(models.Model):
         verbose_name_plural = _("video requests")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["content_type", "object_id", "status"])]
+        permissions = [("review_videorequest", _("Can approve or reject video clips"))]
+        constraints = [
+            # One featured clip per slot, held by the database whatever code writes the rows.
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "field_name", "language", "aspect_ratio"],
+                condition=models.Q(featured=True), name="django_kling_one_featured_clip"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_status_display()} {self.pk}"
@@ -300,6 +337,11 @@ class VideoRequest(models.Model):
         return self.status in ACTIVE
 
 
+    @property
+    def is_approved(self) -> bool:
+        return self.review_status == ReviewStatus.APPROVED
+
+
 class BudgetLock(models.Model):
     """A row that serializes budget checks: ``jobs.check_budget`` updates it before reading the
     spending, so two requests can never both see room for one more clip.
@@ -317,3 +359,7 @@ class BudgetLock(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Defined in its own module (a preset is a concept of its own); imported here so Django finds it.
+from .presets import VideoPreset  # noqa: E402, F401

@@ -44,6 +44,13 @@ class Mode(models.TextChoices):
     PRO = "pro", gettext_lazy("Pro (1080p, sound, last frame)")
 
 
+class Language(models.TextChoices):
+    """The languages Kling v2.6 speaks (protocol.md, "Speech: Chinese and English")."""
+
+    ENGLISH = "en", gettext_lazy("English")
+    CHINESE = "zh", gettext_lazy("Chinese")
+
+
 class KlingModel(models.TextChoices):
     """The image-to-video models (ids as the AI SDK's gateway-video-model-settings.ts lists)."""
 
@@ -67,6 +74,9 @@ CAPABILITIES: dict[str, Capabilities] = {
 DURATIONS: tuple[int, ...] = tuple(Duration.values)
 ASPECT_RATIOS: tuple[str, ...] = tuple(AspectRatio.values)
 MODES: tuple[str, ...] = tuple(Mode.values)
+LANGUAGES: tuple[str, ...] = tuple(Language.values)
+#: Most variants (clips with different seeds) one request may ask for.
+MAX_VARIANTS = 4
 #: Longest prompt or negative prompt, in characters.
 MAX_PROMPT_LENGTH = 2500
 
@@ -187,6 +197,39 @@ def validate_mode(value: str) -> str:
         return value.strip().lower()
     _refuse(value, MODES, _("The mode must be one of %(choices)s, not “%(value)s”."),
             code="mode_invalid", field="mode")
+
+
+def validate_language(value: str | None) -> str:
+    """Return the speech language (``"en"``, ``"zh"``, or ``""`` for none; ``zh-hans`` and
+    ``en-us`` style codes are accepted).
+
+    Raises ``InvalidInput`` with code ``language_invalid`` otherwise.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    code = value.strip().lower().split("-")[0].split("_")[0] if isinstance(value, str) else ""
+    if code in LANGUAGES:
+        return code
+    _refuse(value, LANGUAGES, _("The language must be one of %(choices)s, not “%(value)s”."),
+            code="language_invalid", field="language")
+
+
+def validate_variants(value: int | str | None) -> int:
+    """Return how many variants to make (1 to :data:`MAX_VARIANTS`; ``None`` is 1).
+
+    Raises ``InvalidInput`` with code ``variants_invalid`` otherwise.
+    """
+    if value is None:
+        return 1
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if 1 <= count <= MAX_VARIANTS and not isinstance(value, bool):
+        return count
+    _refuse(value, range(1, MAX_VARIANTS + 1),
+            _("The number of variants must be one of %(choices)s, not “%(value)s”."),
+            code="variants_invalid", field="variants")
 
 
 def model_label(model: str) -> str:

@@ -22,6 +22,12 @@ the process that created it (a web request, a command).
     as ``request.error_code``, e.g. ``generation_failed``, ``deadline``, ``download_expired``);
     ``message``: a plain-text reason an editor can read (never a secret).
 
+``video_approved(sender, request, by, note)`` / ``video_rejected(sender, request, by, note)``
+    ``request``: the ``VideoRequest`` just approved or rejected (``review_status``,
+    ``reviewed_by``, ``reviewed_at``, ``review_note`` set); ``by``: the reviewer (a user, or
+    None from a command); ``note``: the reviewer's note. Sent by ``django_kling.review``
+    from the process of the reviewer, after the commit; a repeated approval sends nothing.
+
 A receiver that raises does not undo or repeat anything: the job has already moved on. The
 error is logged (logger ``django.dispatch``) and the other receivers still run: these
 signals are sent robustly, even through ``send()``.
@@ -56,3 +62,5 @@ class RobustSignal(Signal):
 video_requested = RobustSignal()
 video_ready = RobustSignal()
 video_failed = RobustSignal()
+video_approved = RobustSignal()
+video_rejected = RobustSignal()

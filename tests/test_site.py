@@ -138,8 +138,10 @@ def shop_site(tmp_path_factory) -> Iterator[dict[str, Any]]:
               if line.startswith("draft ")]
     assert [published for _pk, published in drafts] == ["False", "False"]
     lamp, hidden = (int(pk) for pk, _published in drafts)
-    manage("kling_generate", f"shop.Product:{lamp}", "--prompt",
-           'The lamp glows"><script>alert(1)</script>', "--wait", env=env)
+    generated = manage("kling_generate", f"shop.Product:{lamp}", "--prompt",
+                       'The lamp glows"><script>alert(1)</script>', "--wait", env=env)
+    # A reviewer approves the clip: only then does the shop publish the lamp and show it.
+    manage("kling_review", generated.split()[1], "--approve", env=env)
 
     port = free_port()
     with open(folder / "server.log", "wb") as log:
@@ -196,7 +198,7 @@ def test_product_list_shows_products_published_by_their_clip(shop_site):
     assert status == 200
     valid_document(body)
     markup = body.decode()
-    # The lamp was a draft: the shop's video_ready receiver published it with its clip.
+    # The lamp was a draft: the shop's video_approved receiver published it with its clip.
     assert f'href="/products/{shop_site["lamp"]}/"' in markup
     assert markup.count("<video") == 1 and markup.count('preload="none"') == 1
     assert markup.count('<img src="/media/products/') == 3  # the demo products, no clip yet

@@ -26,7 +26,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_kling import pipeline
+from django_kling import pipeline, review
 from django_kling.clips import (
     SIGNED_URL_MIN_SECONDS,
     Clip,
@@ -49,8 +49,9 @@ EVIL_PROMPT = 'The bottle turns"><script>alert("x")</script></script><!-- & wave
 
 def make_clip(source: Product | None = None, *, image: bytes | None = None,
               field_name: str = "image", prompt: str = "The bottle turns; waves roll in.",
-              **options: Any) -> VideoRequest:
-    """A real job run to its end here: create_video_request, then each step the actors run."""
+              approved: bool = True, **options: Any) -> VideoRequest:
+    """A real job run to its end here: create_video_request, then each step the actors run;
+    then approved by a reviewer (``approved=False`` leaves it awaiting review)."""
     job = create_video_request(image, source=source, field_name=field_name if source else "",
                                prompt=prompt, **options)
     step = pipeline.Next("submit")
@@ -59,7 +60,7 @@ def make_clip(source: Product | None = None, *, image: bytes | None = None,
         step = getattr(pipeline, f"{step.step}_step")(job.pk)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
-    return job
+    return review.approve(job) if approved else job
 
 
 def make_product(make_image, name: str = "Sea Salt", **fields: Any) -> Product:

@@ -8,24 +8,29 @@ Modules: ``actions`` (the action and its permission), ``mixins`` (the one-line m
 ``generate`` and ``forms`` (the "Generate video" page), ``requests`` and ``progress`` (the
 video request admin and its live status), ``inlines``, ``assets``, ``display`` (shared HTML
 fragments), ``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what
-error codes mean).
+error codes mean), ``review`` (approving, rejecting, featuring, comparing variants),
+``presets`` (the preset admin).
 """
 
 from django.contrib import admin
 
 from ..models import Asset, VideoRequest
+from ..presets import VideoPreset
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
+from .presets import VideoPresetAdmin
 from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
 admin.site.register(Asset, AssetAdmin)
+admin.site.register(VideoPreset, VideoPresetAdmin)
 
 __all__ = [
     "AssetAdmin",
     "KlingVideoAdminMixin",
+    "VideoPresetAdmin",
     "VideoRequestAdmin",
     "VideoRequestInline",
     "can_generate_videos",

@@ -14,11 +14,17 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..options import AspectRatio, Duration, Mode, model_label
+from ..options import MAX_VARIANTS, AspectRatio, Duration, Language, Mode, model_label
+from ..presets import VideoPreset
 
 
 class BatchOptionsForm(forms.Form):
     """Options that apply to every clip of the batch."""
+
+    preset = forms.ModelChoiceField(
+        label=_("Preset"), queryset=VideoPreset.objects.all(), required=False,
+        help_text=_("“Apply preset” fills the fields below from it (prompts from the "
+                    "object's fields); you can still change them."))
 
     duration = forms.TypedChoiceField(label=_("Duration"), choices=Duration.choices, coerce=int,
                                       widget=forms.RadioSelect)
@@ -32,6 +38,21 @@ class BatchOptionsForm(forms.Form):
         label=_("Sound"), required=False,
         help_text=_("Sound that matches the picture (speech, music, ambience). Needs the pro "
                     "mode."))
+    variants = forms.TypedChoiceField(
+        label=_("Variants"), coerce=int, initial=1,
+        choices=[(n, str(n)) for n in range(1, MAX_VARIANTS + 1)],
+        help_text=_("Clips with different seeds per object, to compare and pick the best."))
+    languages = forms.MultipleChoiceField(
+        label=_("One clip per language"), choices=Language.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The language the clip speaks: one request per language chosen, with "
+                    "its spoken line. None: a clip without a speech language."))
+    speaker = forms.CharField(label=_("Speaker"), required=False, max_length=100,
+                              help_text=_("Who says the line, e.g. “A young woman”."))
+    spoken_line_en = forms.CharField(label=_("Spoken line (English)"), required=False,
+                                     widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    spoken_line_zh = forms.CharField(label=_("Spoken line (Chinese)"), required=False,
+                                     widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     negative_prompt = forms.CharField(
         label=_("Negative prompt"), required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
@@ -45,6 +66,7 @@ class BatchOptionsForm(forms.Form):
             "duration": defaults["duration"], "aspect_ratio": defaults["aspect_ratio"],
             "mode": defaults["mode"], "sound": defaults["sound"],
             "model": default_model if default_model in models else next(iter(models), ""),
+            "variants": 1,
         })
         kwargs.setdefault("prefix", "options")
         super().__init__(*args, **kwargs)

@@ -31,7 +31,7 @@ from django.utils.translation import ngettext
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..jobs import create_video_request, estimate_cost
+from ..jobs import create_video_request, estimate_cost, variants_of
 from ..models import VideoRequest
 from ..options import MAX_PROMPT_LENGTH
 from . import display
@@ -40,6 +40,8 @@ from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_er
 TEMPLATE = "django_kling/admin/generate_video.html"
 ROWS_PREFIX = "rows"
 CONFIRM = "kling_confirm"
+#: The "Apply preset" button: fills the form from the preset instead of queueing.
+APPLY_PRESET = "kling_apply_preset"
 
 
 @dataclass
@@ -79,7 +81,9 @@ def render_or_queue(
     editor lands once every row was queued.
     """
     by_id = {str(obj.pk): obj for obj in objects}
-    if request.method == "POST" and CONFIRM in request.POST:
+    if request.method == "POST" and APPLY_PRESET in request.POST:
+        batch, formset = _apply_preset(request, by_id)
+    elif request.method == "POST" and CONFIRM in request.POST:
         batch = BatchOptionsForm(request.POST)
         formset = VideoRowFormSet(request.POST, request.FILES, prefix=ROWS_PREFIX)
         if formset.is_valid() and formset.total_form_count() > len(by_id):
@@ -103,6 +107,8 @@ def render_or_queue(
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
     per_clip = _estimate(batch)
+    preset_formats = _preset_formats(batch)
+    clips_per_row = _clips_per_row(batch) * preset_formats
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Generate video"),
@@ -117,8 +123,11 @@ def render_or_queue(
         "form_url": form_url,
         "cancel_url": done_url,
         "per_clip": display.money(per_clip),
-        "total": display.money(per_clip * len(rows)),
+        "total": display.money(per_clip * len(rows) * clips_per_row),
         "count": len(rows),
+        "clips_per_row": clips_per_row,
+        "preset_formats": preset_formats,
+        "apply_preset_name": APPLY_PRESET,
         "prices": {model: {mode: {k: str(v) for k, v in table.items()}
                            for mode, table in modes.items()}
                    for model, modes in kling_settings.PRICES.items()},
@@ -168,18 +177,34 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
         -> tuple[list[VideoRequest], list[VideoRowForm]]:
     """Create a job per row; return the jobs and the rows left on the page (with errors)."""
     shared = batch.cleaned_data
+    preset = shared.get("preset")
+    formats = (preset.format_list() if preset is not None and len(preset.format_list()) > 1
+               else [shared["aspect_ratio"]])
+    languages = shared.get("languages") or [""]
     queued: list[VideoRequest] = []
     remaining: list[VideoRowForm] = []
     for index, form in enumerate(forms):
+        source = by_id[form.cleaned_data["object_id"]]
         try:
-            job = create_video_request(
-                source=by_id[form.cleaned_data["object_id"]], field_name=options.image_field,
-                user=request.user, prompt=form.cleaned_data["prompt"],
-                negative_prompt=shared["negative_prompt"],
-                last_frame=form.cleaned_data["last_frame"] or None,
-                duration=shared["duration"], aspect_ratio=shared["aspect_ratio"],
-                mode=shared["mode"], sound=shared["sound"], model=shared["model"] or None,
-            )
+            prompt = form.cleaned_data["prompt"]
+            if not prompt and preset is not None:  # chosen but not applied (no JavaScript)
+                prompt = preset.options_for(source)["prompt"]
+            for aspect_ratio in formats:
+                for language in languages:
+                    job = create_video_request(
+                        source=source, field_name=options.image_field,
+                        user=request.user, prompt=prompt,
+                        negative_prompt=shared["negative_prompt"],
+                        last_frame=form.cleaned_data["last_frame"] or None,
+                        duration=shared["duration"], aspect_ratio=aspect_ratio,
+                        mode=shared["mode"], sound=shared["sound"],
+                        model=shared["model"] or None, language=language,
+                        spoken_line=shared.get(f"spoken_line_{language}", "")
+                        if language else "",
+                        speaker=shared.get("speaker", ""),
+                        variants=shared.get("variants") or 1, preset=preset,
+                    )
+                    queued.extend(variants_of(job))
         except InvalidInput as error:
             target, field = field_for_error(error, batch, form)
             target.add_error(field, error.message)
@@ -187,9 +212,68 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
                 remaining.extend(forms[index:])
                 break
             remaining.append(form)
-        else:
-            queued.append(job)
     return queued, remaining
+
+
+def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple[Any, Any]:
+    """The posted forms with the chosen preset's values filled in (nothing is queued).
+
+    Plain form posts, so it works without JavaScript (the script only presses the button
+    when the preset changes).
+    """
+    data = request.POST.copy()
+    batch = BatchOptionsForm(data)
+    preset = batch.fields["preset"].queryset.filter(
+        pk=data.get("options-preset") or None).first() if (
+        data.get("options-preset") or "").isdigit() else None
+    if preset is not None:
+        values = {"duration": preset.duration, "aspect_ratio": preset.format_list()[0],
+                  "mode": preset.mode, "model": preset.model, "speaker": preset.speaker,
+                  "negative_prompt": preset.negative_prompt,
+                  "spoken_line_en": preset.spoken_line_en,
+                  "spoken_line_zh": preset.spoken_line_zh}
+        for name, value in values.items():
+            data[f"options-{name}"] = str(value or "")
+        if preset.sound:
+            data["options-sound"] = "on"
+        else:
+            data.pop("options-sound", None)
+        langs = [code for code in ("en", "zh") if getattr(preset, f"spoken_line_{code}")]
+        if langs and not data.getlist("options-languages"):
+            data.setlist("options-languages", langs)
+        total = int(data.get(f"{ROWS_PREFIX}-TOTAL_FORMS") or 0)
+        for index in range(min(total, len(by_id))):
+            obj = by_id.get(data.get(f"{ROWS_PREFIX}-{index}-object_id", ""))
+            if obj is None or not preset.prompt_template:
+                continue
+            try:
+                data[f"{ROWS_PREFIX}-{index}-prompt"] = preset.options_for(obj)["prompt"]
+            except InvalidInput as error:
+                batch = BatchOptionsForm(data)
+                batch.add_error("preset", error.message)
+                return batch, VideoRowFormSet(data, prefix=ROWS_PREFIX)
+    return BatchOptionsForm(data), VideoRowFormSet(data, prefix=ROWS_PREFIX)
+
+
+def _shown(batch: BatchOptionsForm, name: str) -> Any:
+    return batch[name].value() if batch.is_bound else batch.initial.get(name)
+
+
+def _clips_per_row(batch: BatchOptionsForm) -> int:
+    """Clips per object and format: variants x languages (each is paid for)."""
+    try:
+        variants = max(1, int(_shown(batch, "variants") or 1))
+    except (TypeError, ValueError):
+        variants = 1
+    return variants * max(1, len(_shown(batch, "languages") or ()))
+
+
+def _preset_formats(batch: BatchOptionsForm) -> int:
+    """How many formats the chosen preset makes (one request each)."""
+    preset_id = str(_shown(batch, "preset") or "")
+    preset = (batch.fields["preset"].queryset.filter(pk=preset_id).first()
+              if preset_id.isdigit() else None)
+    return len(preset.format_list()) if preset is not None else 1
 
 
 def _rebound(forms: list[VideoRowForm]) -> Any:

@@ -8,18 +8,20 @@ from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Status, VideoRequest
 from . import display
+from .review import review_badges, review_buttons
 
 
 class VideoRequestInline(GenericTabularInline):
     model = VideoRequest
     ct_field = "content_type"
     fk_field = "object_id"
-    fields = ["status_badge", "clip", "prompt_text", "options", "requested"]
+    fields = ["status_badge", "clip", "review", "prompt_text", "options", "requested"]
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -33,6 +35,8 @@ class VideoRequestInline(GenericTabularInline):
         js = ["django_kling/admin/progress.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The review buttons need the request; the inline's display methods only get the row.
+        self._request = request
         return super().get_queryset(request).select_related("video", "poster", "first_frame")
 
     # Jobs are made by the action and written by workers: nothing to add or edit here.
@@ -54,6 +58,16 @@ class VideoRequestInline(GenericTabularInline):
         if job.status == Status.SUCCEEDED:
             return display.video_player(job, width=320, preload="none")
         return display.thumbnail(display.file_url(job.first_frame), _("First frame"), "medium")
+
+    @admin.display(description=_("review"))
+    def review(self, job: VideoRequest) -> SafeString | str:
+        if job.status != Status.SUCCEEDED:
+            return display.EMPTY
+        request = getattr(self, "_request", None)
+        buttons = (review_buttons(request, self.admin_site, job, nested=True,
+                                  next_url=request.get_full_path())
+                   if request is not None else "")
+        return format_html("{}<br>{}", review_badges(job), buttons)
 
     @admin.display(description=_("prompt"))
     def prompt_text(self, job: VideoRequest) -> str:

@@ -32,6 +32,7 @@ from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
 from .explanations import explain
 from .permissions import may_use_source
+from .review import ReviewAdminMixin, ReviewFilter, review_badges, review_buttons
 from .sources import SourcesChangeList
 
 RETRYABLE = (Status.FAILED, Status.CANCELED)
@@ -55,22 +56,22 @@ class SourceTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class VideoRequestAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "status_badge", "source", "first_frame_thumb", "clip",
+class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
+    list_display = ["short_id", "status_badge", "review", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
-    list_filter = ["status", "provider", "model", "created_at", "generate_audio",
-                   SourceTypeFilter]
+    list_filter = [ReviewFilter, "status", "language", "provider", "model", "created_at",
+                   "generate_audio", SourceTypeFilter]
     list_select_related = ["first_frame", "content_type"]
     list_per_page = 50
     search_fields = ["prompt", "id", "operation_id", "generation_id"]
-    actions = ["retry_requests", "cancel_requests"]
+    actions = ["approve_clips", "reject_clips", "retry_requests", "cancel_requests"]
     change_list_template = "django_kling/admin/videorequest/change_list.html"
     change_form_template = "django_kling/admin/videorequest/change_form.html"
     fieldsets = [
         (_("Request"), {"fields": [
             "source", "field_name", "created_by", "prompt", "negative_prompt", "model",
-            ("duration", "aspect_ratio", "mode", "generate_audio"), "seed",
+            ("duration", "aspect_ratio", "mode", "generate_audio"), ("seed", "language"),
             ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
@@ -161,6 +162,7 @@ class VideoRequestAdmin(admin.ModelAdmin):
             path("status/", wrap(self.status_view), name=f"{prefix}_status"),
             path("<path:object_id>/retry/", wrap(self.retry_view), name=f"{prefix}_retry"),
             path("<path:object_id>/cancel/", wrap(self.cancel_view), name=f"{prefix}_cancel"),
+            *self.review_urls(),
             *super().get_urls(),
         ]
 
@@ -268,6 +270,9 @@ class VideoRequestAdmin(admin.ModelAdmin):
         if obj is not None:
             context["kling_panel"] = progress.render_panel(obj, self, request)
             context["kling_status_url"] = display.status_url(self.admin_site)
+            context["kling_review"] = review_badges(obj)
+            context["kling_review_buttons"] = review_buttons(
+                request, self.admin_site, obj, next_url="", nested=False)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # -- columns and read-only fields --------------------------------------------------------
@@ -279,6 +284,10 @@ class VideoRequestAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, job: VideoRequest) -> SafeString:
         return display.status_badge(job, display.status_url(self.admin_site))
+
+    @admin.display(description=_("review"), ordering="review_status")
+    def review(self, job: VideoRequest) -> SafeString | str:
+        return review_badges(job) if job.status == Status.SUCCEEDED else display.EMPTY
 
     @admin.display(description=_("source"))
     def source(self, job: VideoRequest) -> SafeString | str:

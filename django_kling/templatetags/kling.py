@@ -1,6 +1,7 @@
 """``{% load kling %}``: show an object's clip in a page.
 
-``{% kling_video obj [field="image"] [strict=True] [as clip] [-- attr attr="value" ...] %}``
+``{% kling_video obj [field="image"] [language="zh"] [aspect="9:16"] [strict=True] [as clip]
+[-- attr attr="value" ...] %}``
 renders the ``django_kling/video.html`` template (override it in your project); the other tags
 give the pieces for markup of your own:
 
@@ -9,8 +10,10 @@ give the pieces for markup of your own:
 - ``{% kling_video_jsonld obj [name=...] [description=...] %}``,
 - ``{{ obj|kling_clips }}`` / ``{{ obj|kling_clips:"image" }}`` (newest first).
 
-``obj`` is any model instance (its latest succeeded clip), a ``VideoRequest``, a video
-``Asset`` or a ``Clip``. Without a clip every tag renders nothing, unless ``strict=True``.
+``obj`` is any model instance (its featured clip: ``clips.featured_clip``, in the active
+language unless ``language`` is given, of the ``aspect`` ratio if given), a ``VideoRequest``, a
+video ``Asset`` or a ``Clip``. With ``REQUIRE_APPROVAL`` only approved clips are shown. Without
+a clip every tag renders nothing, unless ``strict=True``.
 """
 
 from __future__ import annotations
@@ -39,11 +42,14 @@ VIDEO_TEMPLATE = "django_kling/video.html"
 # HTML attribute names may hold almost anything (x-on:click, @click, :class, data-id) but
 # never what would end the name or the tag.
 _ATTRIBUTE_NAME = re.compile(r"^[^\s\"'<>/=`\x00-\x1f\x7f]+$")
-_OPTIONS = ("field", "strict")
+_OPTIONS = ("field", "language", "aspect", "strict")
 
 
-def _clip_or_raise(target: Any, field: Any, strict: Any) -> Clip | None:
-    clip = resolve_clip(target, str(field) if field else None)
+def _clip_or_raise(target: Any, field: Any, strict: Any, language: Any = None,
+                   aspect: Any = None) -> Clip | None:
+    clip = resolve_clip(target, str(field) if field else None,
+                        language=str(language) if language else None,
+                        aspect=str(aspect) if aspect else None)
     if clip is None and strict:
         raise ClipNotFound(gettext("%(object)r has no video.") % {"object": target})
     return clip
@@ -94,7 +100,8 @@ class VideoNode(template.Node):
     def render(self, context: Context) -> str:
         options = {name: expr.resolve(context) for name, expr in self.options.items()}
         clip = _clip_or_raise(self.target.resolve(context), options.get("field"),
-                              options.get("strict"))
+                              options.get("strict"), options.get("language"),
+                              options.get("aspect"))
         if self.asvar:
             context[self.asvar] = clip
             return ""
@@ -112,7 +119,8 @@ class VideoNode(template.Node):
 
 @register.tag
 def kling_video(parser: Parser, token: Token) -> VideoNode:
-    """``{% kling_video obj [field=...] [strict=...] [as var] [-- attributes] %}``."""
+    """``{% kling_video obj [field=...] [language=...] [aspect=...] [strict=...] [as var]
+    [-- attributes] %}``."""
     bits = token.split_contents()
     tag = bits.pop(0)
     attribute_bits: list[str] = []
@@ -149,9 +157,10 @@ def kling_video(parser: Parser, token: Token) -> VideoNode:
 
 
 @register.simple_tag
-def kling_clip(target: Any, field: str | None = None, strict: bool = False) -> Clip | None:
-    """``{% kling_clip obj as clip %}``: the clip, to build markup of your own."""
-    return _clip_or_raise(target, field, strict)
+def kling_clip(target: Any, field: str | None = None, strict: bool = False,
+               language: str | None = None, aspect: str | None = None) -> Clip | None:
+    """``{% kling_clip obj [aspect="9:16"] as clip %}``: the clip, to build markup of your own."""
+    return _clip_or_raise(target, field, strict, language, aspect)
 
 
 @register.simple_tag
@@ -168,7 +177,7 @@ def kling_poster_url(target: Any, field: str | None = None, strict: bool = False
 
 @register.filter
 def kling_clips(target: Any, field: str | None = None) -> list[Clip]:
-    """``{{ obj|kling_clips }}``: every succeeded clip of an object, newest first."""
+    """``{{ obj|kling_clips }}``: every clip of an object that may be shown, newest first."""
     if isinstance(target, models.Model) and not isinstance(target, (VideoRequest, Asset)):
         return clips_of(target, field or None)
     clip = resolve_clip(target)

@@ -10,7 +10,7 @@ class Product(models.Model):
     published = models.BooleanField(
         _("published"), default=False,
         help_text=_("Shown in the shop. A new product is published when its first video is "
-                    "ready (see shop/receivers.py)."))
+                    "approved (see shop/receivers.py)."))
 
     class Meta:
         ordering = ["name"]

@@ -1,4 +1,6 @@
-"""The shop's reactions to django-kling's signals: a product goes live with its first clip."""
+"""The shop's reactions to django-kling's signals: a product goes live when a reviewer approves
+its first clip (not when a clip is generated: AI output goes on the site after a person looked
+at it)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.dispatch import receiver
 
 from django_kling.models import VideoRequest
-from django_kling.signals import video_ready
+from django_kling.signals import video_approved
 
 from .models import Product
 
 
-@receiver(video_ready, sender=VideoRequest, dispatch_uid="shop.publish_with_first_clip")
+@receiver(video_approved, sender=VideoRequest, dispatch_uid="shop.publish_with_first_clip")
 def publish_with_first_clip(sender: type[VideoRequest], request: VideoRequest,
                             **kwargs: Any) -> None:
     # Sent once per request, after the commit: an UPDATE that only touches drafts is enough.

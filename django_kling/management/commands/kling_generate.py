@@ -9,9 +9,11 @@ from django.utils.translation import gettext as _
 
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
-from ...jobs import create_video_request, resolve_source
+from ...jobs import create_video_request, resolve_source, variants_of
 from ...models import Status, VideoRequest
-from ...options import ASPECT_RATIOS, DURATIONS, MODES
+from ...options import ASPECT_RATIOS, DURATIONS, LANGUAGES, MAX_VARIANTS, MODES
+from ...preset_jobs import create_preset_requests
+from ...presets import VideoPreset
 from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
 from ..terminal import KlingCommand
@@ -32,6 +34,14 @@ class Command(KlingCommand):
                                               "(default: the provider's MODEL)"))
         parser.add_argument("--no-sound", action="store_true", help=_("generate a silent clip"))
         parser.add_argument("--seed", type=int)
+        parser.add_argument("--variants", type=int, default=1,
+                            choices=range(1, MAX_VARIANTS + 1),
+                            help=_("make this many clips with different seeds"))
+        parser.add_argument("--preset", help=_("the slug of a video preset (see kling_presets)"))
+        parser.add_argument("--language", choices=LANGUAGES,
+                            help=_("the language the clip speaks (the preset's line in it)"))
+        parser.add_argument("--spoken-line", default="",
+                            help=_("a line the clip says, in --language"))
         parser.add_argument("--provider", choices=sorted(REGISTRY),
                             help=_("the provider to send it to (default: the configured one)"))
         parser.add_argument("--wait", action="store_true",
@@ -41,37 +51,61 @@ class Command(KlingCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            job = self.create(options)
+            jobs = self.create(options)
         except InvalidInput as exc:
             raise CommandError(f"{exc.message} [{exc.code}]") from None
-        self.stdout.write(_("Queued %(id)s (%(model)s, %(duration)ss, %(aspect)s, %(mode)s, "
-                            "sound %(sound)s, estimated %(cost)s %(currency)s)") % {
-            "id": job.pk, "model": job.model, "duration": job.duration,
-            "aspect": job.aspect_ratio, "mode": job.mode,
-            "sound": _("on") if job.generate_audio else _("off"),
-            "cost": job.estimated_cost, "currency": kling_settings.CURRENCY})
+        for job in jobs:
+            self.stdout.write(_("Queued %(id)s (%(model)s, %(duration)ss, %(aspect)s, %(mode)s, "
+                                "sound %(sound)s, seed %(seed)s, estimated %(cost)s "
+                                "%(currency)s)") % {
+                "id": job.pk, "model": job.model, "duration": job.duration,
+                "aspect": job.aspect_ratio, "mode": job.mode,
+                "sound": _("on") if job.generate_audio else _("off"),
+                "seed": job.seed if job.seed is not None else "-",
+                "cost": job.estimated_cost, "currency": kling_settings.CURRENCY})
         if options["wait"]:
-            self.wait(job, options["timeout"])
+            failed = [job for job in jobs if not self.wait(job, options["timeout"])]
+            if failed:
+                raise CommandError(" / ".join(f"{job.get_status_display()}: "
+                                              f"{job.error_message} [{job.error_code}]"
+                                              for job in failed))
 
-    def create(self, options: dict[str, Any]) -> VideoRequest:
+    def create(self, options: dict[str, Any]) -> list[VideoRequest]:
         spec = options["image"]
         sound = False if options["no_sound"] else None
         common = {
             "prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
-            "duration": options["duration"], "aspect_ratio": options["aspect_ratio"],
-            "mode": options["mode"], "sound": sound, "seed": options["seed"],
-            "model": options["model"],
-            "provider": options["provider"],
+            "duration": options["duration"], "mode": options["mode"], "sound": sound,
+            "seed": options["seed"], "model": options["model"], "provider": options["provider"],
             "last_frame": self.read(options["last_frame"], "last_frame")
             if options["last_frame"] else None,
         }
         if Path(spec).is_file():
-            return create_video_request(self.read(spec, "image"), **common)
-        if ":" not in spec:
+            source: dict[str, Any] = {"image": self.read(spec, "image")}
+        elif ":" not in spec:
             raise InvalidInput(_("%(path)s is not a file.") % {"path": spec},
                                code="image_missing", field="image")
-        obj, field_name = resolve_source(spec)
-        return create_video_request(source=obj, field_name=field_name, **common)
+        else:
+            obj, field_name = resolve_source(spec)
+            source = {"source": obj, "field_name": field_name}
+        if options["preset"]:
+            preset = VideoPreset.objects.filter(slug=options["preset"]).first()
+            if preset is None:
+                raise InvalidInput(_("There is no preset %(slug)s; kling_presets lists them.")
+                                   % {"slug": options["preset"]}, code="preset_missing",
+                                   field="preset")
+            overrides = {name: common.pop(name) for name in
+                         ("prompt", "negative_prompt", "duration", "mode", "sound", "model")}
+            if options["spoken_line"]:
+                overrides["spoken_line"] = options["spoken_line"]
+            return create_preset_requests(preset, languages=[options["language"]],
+                                          variants=options["variants"], overrides=overrides,
+                                          **source, **common)
+        first = create_video_request(**source, **common, aspect_ratio=options["aspect_ratio"],
+                                     language=options["language"],
+                                     spoken_line=options["spoken_line"],
+                                     variants=options["variants"])
+        return list(variants_of(first))
 
     def read(self, path: str, field: str) -> bytes:
         try:
@@ -81,7 +115,8 @@ class Command(KlingCommand):
                                % {"path": path, "error": exc.strerror},
                                code="image_missing", field=field) from None
 
-    def wait(self, job: VideoRequest, timeout: float | None) -> None:
+    def wait(self, job: VideoRequest, timeout: float | None) -> bool:
+        """Follow ``job`` to its end; True if it succeeded."""
         if uses_in_memory_broker():
             start_embedded_worker()
         limit = time.monotonic() + (timeout or kling_settings.DEADLINE + 120)
@@ -98,8 +133,7 @@ class Command(KlingCommand):
                                    % {"status": job.status, "id": job.pk})
             time.sleep(0.25)
         if job.status != Status.SUCCEEDED:
-            raise CommandError(f"{job.get_status_display()}: {job.error_message} "
-                               f"[{job.error_code}]")
+            return False
         video = job.video
         self.stdout.write(
             _("Succeeded: %(name)s (%(width)sx%(height)s, %(duration).2fs, %(fps)g fps, "
@@ -108,3 +142,4 @@ class Command(KlingCommand):
                 "duration": video.duration, "fps": video.fps,
                 "audio": _("yes") if video.has_audio else _("no"), "size": video.size,
                 "poster": job.poster.file.name}, self.style.SUCCESS)
+        return True

@@ -34,7 +34,12 @@
       var byMode = prices[value("model")] || prices[Object.keys(prices)[0]];
       var table = byMode[mode] || byMode.pro;
       var perClip = Number(table[withSound ? "sound" : "silent"]) * Number(value("duration") || 5);
-      cost.querySelector("[data-kling-total]").textContent = money(perClip * count);
+      // Every variant, language and format of the preset is a clip of its own.
+      var variants = Number(value("variants") || 1);
+      var languages = form.querySelectorAll("[name='options-languages']:checked").length;
+      var formats = Number(cost.getAttribute("data-kling-formats")) || 1;
+      var perRow = variants * Math.max(1, languages) * formats;
+      cost.querySelector("[data-kling-total]").textContent = money(perClip * count * perRow);
       cost.querySelector("[data-kling-per-clip]").textContent = money(perClip);
       var lastFrames = Array.prototype.some.call(
         form.querySelectorAll("input[type='file']"), function (input) { return input.files.length; });
@@ -44,6 +49,12 @@
       }
     }
 
+    var preset = form.querySelector("[name='options-preset']");
+    var apply = form.querySelector(".kling-apply-preset");
+    if (preset && apply) {
+      // Choosing a preset applies it at once; without JavaScript the button does the same.
+      preset.addEventListener("change", function () { apply.click(); });
+    }
     form.addEventListener("change", update);
     update();
   }

@@ -1,4 +1,5 @@
-"""Creates the demo's admin login and a few products whose images are drawn here."""
+"""Creates the demo's admin login, a few products whose images are drawn here, and the default
+video presets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from PIL import Image, ImageDraw
 
+from django_kling.preset_defaults import install_default_presets
 from shop.models import Product
 
 PRODUCTS = [
@@ -66,4 +68,6 @@ class Command(BaseCommand):
             product = Product(name=name, description=description, published=True)
             product.image.save(f"{kind}.jpg", ContentFile(draw_product(kind, colors)), save=False)
             product.save()
-        self.stdout.write(f"{Product.objects.count()} products; admin login: admin / admin")
+        presets = install_default_presets()
+        self.stdout.write(f"{Product.objects.count()} products, {len(presets)} new video presets; "
+                          "admin login: admin / admin")

@@ -1,0 +1,24 @@
+"""The admin of ``VideoPreset``: editors keep the shots their team reuses."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from ..presets import VideoPreset
+
+
+class VideoPresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "formats", "duration", "mode", "sound", "has_speech"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug", "prompt_template"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "content_type"]}),
+        (_("What the clip shows"), {"fields": ["prompt_template", "negative_prompt"]}),
+        (_("Options"), {"fields": [("duration", "formats"), ("mode", "sound"), "model"]}),
+        (_("Speech"), {"fields": ["speaker", "spoken_line_en", "spoken_line_zh"]}),
+    ]
+
+    @admin.display(description=_("speech"), boolean=True)
+    def has_speech(self, preset: VideoPreset) -> bool:
+        return bool(preset.spoken_line_en or preset.spoken_line_zh)

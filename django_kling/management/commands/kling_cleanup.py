@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ...cleanup import expired_clips, remove_clip_files
+from ...models import ReviewStatus
+from ..terminal import KlingCommand
+
+
+class Command(KlingCommand):
+    help = _("Delete the files of long-rejected clips and of variants nobody picked (rows stay, "
+             "with a note). Safe to run from cron.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true",
+                            help=_("list what would be deleted, delete nothing"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        today = timezone.now().date().isoformat()
+        count = 0
+        for job in expired_clips().select_related("video"):
+            reason = (_("rejected") if job.review_status == ReviewStatus.REJECTED
+                      else _("a variant never approved nor featured"))
+            size = job.video.size if job.video is not None else 0
+            self.stdout.write(f"{job.pk}\t{reason}\t{size}")
+            if not options["dry_run"]:
+                remove_clip_files(job, _("Files deleted by kling_cleanup on %(date)s: "
+                                         "%(reason)s.") % {"date": today, "reason": reason})
+            count += 1
+        message = (_("%(count)d clip(s) would lose their files (dry run).") if options["dry_run"]
+                   else _("%(count)d clip(s) lost their files; the rows are kept."))
+        self.stdout.write(message % {"count": count})

@@ -1,0 +1,169 @@
+"""Presets: shots a team reuses across a catalogue, with placeholders for the object's fields.
+
+A ``VideoPreset`` holds a prompt template (``"{name} turns slowly on a white table"``), the
+generation options, the formats it is made in and a spoken line per language. Placeholders are
+filled by :class:`FieldFormatter`, which only ever reads a concrete, non-relational field of
+the source object by its plain name: ``{name.__class__}``, ``{0}``, ``{name[0]}``, format specs
+(``{name:>99999}``) and conversions are refused, so a template can reach neither attributes nor
+related rows nor anything private. Templates are checked when the preset is saved
+(``clean()``) and again against the object's model before anything is paid for.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.html import strip_tags
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .exceptions import InvalidInput
+from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
+
+#: Field names never offered to a template, whatever model they are on.
+PRIVATE_NAMES = ("password", "secret", "token", "api_key", "apikey", "private")
+
+
+def template_fields(model: type[models.Model]) -> list[str]:
+    """The names a template may use for objects of ``model``: its concrete, non-relational,
+    non-private fields."""
+    return [f.name for f in model._meta.concrete_fields
+            if not f.is_relation and not f.name.startswith("_")
+            and not any(word in f.name.lower() for word in PRIVATE_NAMES)]
+
+
+class FieldFormatter(string.Formatter):
+    """``str.format`` that fills ``{field}`` with a field's text and refuses everything else."""
+
+    def __init__(self, allowed: Iterable[str] | None = None) -> None:
+        self.allowed = None if allowed is None else frozenset(allowed)
+
+    def placeholders(self, template: str) -> list[str]:
+        """The field names in ``template``; raises ``InvalidInput`` on a refused placeholder."""
+        names = []
+        try:
+            parsed = list(self.parse(template))
+        except ValueError as exc:
+            raise self._refused(str(exc)) from None
+        for _text, name, spec, conversion in parsed:
+            if name is None:
+                continue
+            if not name.isidentifier() or name.startswith("_"):
+                raise self._refused(_("{%(name)s} is not a field name (no attributes, indexes "
+                                      "or positions)") % {"name": name})
+            if spec or conversion:
+                raise self._refused(_("{%(name)s} may not carry a format or conversion")
+                                    % {"name": name})
+            if any(word in name.lower() for word in PRIVATE_NAMES):
+                raise self._refused(_("{%(name)s} is private") % {"name": name})
+            if self.allowed is not None and name not in self.allowed:
+                raise self._refused(_("{%(name)s} is not a field of the object (fields: "
+                                      "%(fields)s)")
+                                    % {"name": name, "fields": ", ".join(sorted(self.allowed))})
+            names.append(name)
+        return names
+
+    def render(self, template: str, obj: models.Model) -> str:
+        """``template`` with each placeholder replaced by the object's field, as plain text."""
+        values = {}
+        for name in self.placeholders(template):
+            value = getattr(obj, name)
+            values[name] = " ".join(strip_tags(str("" if value is None else value)).split())
+        return self.vformat(template, (), values)
+
+    @staticmethod
+    def _refused(reason: str) -> InvalidInput:
+        return InvalidInput(_("The prompt template is refused: %(reason)s.") % {"reason": reason},
+                            code="preset_template_invalid", field="prompt_template")
+
+
+class VideoPreset(models.Model):
+    """A named set of generation options, edited in the admin, picked when generating."""
+
+    name = models.CharField(gettext_lazy("name"), max_length=100)
+    slug = models.SlugField(gettext_lazy("slug"), max_length=60, unique=True)
+    content_type = models.ForeignKey(
+        ContentType, models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=gettext_lazy("for objects of"),
+        help_text=gettext_lazy("Optional: placeholders are then checked against this model's "
+                               "fields when the preset is saved."))
+    prompt_template = models.TextField(
+        gettext_lazy("prompt template"), blank=True,
+        help_text=gettext_lazy("Placeholders such as {name} or {description} are filled with "
+                               "the object's fields."))
+    negative_prompt = models.TextField(gettext_lazy("negative prompt"), blank=True)
+    duration = models.PositiveSmallIntegerField(gettext_lazy("duration"),
+                                                choices=Duration.choices, default=Duration.FIVE)
+    formats = models.CharField(
+        gettext_lazy("formats"), max_length=30, default=AspectRatio.LANDSCAPE,
+        help_text=gettext_lazy("Aspect ratios separated by commas, e.g. “16:9, 9:16”: one "
+                               "clip is made per format."))
+    mode = models.CharField(gettext_lazy("mode"), max_length=3, choices=Mode.choices,
+                            default=Mode.PRO)
+    sound = models.BooleanField(gettext_lazy("sound"), default=True)
+    model = models.CharField(gettext_lazy("model"), max_length=100, blank=True,
+                             help_text=gettext_lazy("Empty: the provider's default model."))
+    speaker = models.CharField(gettext_lazy("speaker"), max_length=100, blank=True,
+                               help_text=gettext_lazy("Who speaks the line, e.g. “A young "
+                                                      "woman” (default: the presenter)."))
+    spoken_line_en = models.TextField(gettext_lazy("spoken line (English)"), blank=True)
+    spoken_line_zh = models.TextField(gettext_lazy("spoken line (Chinese)"), blank=True)
+    created_at = models.DateTimeField(gettext_lazy("created"), auto_now_add=True)
+
+    class Meta:
+        app_label = "django_kling"
+        ordering = ["name"]
+        verbose_name = gettext_lazy("video preset")
+        verbose_name_plural = gettext_lazy("video presets")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        model = self.content_type.model_class() if self.content_type_id else None
+        formatter = FieldFormatter(template_fields(model) if model is not None else None)
+        for name in ("prompt_template", "spoken_line_en", "spoken_line_zh"):
+            try:
+                formatter.placeholders(getattr(self, name))
+            except InvalidInput as exc:
+                errors.setdefault(name, []).append(exc.message)
+        try:
+            self.format_list()
+        except InvalidInput as exc:
+            errors.setdefault("formats", []).append(exc.message)
+        if errors:
+            raise ValidationError(errors)
+
+    def format_list(self) -> list[str]:
+        """The aspect ratios, in order, without repeats; raises ``InvalidInput``."""
+        found: list[str] = []
+        for part in (self.formats or "").split(","):
+            if part.strip():
+                ratio = validate_aspect_ratio(part)
+                if ratio not in found:
+                    found.append(ratio)
+        return found or [AspectRatio.LANDSCAPE.value]
+
+    def spoken_line(self, language: str) -> str:
+        return {Language.ENGLISH: self.spoken_line_en,
+                Language.CHINESE: self.spoken_line_zh}.get(language, "")
+
+    def options_for(self, obj: models.Model | None, *, language: str = "") -> dict[str, Any]:
+        """The ``create_video_request`` arguments this preset gives for ``obj`` (without the
+        format: one request is made per entry of :meth:`format_list`)."""
+        formatter = FieldFormatter(template_fields(type(obj)) if obj is not None else ())
+        line = self.spoken_line(language)
+        return {
+            "prompt": formatter.render(self.prompt_template, obj),
+            "negative_prompt": self.negative_prompt,
+            "duration": self.duration, "mode": self.mode, "sound": self.sound,
+            "model": self.model or None, "language": language,
+            "spoken_line": formatter.render(line, obj) if line else "",
+            "speaker": self.speaker, "preset": self,
+        }
