@@ -83,23 +83,27 @@ def slot_of(job: VideoRequest) -> dict[str, Any]:
 def feature(video_request: VideoRequest, *, by: Any = None) -> VideoRequest:
     """Make an approved clip the one its object shows (the slot's previous one steps down).
 
-    The rows of the slot are locked in a fixed order first, so two editors featuring two clips
-    at once are served one after the other (the last one wins, never both). Raises
+    The rows of the slot are locked in pk order first, so two editors featuring two clips at
+    once are served one after the other (the last one wins, never both, and they cannot
+    deadlock). Raises
     ``ReviewError``: ``feature_not_approved`` (not approved, or not finished),
     ``feature_conflict`` (the database refused a second featured clip, which the lock makes a
     never-seen case on databases with row locks).
     """
     try:
         with transaction.atomic():
-            job = VideoRequest.objects.select_for_update().get(pk=video_request.pk)
+            # The slot's rows (this one among them) are locked in pk order before anything is
+            # read: locking this row first and the others after deadlocks two concurrent picks.
+            slot = VideoRequest.objects.filter(
+                **slot_of(VideoRequest.objects.get(pk=video_request.pk)))
+            list(slot.select_for_update().order_by("pk").values_list("pk", flat=True))
+            job = VideoRequest.objects.get(pk=video_request.pk)
             if job.status != Status.SUCCEEDED or job.review_status != ReviewStatus.APPROVED:
                 raise ReviewError(_("Only an approved clip can be featured; this one is "
                                     "%(review)s.") % {"review": job.get_review_status_display()
                                                       if job.status == Status.SUCCEEDED
                                                       else job.get_status_display()},
                                   code="feature_not_approved")
-            slot = VideoRequest.objects.filter(**slot_of(job))
-            list(slot.select_for_update().order_by("pk").values_list("pk", flat=True))
             slot.filter(featured=True).exclude(pk=job.pk).update(featured=False,
                                                                  updated_at=timezone.now())
             if not job.featured:
