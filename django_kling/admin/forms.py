@@ -39,7 +39,7 @@ class BatchOptionsForm(forms.Form):
         help_text=_("Sound that matches the picture (speech, music, ambience). Needs the pro "
                     "mode."))
     variants = forms.TypedChoiceField(
-        label=_("Variants"), coerce=int, initial=1,
+        label=_("Variants"), coerce=int, initial=1, required=False, empty_value=1,
         choices=[(n, str(n)) for n in range(1, MAX_VARIANTS + 1)],
         help_text=_("Clips with different seeds per object, to compare and pick the best."))
     languages = forms.MultipleChoiceField(

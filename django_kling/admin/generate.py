@@ -318,7 +318,9 @@ def _watch_url(model_admin: admin.ModelAdmin, jobs: list[VideoRequest]) -> str:
         return ""
     content_type = ContentType.objects.get_for_model(model_admin.model)
     ids = sorted({job.object_id for job in jobs})
-    return f"{url}?{urlencode({'source_type': content_type.pk, 'object_id__in': ','.join(ids)})}"
+    # review=all: reviewers otherwise land on clips awaiting review, and these are not done.
+    query = {"source_type": content_type.pk, "object_id__in": ",".join(ids), "review": "all"}
+    return f"{url}?{urlencode(query)}"
 
 
 def _prefill(obj: models.Model, field: str | None) -> str:
