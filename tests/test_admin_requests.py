@@ -72,7 +72,8 @@ def superuser_client(admin_client):
 def test_list_shows_badge_source_thumbnail_and_options(admin_client, make_product):
     product = make_product("Sea salt")
     job = queued_job(product, duration=10, aspect_ratio="1:1", sound=False, mode="std")
-    html = admin_client.get(reverse(CHANGELIST)).content.decode()
+    # review=all: a superuser may review, and reviewers land on clips awaiting review.
+    html = admin_client.get(reverse(CHANGELIST), {"review": "all"}).content.decode()
     assert f'data-kling-job="{job.pk}"' in html and "kling-badge--queued" in html
     assert f'data-kling-status-url="{status_url()}"' in html
     product_url = reverse("admin:shop_product_change", args=[product.pk])
@@ -90,7 +91,7 @@ def test_list_filters_and_search(admin_client, make_product):
     fail(loud, "deadline", "too slow")
 
     def ids(**params):
-        response = admin_client.get(reverse(CHANGELIST), params)
+        response = admin_client.get(reverse(CHANGELIST), {"review": "all", **params})
         assert response.status_code == 200
         return {job.pk for job in response.context["cl"].result_list}
 

@@ -26,7 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from django_kling.models import Asset, AssetKind, Status, VideoRequest
+from django_kling.models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
 from tests.shop.models import Product
 
 from .conftest import free_port
@@ -63,6 +63,7 @@ def copy_clip(job: VideoRequest, product: Product) -> VideoRequest:
     return VideoRequest.objects.create(
         first_frame=job.first_frame, prompt=f"{product.name} turns.", provider=job.provider,
         model=job.model, status=Status.SUCCEEDED, finished_at=timezone.now(),
+        review_status=ReviewStatus.APPROVED,
         video=assets[AssetKind.VIDEO], poster=assets[AssetKind.POSTER], **link)
 
 
