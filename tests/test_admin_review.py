@@ -161,7 +161,7 @@ def test_generate_page_applies_a_preset_without_javascript_and_queues_variants_p
     data = confirm_data([product], duration=10, prompts={product.pk: "Sea salt on a rock."})
     data.update({"options-preset": str(preset.pk), "options-variants": "2",
                  "options-languages": ["en", "zh"], "options-speaker": "A guide",
-                 "options-spoken_line_en": "Meet Sea salt.",
+                 "options-spoken_line_en": "Meet {name}.",  # placeholders, as presets
                  "options-spoken_line_zh": "这是Sea salt。"})
     response = client.post(reverse("admin:shop_product_changelist"), data, follow=True)
     assert any("4 videos were queued." in m for m in messages_of(response))
@@ -170,3 +170,4 @@ def test_generate_page_applies_a_preset_without_javascript_and_queues_variants_p
     assert len({j.variant_group for j in jobs}) == 2 and len({j.seed for j in jobs}) == 4
     assert {j.preset_id for j in jobs} == {preset.pk}
     assert any(j.prompt.endswith('A guide says in Chinese: "这是Sea salt。"') for j in jobs)
+    assert any(j.prompt.endswith('A guide says in English: "Meet Sea salt."') for j in jobs)

@@ -48,7 +48,8 @@ class BatchOptionsForm(forms.Form):
         help_text=_("The language the clip speaks: one request per language chosen, with "
                     "its spoken line. None: a clip without a speech language."))
     speaker = forms.CharField(label=_("Speaker"), required=False, max_length=100,
-                              help_text=_("Who says the line, e.g. “A young woman”."))
+                              help_text=_("Who says the line, e.g. “A young woman”. Lines may "
+                                          "use the object's fields, e.g. {name}."))
     spoken_line_en = forms.CharField(label=_("Spoken line (English)"), required=False,
                                      widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     spoken_line_zh = forms.CharField(label=_("Spoken line (Chinese)"), required=False,

@@ -34,6 +34,7 @@ from ..exceptions import InvalidInput
 from ..jobs import create_video_request, estimate_cost, variants_of
 from ..models import VideoRequest
 from ..options import MAX_PROMPT_LENGTH
+from ..presets import FieldFormatter, template_fields
 from . import display
 from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_error
 
@@ -199,8 +200,7 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
                         duration=shared["duration"], aspect_ratio=aspect_ratio,
                         mode=shared["mode"], sound=shared["sound"],
                         model=shared["model"] or None, language=language,
-                        spoken_line=shared.get(f"spoken_line_{language}", "")
-                        if language else "",
+                        spoken_line=_line_for(source, shared, language),
                         speaker=shared.get("speaker", ""),
                         variants=shared.get("variants") or 1, preset=preset,
                     )
@@ -213,6 +213,13 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
                 break
             remaining.append(form)
     return queued, remaining
+
+
+def _line_for(source: models.Model, shared: dict[str, Any], language: str) -> str:
+    """The spoken line in ``language`` for this object: the form's line may hold ``{field}``
+    placeholders (a preset's do), filled as safely as a preset's template."""
+    line = shared.get(f"spoken_line_{language}", "") if language else ""
+    return FieldFormatter(template_fields(type(source))).render(line, source) if line else ""
 
 
 def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple[Any, Any]:
@@ -228,10 +235,12 @@ def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple
         data.get("options-preset") or "").isdigit() else None
     if preset is not None:
         values = {"duration": preset.duration, "aspect_ratio": preset.format_list()[0],
-                  "mode": preset.mode, "model": preset.model, "speaker": preset.speaker,
+                  "mode": preset.mode, "speaker": preset.speaker,
                   "negative_prompt": preset.negative_prompt,
                   "spoken_line_en": preset.spoken_line_en,
                   "spoken_line_zh": preset.spoken_line_zh}
+        if preset.model:  # none: the model chosen on the page stays
+            values["model"] = preset.model
         for name, value in values.items():
             data[f"options-{name}"] = str(value or "")
         if preset.sound:

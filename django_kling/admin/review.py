@@ -65,17 +65,17 @@ def review_badges(job: VideoRequest) -> SafeString:
 
 
 def review_buttons(request: HttpRequest, site: admin.AdminSite, job: VideoRequest, *,
-                   next_url: str, nested: bool) -> SafeString | str:
+                   next_url: str, nested: bool, compare: bool = True) -> SafeString | str:
     """Approve / reject / feature buttons for a succeeded job ("" without the permission).
 
     ``nested``: the buttons sit inside another form (an object's change form) and submit it
-    to the review URL through ``formaction``.
+    to the review URL through ``formaction``; ``compare``: link to the variants' compare page.
     """
     if job.status != Status.SUCCEEDED or not may_review(request):
         return ""
     return render_to_string("django_kling/admin/videorequest/review_buttons.html", {
         "job": job, "action": review_url(site, job, next_url), "nested": nested,
-        "compare_url": compare_url(site, job),
+        "compare_url": compare_url(site, job) if compare else "",
     }, request=request)
 
 
@@ -177,7 +177,8 @@ class ReviewAdminMixin:
             "variants": [{"job": job, "player": display.video_player(job, width=360),
                           "badges": review_badges(job),
                           "buttons": review_buttons(request, self.admin_site, job,
-                                                    next_url=here, nested=False)}
+                                                    next_url=here, nested=False,
+                                                    compare=False)}
                          for job in jobs],
         }
         request.current_app = self.admin_site.name

@@ -18,7 +18,11 @@
 
     function value(name) {
       var checked = form.querySelector("[name='options-" + name + "']:checked");
-      return checked ? checked.value : null;
+      if (checked) {
+        return checked.value;
+      }
+      var select = form.querySelector("select[name='options-" + name + "']");
+      return select ? select.value : null;
     }
 
     function money(amount) {
