@@ -167,7 +167,8 @@ def _cached(obj: models.Model, field: str | None) -> list[Clip] | None:
 
 
 def clips_of(obj: models.Model, field: str | None = None) -> list[Clip]:
-    """The succeeded clips of ``obj`` (through its ``field`` only, if given), newest first.
+    """The clips of ``obj`` that may be shown (through its ``field`` only, if given), newest
+    first.
 
     Uses what ``prefetch_clips`` attached to ``obj``; queries once otherwise.
     """
@@ -180,7 +181,8 @@ def clips_of(obj: models.Model, field: str | None = None) -> list[Clip]:
 
 
 def latest_clip(obj: models.Model, field: str | None = None) -> Clip | None:
-    """The newest succeeded clip of ``obj`` (one query, none after ``prefetch_clips``)."""
+    """The newest clip of ``obj`` that may be shown (one query, none after ``prefetch_clips``);
+    pages usually want :func:`featured_clip`."""
     cached = _cached(obj, field)
     if cached is not None:
         return cached[0] if cached else None
@@ -316,7 +318,7 @@ def _prefetching_class(queryset_class: type) -> type:
 
 def prefetch_clips(objects: models.QuerySet[T] | Iterable[T],
                    field: str | None = None) -> models.QuerySet[T] | list[T]:
-    """Attach the succeeded clips of every object, newest first, in one extra query.
+    """Attach the clips of every object that may be shown, newest first, in one extra query.
 
     Given a ``QuerySet``, returns a lazy copy that can still be filtered, sliced and paginated:
     the clips of the rows are fetched when (and only for the rows that) it is evaluated, e.g.

@@ -22,8 +22,9 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .conf import kling_settings
 from .exceptions import InvalidInput
-from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
+from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio, validate_model
 
 #: Field names never offered to a template, whatever model they are on.
 PRIVATE_NAMES = ("password", "secret", "token", "api_key", "apikey", "private")
@@ -137,6 +138,15 @@ class VideoPreset(models.Model):
             self.format_list()
         except InvalidInput as exc:
             errors.setdefault("formats", []).append(exc.message)
+        try:  # what create_video_request would refuse, refused when the preset is saved
+            if self.model:
+                validate_model(self.model, allowed=kling_settings.MODELS, sound=self.sound)
+            if self.sound and self.mode != Mode.PRO:
+                raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
+                                   field="mode")
+        except InvalidInput as exc:
+            errors.setdefault(exc.field if exc.field in ("model", "mode") else "model",
+                              []).append(exc.message)
         if errors:
             raise ValidationError(errors)
 

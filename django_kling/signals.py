@@ -32,9 +32,9 @@ A receiver that raises does not undo or repeat anything: the job has already mov
 error is logged (logger ``django.dispatch``) and the other receivers still run: these
 signals are sent robustly, even through ``send()``.
 
-Example: publish a product when its clip is ready::
+Example: publish a product when a reviewer approves its clip::
 
-    @receiver(video_ready)
+    @receiver(video_approved)
     def publish(sender, request, **kwargs):
         if request.content_type == ContentType.objects.get_for_model(Product):
             Product.objects.filter(pk=request.object_id).update(published=True)

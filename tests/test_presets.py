@@ -72,6 +72,14 @@ def test_unknown_placeholders_are_refused_when_the_preset_is_saved():
     preset.formats = "16:9, 9:16, 16:9"
     preset.full_clean()
     assert preset.format_list() == ["16:9", "9:16"]
+    preset.model = "klingai/kling-v2.5-turbo-i2v"  # silent only, and the preset has sound
+    with pytest.raises(ValidationError) as error:
+        preset.full_clean()
+    assert set(error.value.message_dict) == {"model"}
+    preset.model, preset.mode = "", "std"
+    with pytest.raises(ValidationError) as error:
+        preset.full_clean()
+    assert set(error.value.message_dict) == {"mode"}
 
 
 def test_install_defaults_is_idempotent_and_every_default_is_valid():
