@@ -27,11 +27,13 @@ def create_preset_requests(
     image: ImageSource | None = None,
     languages: Iterable[str | None] = ("",),
     variants: int = 1,
+    formats: Iterable[str] | None = None,
     overrides: dict[str, Any] | None = None,
     **common: Any,
 ) -> list[VideoRequest]:
     """Queue the preset's requests for ``source`` (or ``image``); returns all of them.
 
+    ``formats`` (aspect ratios) replaces the preset's own formats when given.
     ``overrides`` replace the preset's own options where their value is not None or empty
     (a prompt typed on the form wins over the template). The templates of every language
     are filled first, so a refused placeholder queues nothing; after that each format and
@@ -46,7 +48,7 @@ def create_preset_requests(
         options.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
         filled.append(options)
     jobs: list[VideoRequest] = []
-    for aspect in preset.format_list():
+    for aspect in list(formats or ()) or preset.format_list():
         for options in filled:
             first = create_video_request(image, source=source, field_name=field_name,
                                          aspect_ratio=aspect, variants=variants,

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from django_kling.exceptions import BudgetExceeded, InvalidInput
 from django_kling.jobs import create_video_request, estimate_cost, variants_of
@@ -177,3 +177,22 @@ def test_a_preset_makes_one_request_per_format_and_language(product, sandbox,
     with pytest.raises(InvalidInput):
         create_preset_requests(preset, source=product, field_name="image")
     assert VideoRequest.objects.count() == 8  # nothing more queued
+
+
+def test_kling_generate_with_a_preset(product, sandbox, django_capture_on_commit_callbacks):
+    call_command("kling_presets", "--install-defaults", stdout=io.StringIO())
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("kling_generate", f"shop.Product:{product.pk}", "--preset", "turntable",
+                     stdout=out)
+    assert sorted(VideoRequest.objects.values_list("aspect_ratio", flat=True)) == [
+        "16:9", "9:16"]  # one per format of the preset
+    assert out.getvalue().count("Queued ") == 2
+    VideoRequest.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("kling_generate", f"shop.Product:{product.pk}", "--preset", "turntable",
+                     "--aspect-ratio", "1:1", "--prompt", "Spin.", stdout=io.StringIO())
+    job = VideoRequest.objects.get()  # the command line wins over the preset
+    assert (job.aspect_ratio, job.prompt, job.generate_audio) == ("1:1", "Spin.", False)
+    with pytest.raises(CommandError, match="preset_missing"):
+        call_command("kling_generate", f"shop.Product:{product.pk}", "--preset", "nope")

@@ -98,9 +98,10 @@ class Command(KlingCommand):
                          ("prompt", "negative_prompt", "duration", "mode", "sound", "model")}
             if options["spoken_line"]:
                 overrides["spoken_line"] = options["spoken_line"]
+            formats = [options["aspect_ratio"]] if options["aspect_ratio"] else None
             return create_preset_requests(preset, languages=[options["language"]],
-                                          variants=options["variants"], overrides=overrides,
-                                          **source, **common)
+                                          variants=options["variants"], formats=formats,
+                                          overrides=overrides, **source, **common)
         first = create_video_request(**source, **common, aspect_ratio=options["aspect_ratio"],
                                      language=options["language"],
                                      spoken_line=options["spoken_line"],
