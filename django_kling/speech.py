@@ -1,14 +1,22 @@
 """Spoken lines: how a line an editor wrote is put into the prompt Kling v2.6 reads.
 
-Kling v2.6 makes speech from the prompt itself (there is no separate text-to-speech field on
-the image-to-video call: protocol.md, section 1, and the AI SDK's Kling provider options list
-none). The public prompt guides of the hosts (Kling's own, fal's and Replicate's model pages)
-write dialogue as *quoted speech attributed to a speaker*, with the language named when it is
-not the prompt's own, e.g. ``The presenter says in Chinese: "你好"``. We compose exactly that
-shape, after the editor's scene description, so the line is one clearly delimited quotation the
-model cannot mistake for a scene instruction. The composed text is what is sent and billed, so
-it is checked against the 2,500-character limit here, before anything is stored or paid for.
+Kling v2.6 makes speech from the prompt itself. The AI SDK's Kling provider
+(``content/providers/01-ai-sdk-providers/85-klingai.mdx`` and
+``packages/klingai/src/klingai-video-model-options.ts`` in vercel/ai) has only ``sound``
+(``"on"``, pro mode) for v2.6: no dialogue or language field; voice references
+(``<<<voice_1>>>`` in the prompt, ``voiceList``) exist from v3.0 only. fal's API page for
+``fal-ai/kling-video/v2.6/pro/image-to-video`` writes dialogue as quoted speech attributed to a
+speaker (its example: ``A king walks slowly and says "My people, here I am! ..."``) and says
+audio "supports Chinese and English voice output" (other languages are translated to English).
+
+So we append one sentence in that shape after the editor's scene description:
+``<speaker> says in <Chinese|English>: "<line>"``. Naming the language is our addition (no
+source prescribes it): it states the editor's intent, so a Chinese line in an English prompt
+is spoken, not translated. Double quotes inside the line become single ones, so the quotation
+ends where the line ends. The composed text is what is sent and billed, so it is checked
+against the 2,500-character limit here, before anything is stored or paid for.
 """
+
 
 from __future__ import annotations
 
