@@ -258,6 +258,8 @@ def test_kling_review_command(pending):
     pending.refresh_from_db()
     assert (pending.review_status, pending.review_note, pending.featured) == (
         "approved", "Crisp.", True)
+    detail = command("kling_status", str(pending.pk))
+    assert "review: approved, featured (Crisp.)" in detail and "language: -" in detail
     assert "Rejected" in command("kling_review", str(pending.pk), "--reject")
     pending.refresh_from_db()
     assert not pending.featured and pending.status == Status.SUCCEEDED

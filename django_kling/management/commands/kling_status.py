@@ -46,7 +46,12 @@ class Command(KlingCommand):
             ("id", job.pk), ("status", job.status), ("source", job.source_object or "-"),
             ("prompt", job.prompt), ("negative prompt", job.negative_prompt),
             ("duration", job.duration), ("aspect ratio", job.aspect_ratio), ("mode", job.mode),
-            ("sound", job.generate_audio), ("provider", f"{job.provider} ({job.protocol})"),
+            ("sound", job.generate_audio), ("language", job.language or "-"),
+            ("seed", job.seed if job.seed is not None else "-"),
+            ("variant group", job.variant_group or "-"),
+            ("review", f"{job.review_status}{', featured' if job.featured else ''}"
+                       f"{f' ({job.review_note})' if job.review_note else ''}"),
+            ("provider", f"{job.provider} ({job.protocol})"),
             ("model", job.model), ("operation", job.operation_id or "-"),
             ("status calls", job.poll_count), ("submit attempts", job.submit_attempts),
             ("estimated cost", job.estimated_cost), ("reported cost", job.reported_cost),
