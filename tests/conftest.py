@@ -27,6 +27,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """Put the default language back after every test.
+
+    A test client request in Chinese leaves Chinese active in this thread (LocaleMiddleware
+    activates the browser's language and nothing deactivates it), so a test that ran later
+    read Chinese command output: the result depended on the order the tests ran in.
+    """
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Sandbox]:
     from django_kling.testing.sandbox import Sandbox
