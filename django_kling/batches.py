@@ -36,8 +36,6 @@ from .jobs import (
 from .models import Status, VideoBatch, VideoRequest
 
 logger = logging.getLogger("django_kling.batches")
-#: Seconds a worker holds a batch's chunk; another may take it over after that.
-LEASE = 300
 #: The options a batch passes to every job (``create_video_request``'s keywords).
 OPTION_NAMES = ("prompt", "negative_prompt", "duration", "aspect_ratio", "mode", "sound",
                 "model", "provider")
@@ -75,10 +73,33 @@ def send(batch: VideoBatch) -> None:
 
 
 def _claim(pk: Any) -> bool:
+    # A worker holds a chunk for SCHEDULER["LEASE"] seconds; after that another may take over.
     now = timezone.now()
+    lease = timedelta(seconds=kling_settings.SCHEDULER["LEASE"])
     return bool(VideoBatch.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=pk,
-        status=VideoBatch.Status.CREATING).update(lease_until=now + timedelta(seconds=LEASE)))
+        status=VideoBatch.Status.CREATING).update(lease_until=now + lease))
+
+
+def stalled(idle: float):
+    """Batches still making jobs that no worker holds and nothing moved for ``idle`` seconds:
+    their message was lost with a worker."""
+    now = timezone.now()
+    return VideoBatch.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        status=VideoBatch.Status.CREATING, updated_at__lte=now - timedelta(seconds=idle))
+
+
+def resume_stalled() -> int:
+    """Send the stalled batches' next chunk again (the scheduler's round); how many."""
+    count = 0
+    for batch in stalled(kling_settings.SCHEDULER["LEASE"]):
+        # Touched first, so the next round does not send it again while it waits in a queue.
+        if VideoBatch.objects.filter(pk=batch.pk, updated_at=batch.updated_at).update(
+                updated_at=timezone.now()):
+            send(batch)
+            count += 1
+    return count
 
 
 def create_chunk(pk: Any) -> bool:
@@ -145,7 +166,7 @@ def progress(batch: VideoBatch) -> dict[str, Any]:
 
 def cancel_rest(batch: VideoBatch) -> int:
     """Stop creating jobs and cancel those not yet started; how many were canceled."""
-    VideoBatch.objects.filter(pk=batch.pk, status=VideoBatch.Status.CREATING).update(
+    VideoBatch.objects.filter(pk=batch.pk).exclude(status=VideoBatch.Status.CANCELED).update(
         status=VideoBatch.Status.CANCELED, pending_cost=Decimal("0"), updated_at=timezone.now())
     queued = batch.jobs.filter(status=Status.QUEUED)
     return sum(cancel_video_request(job) for job in queued)

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import connections
 
-from . import admission, dispatch, pipeline, polling
+from . import admission, batches, dispatch, pipeline, polling
 from .conf import kling_settings
 from .models import VideoRequest
 from .providers import shared_provider
@@ -61,6 +61,7 @@ class Scheduler:
                     if time.monotonic() - admitted_at >= tick:
                         admitted_at = time.monotonic()
                         admission.admit_waiting()
+                        batches.resume_stalled()
                     room = min(2 * threads - len(outstanding), int(options["BATCH"]))
                     pause = polling.next_due_in(tick) if room > 0 else tick
                     if room > 0 and pause <= 0:

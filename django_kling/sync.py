@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import batches, dispatch
 from .conf import kling_settings
-from .models import ACTIVE, VideoBatch, VideoRequest
+from .models import ACTIVE, VideoRequest
 from .pipeline import STEP_FOR_STATE
 
 
@@ -47,16 +47,9 @@ def sync(grace: float | None = None, *, dry_run: bool = False) -> SyncReport:
         report.requeued.setdefault(step, []).append(str(pk))
         if not dry_run:
             dispatch.send(step, pk)
-    for batch in stuck_batches(grace):
+    for batch in batches.stalled(default_grace() if grace is None else grace):
         report.requeued.setdefault("batch", []).append(str(batch.pk))
         if not dry_run:
             batches.send(batch)
     return report
 
-
-def stuck_batches(grace: float | None = None):
-    """Batches still making jobs whose worker stopped (no lease held, nothing done lately)."""
-    now = timezone.now()
-    limit = now - timedelta(seconds=default_grace() if grace is None else grace)
-    return VideoBatch.objects.filter(status=VideoBatch.Status.CREATING, updated_at__lte=limit) \
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))

@@ -6,25 +6,29 @@ app's own models, ``VideoRequest`` and ``Asset``, on the default site.
 
 Modules: ``actions`` (the action and its permission), ``mixins`` (the one-line mixin),
 ``generate`` and ``forms`` (the "Generate video" page), ``requests`` and ``progress`` (the
-video request admin and its live status), ``inlines``, ``assets``, ``display`` (shared HTML
-fragments), ``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what
-error codes mean).
+video request admin and its live status), ``batches`` (many objects at once: the confirmation
+and the batch's page), ``inlines``, ``assets``, ``display`` (shared HTML fragments),
+``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what error codes
+mean).
 """
 
 from django.contrib import admin
 
-from ..models import Asset, VideoRequest
+from ..models import Asset, VideoBatch, VideoRequest
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
+from .batches import VideoBatchAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
 from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
 admin.site.register(Asset, AssetAdmin)
+admin.site.register(VideoBatch, VideoBatchAdmin)
 
 __all__ = [
     "AssetAdmin",
+    "VideoBatchAdmin",
     "KlingVideoAdminMixin",
     "VideoRequestAdmin",
     "VideoRequestInline",

@@ -102,7 +102,7 @@ def render_or_queue(
         formset = _initial_formset(objects, options)
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
-    per_clip = _estimate(batch)
+    per_clip = estimate(batch)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Generate video"),
@@ -245,7 +245,7 @@ def _prefill(obj: models.Model, field: str | None) -> str:
     return text[:MAX_PROMPT_LENGTH]
 
 
-def _estimate(batch: BatchOptionsForm) -> Decimal:
+def estimate(batch: BatchOptionsForm) -> Decimal:
     """Price of one clip with the options shown (typed ones, else the defaults)."""
     def value(name: str) -> Any:
         return batch[name].value() if batch.is_bound else batch.initial.get(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import io
 import json
@@ -104,6 +105,14 @@ class JobBook:
         with self._lock:
             self._calls.append(Call(method, path, clean, body, time.time()))
 
+    def _count_running(self, ready_at: float) -> None:
+        # Jobs whose end has passed leave the heap; what is left runs now (the new one too).
+        now = time.monotonic()
+        while self._running_until and self._running_until[0] <= now:
+            heapq.heappop(self._running_until)
+        heapq.heappush(self._running_until, ready_at)
+        self.max_running = max(self.max_running, len(self._running_until))
+
     def _count_start(self, key: str) -> None:
         with self._lock:
             self.start_calls[key] = self.start_calls.get(key, 0) + 1
@@ -137,6 +146,7 @@ class JobBook:
                 notify=notify,
             )
             self._jobs[job.id] = job
+            self._count_running(job.ready_at)
             self.bill_count += 1
             if key is not None:
                 self._jobs_by_key[(provider, key)] = job

@@ -58,7 +58,8 @@ class Sandbox(JobBook):
     What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
     ``billed`` (idempotency key -> times billed, never above 1), ``bill_count`` (all billed
     generations, streams included), ``start_calls`` (idempotency key -> start requests,
-    faulted ones included) and ``webhooks`` (``WebhookDelivery`` records).
+    faulted ones included), ``webhooks`` (``WebhookDelivery`` records) and ``max_running``
+    (the most generations running at once, from a start to its ``delay``'s end).
     """
 
     heartbeat_interval = 0.5
@@ -95,6 +96,8 @@ class Sandbox(JobBook):
         self.replicate_webhook_secret = "whsec_" + base64.b64encode(  # noqa: S105 (a fake)
             b"sandbox-replicate-key").decode()
         self.bill_count = 0
+        self.max_running = 0
+        self._running_until: list[float] = []  # a heap of the running jobs' ends
         self.start_calls: dict[str, int] = {}
         self.webhooks: list[WebhookDelivery] = []
         self._calls: list[Call] = []
@@ -215,6 +218,8 @@ class Sandbox(JobBook):
             self.billed_by.clear()
             self.kling_tokens.clear()
             self.bill_count = 0
+            self.max_running = 0
+            self._running_until.clear()
             self.start_calls.clear()
             self.webhooks.clear()
             self._jobs.clear()
