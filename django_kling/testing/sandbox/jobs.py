@@ -14,6 +14,7 @@ import hmac
 import io
 import json
 import logging
+import random
 import secrets
 import threading
 import time
@@ -105,6 +106,11 @@ class JobBook:
         with self._lock:
             self._calls.append(Call(method, path, clean, body, time.time()))
 
+    def _generation_time(self) -> float:
+        if self.delay_range:
+            return random.uniform(*self.delay_range)  # noqa: S311  (a simulation, not a secret)
+        return max(0.0, float(self.delay))
+
     def _count_running(self, ready_at: float) -> None:
         # Jobs whose end has passed leave the heap; what is left runs now (the new one too).
         now = time.monotonic()
@@ -138,7 +144,7 @@ class JobBook:
                 spec=spec,
                 width=width,
                 height=height,
-                ready_at=time.monotonic() + max(0.0, float(self.delay)),
+                ready_at=time.monotonic() + self._generation_time(),
                 generation_id=new_generation_id(),
                 file_id=secrets.token_hex(16),
                 secret=("whsec_" + secrets.token_urlsafe(32)) if spec.callback_url else None,
