@@ -133,36 +133,46 @@ def polling(trees: dict[str, tuple[Path, str]], sandbox, receiver, scale: float,
     for webhooks in (False, True):
         goal = GOALS[webhooks] // (10 if quick else 1)
         n = int(goal / scale)
+        # Without webhooks the defaults (back-off to 25 s) buy few calls with lag; a cap of
+        # 8 s buys lag with calls: both are run.
+        runs = [("old", "old", {}), ("new", "new", {})]
+        if not webhooks:
+            runs.append(("new, MAX_POLL_INTERVAL 8 s", "new",
+                         {"MAX_POLL_INTERVAL": 8 / scale}))
         rows = {}
-        for design, (tree, database) in trees.items():
+        for label, design, tuned in runs:
+            tree, database = trees[design]
             sandbox.reset()
             sandbox.set(delay_range=tuple(t / scale for t in REAL_GENERATION))
-            extra = scaled_settings(design, scale, receiver.url if webhooks else None, None)
+            extra = {**scaled_settings(design, scale, receiver.url if webhooks else None, None),
+                     **tuned}
             result = drive(tree, database, "poll", extra, "--n", str(n), "--spread",
                            str(60 / scale), "--timeout", str(420 / scale + 60))
             result.update(lags(sandbox, scale))
-            result["cpu_per_job_s"] = result["cpu"] / n
-            rows[design] = result
-            say(f"{'webhooks' if webhooks else 'polling only'}, {design} design, "
+            rows[label] = result
+            say(f"{'webhooks' if webhooks else 'polling only'}, {label} design, "
                 f"{n} jobs (= {goal} at full time): lag p50 {result['p50']:.1f} s, p99 "
                 f"{result['p99']:.1f} s, undetected {result['undetected']}; status calls "
                 f"{result['status_calls']} ({result['status_calls'] / n:.1f} per job; 3-min "
                 f"generations {result['calls_3min']:.1f} over {result['calls_3min_jobs']}); "
                 f"worker CPU {result['cpu']:.1f} s in {result['wall']:.0f} s "
                 f"({result['cpu'] / result['wall']:.2f} cores); final {result['statuses']}")
-        new = rows["new"]
-        ok = (new["p50"] <= LAG_GOAL[0] and new["p99"] <= LAG_GOAL[1]
-              and new["undetected"] == 0 and new["statuses"].get("succeeded") == n)
         label = "with webhooks" if webhooks else "without webhooks"
-        verdicts.append(harness.verdict(
-            f"15.4 in flight {label}", ok,
-            f"{goal} jobs: lag p50 {new['p50']:.1f} s / p99 {new['p99']:.1f} s (old design "
-            f"{rows['old']['p50']:.1f} / {rows['old']['p99']:.1f} s), goal <= 5 / 15 s"))
-        calls_goal = 1 if webhooks else 8
-        verdicts.append(harness.verdict(
-            f"15.4 status calls per 3-min job {label}", new["calls_3min"] <= calls_goal,
-            f"{new['calls_3min']:.1f} (old design {rows['old']['calls_3min']:.1f}), "
-            f"goal <= {calls_goal}"))
+        for name, row in rows.items():
+            if name == "old":
+                continue
+            ok = (row["p50"] <= LAG_GOAL[0] and row["p99"] <= LAG_GOAL[1]
+                  and row["undetected"] == 0 and row["statuses"].get("succeeded") == n)
+            verdicts.append(harness.verdict(
+                f"15.4 {goal} in flight {label} ({name})", ok,
+                f"lag p50 {row['p50']:.1f} s / p99 {row['p99']:.1f} s (old design "
+                f"{rows['old']['p50']:.1f} / {rows['old']['p99']:.1f} s), goal <= 5 / 15 s"))
+            calls_goal = 1 if webhooks else 8
+            verdicts.append(harness.verdict(
+                f"15.4 status calls per 3-min job {label} ({name})",
+                row["calls_3min"] <= calls_goal,
+                f"{row['calls_3min']:.1f} (old design {rows['old']['calls_3min']:.1f}), "
+                f"goal <= {calls_goal}"))
     return verdicts
 
 

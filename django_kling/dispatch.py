@@ -15,8 +15,8 @@ import dramatiq
 from dramatiq.errors import ActorNotFound
 
 #: The actor of each pipeline step (``pipeline.Next.step``) and of batch creation.
-ACTOR_NAMES = {"submit": "kling_submit", "poll": "kling_poll", "fetch": "kling_fetch",
-               "batch": "kling_batch"}
+ACTOR_NAMES = {"submit": "kling_submit", "poll": "kling_poll", "poll_now": "kling_poll_now",
+               "fetch": "kling_fetch", "batch": "kling_batch"}
 
 
 def send(step: str, pk: Any, *, delay: float = 0.0) -> None:

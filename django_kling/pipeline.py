@@ -157,6 +157,9 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
     or ``kling_poll`` (if due); under the job's claim, never beside the scheduler's."""
     if not polling.claim_one(pk, due_only=not forced):
         job = _load(pk)
+        if forced and job is not None and job.status == Status.RUNNING:
+            # Another worker is asking: repeat the nudge rather than lose it.
+            return Next("poll_now", polling.nudge_delay(job))
         return _elsewhere(job, "poll") if job is not None and job.status not in FINAL else None
     job = _load(pk)
     return poll_claimed(job, forced=forced) if job is not None else None

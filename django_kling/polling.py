@@ -49,6 +49,13 @@ def pending_delay(polls: int, *, webhook: bool) -> float:
                max(kling_settings.MAX_POLL_INTERVAL, kling_settings.POLL_INTERVAL))
 
 
+def nudge_delay(job: VideoRequest) -> float:
+    """When to repeat a webhook's nudge for a job another worker is polling: once that poll
+    has ended (its answer may predate the webhook), or its lease ran out."""
+    left = (job.claimed_until - timezone.now()).total_seconds() if job.claimed_until else 0
+    return min(max(left, 0.1), kling_settings.POLL_INTERVAL)
+
+
 def lease_end(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) + timedelta(seconds=kling_settings.SCHEDULER["LEASE"])
 

@@ -19,13 +19,13 @@ from django_kling.models import Asset, Status, VideoBatch, VideoRequest
 from tests.shop.models import Product
 
 from .conftest import wait_for_end
-from .test_commands import no_embedded_worker_left  # noqa: F401  (a fixture)
 from .test_admin import (  # noqa: F401  (fixtures)
     CHANGELIST,
     login,
     make_product_fixture,
     producer_fixture,
 )
+from .test_commands import no_embedded_worker_left  # noqa: F401  (a fixture)
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:
@@ -174,8 +174,8 @@ def test_retry_failed_and_cancel_the_rest(producer, make_product, settings,
     assert batch.status == VideoBatch.Status.CANCELED
 
 
-def test_kling_generate_all_with_a_filter(db, make_product, worker, sandbox, capsys,
-                                          no_embedded_worker_left):
+@pytest.mark.usefixtures("no_embedded_worker_left")
+def test_kling_generate_all_with_a_filter(db, make_product, worker, sandbox, capsys):
     for i in range(3):
         make_product(f"Jar {i}")
     make_product("Bottle")

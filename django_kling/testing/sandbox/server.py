@@ -53,8 +53,8 @@ class Sandbox(JobBook):
     ``oidc_token``: the Vercel OIDC token accepted besides the API key (None: API key only).
     Options that may change while it runs: ``delay`` (seconds a generation takes; read when a
     job starts), ``delay_range`` (``(low, high)``: each generation takes a random time in it
-    instead; for benchmarks), ``result`` ("url" or "base64"; read when an answer is built), ``render_scale``
-    (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
+    instead; for benchmarks), ``result`` ("url" or "base64"; read when an answer is built),
+    ``render_scale`` (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
 
     What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
     ``billed`` (idempotency key -> times billed, never above 1), ``bill_count`` (all billed
