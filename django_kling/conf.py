@@ -141,8 +141,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WEBHOOK_POLL_INTERVAL",
-        60.0,
-        "Seconds between fallback status calls while a webhook is expected.",
+        300.0,
+        "Seconds before the first and between fallback status calls while a webhook is "
+        "expected.",
     ),
     Setting(
         "BUDGET",

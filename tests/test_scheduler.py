@@ -6,6 +6,7 @@ webhook-style nudges race for the same jobs.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -114,3 +115,35 @@ def test_a_poll_message_for_a_job_not_due_asks_nothing(sandbox, make_image, sett
     assert pipeline.poll_step(job.pk) is None  # a stale kling_poll message
     assert len(sandbox.calls) == asked
     assert polling.claim_due(10) == []  # not due for ten minutes
+
+
+def test_kling_sync_loop_polls_until_stopped(transactional_db, sandbox, make_image,
+                                             monkeypatch):
+    # kling_sync --loop: the scheduler in a process of its own (no worker, no middleware).
+    import signal
+
+    from django.core.management import call_command
+
+    handlers = {}
+    monkeypatch.setattr(signal, "signal", lambda number, handler: handlers.update(
+        {number: handler}))
+    job = create_video_request(make_image())
+    assert pipeline.submit_step(job.pk) is None  # running: only a scheduler asks now
+    command = threading.Thread(target=call_command, args=("kling_sync", "--loop"),
+                               kwargs={"stdout": open(os.devnull, "w")})  # noqa: SIM115
+    command.start()
+    try:
+        limit = time.monotonic() + 30
+        while time.monotonic() < limit:
+            job.refresh_from_db()
+            if job.status != Status.RUNNING:
+                break
+            time.sleep(0.05)
+    finally:
+        while signal.SIGTERM not in handlers:
+            time.sleep(0.01)
+        handlers[signal.SIGTERM]()
+        command.join(30)
+    assert not command.is_alive()
+    # The loop asked, saw the clip ready and handed the download to a worker.
+    assert job.status == Status.FETCHING and job.poll_count >= 1

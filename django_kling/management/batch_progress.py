@@ -69,10 +69,13 @@ def follow_batch(out: OutputWrapper, batch: VideoBatch, *, until_done: bool,
         batch.refresh_from_db()
         state = progress(batch)
         ended = sum(n for status, n in state["counts"].items() if status in FINAL)
-        done, what = (ended, _("ended")) if until_done else (state["jobs"], _("created"))
-        line = _("%(bar)s %(done)s/%(total)s jobs %(what)s, %(refused)s refused") % {
-            "bar": bar(done + state["refused"], state["total"]), "done": done,
-            "total": state["total"], "what": what, "refused": state["refused"]}
+        if until_done:
+            done, text = ended, _("%(bar)s %(done)s/%(total)s jobs ended, %(refused)s refused")
+        else:
+            done = state["jobs"]
+            text = _("%(bar)s %(done)s/%(total)s jobs created, %(refused)s refused")
+        line = text % {"bar": bar(done + state["refused"], state["total"]), "done": done,
+                       "total": state["total"], "refused": state["refused"]}
         if line != last:
             out.write(line)
             last = line
