@@ -146,8 +146,10 @@ def polling(trees: dict[str, tuple[Path, str]], sandbox, receiver, scale: float,
             sandbox.set(delay_range=tuple(t / scale for t in REAL_GENERATION))
             extra = {**scaled_settings(design, scale, receiver.url if webhooks else None, None),
                      **tuned}
+            # Submits spread over 3 minutes (full time): the pace at which a steady 20,000
+            # in flight with 1–5 minute generations are replaced.
             result = drive(tree, database, "poll", extra, "--n", str(n), "--spread",
-                           str(60 / scale), "--timeout", str(420 / scale + 60))
+                           str(180 / scale), "--timeout", str(600 / scale + 60))
             result.update(lags(sandbox, scale))
             rows[label] = result
             say(f"{'webhooks' if webhooks else 'polling only'}, {label} design, "

@@ -136,6 +136,9 @@ class Sandbox(JobBook):
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        callbacks = self.__dict__.pop("_callbacks", None)
+        if callbacks is not None:
+            callbacks.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
