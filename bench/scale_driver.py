@@ -17,34 +17,12 @@ import threading
 import time
 
 from bench import harness
+from bench.capacity import make_rows  # the same in both trees
 
 
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def make_rows(n: int) -> list[str]:
-    from django.utils import timezone
-
-    from django_kling import jobs
-    from django_kling.models import VideoRequest
-
-    saved = jobs.enqueue
-    jobs.enqueue = lambda job: None
-    try:
-        template = jobs.create_video_request(harness.photo(640, 360), prompt="Waves.")
-    finally:
-        jobs.enqueue = saved
-    now = timezone.now()
-    rows = [VideoRequest(first_frame_id=template.first_frame_id, prompt="Waves.", duration=5,
-                         aspect_ratio="16:9", mode="pro", generate_audio=True,
-                         provider=template.provider, model=template.model, protocol="async",
-                         estimated_cost=template.estimated_cost, enqueued_at=now,
-                         next_check_at=now) for _ in range(n)]
-    VideoRequest.objects.bulk_create(rows, batch_size=1000)
-    VideoRequest.objects.filter(pk=template.pk).delete()
-    return [str(row.pk) for row in rows]
 
 
 def end_without_download() -> None:

@@ -62,13 +62,17 @@ class Scheduler:
                         admitted_at = time.monotonic()
                         admission.admit_waiting()
                         batches.resume_stalled()
-                    room = min(2 * threads - len(outstanding), int(options["BATCH"]))
-                    pause = polling.next_due_in(tick) if room > 0 else tick
-                    if room > 0 and pause <= 0:
-                        jobs = polling.claim_due(room)
+                    pause = tick
+                    # Claim a whole batch when the pool is about to run dry: one claim query
+                    # serves up to BATCH polls, which queue in the pool meanwhile.
+                    if len(outstanding) < threads:
+                        pause = polling.next_due_in(tick)
+                    if len(outstanding) < threads and pause <= 0:
+                        jobs = polling.claim_due(int(options["BATCH"]))
                         outstanding |= {pool.submit(self._poll, job, shared_provider(job.provider))
                                         for job in jobs}
-                        pause = 0 if len(jobs) == room else polling.next_due_in(tick)
+                        pause = 0 if len(jobs) == int(options["BATCH"]) \
+                            else polling.next_due_in(tick)
                 except Exception:  # noqa: BLE001  (the database went away: try again later)
                     logger.exception("scheduler round failed")
                     connections.close_all()

@@ -90,6 +90,16 @@ def worker(transactional_db) -> Iterator[dramatiq.Worker]:
                             if getattr(m, "worker", None) is not worker]
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    """Wait for ``predicate()`` to be true (or fail the test)."""
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def wait_for_end(job, timeout: float = 60.0):
     """Reload the job until it reaches a final state (or fail the test)."""
     limit = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from django_kling.exceptions import BudgetExceeded
 from django_kling.models import Asset, Status, VideoBatch, VideoRequest
 from tests.shop.models import Product
 
-from .conftest import wait_for_end
+from .conftest import wait_for_end, wait_until
 from .test_admin import (  # noqa: F401  (fixtures)
     CHANGELIST,
     login,
@@ -26,15 +26,6 @@ from .test_admin import (  # noqa: F401  (fixtures)
     producer_fixture,
 )
 from .test_commands import no_embedded_worker_left  # noqa: F401  (a fixture)
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def select_all(products, **extra) -> dict:
@@ -72,8 +63,8 @@ def test_select_across_makes_exactly_one_job_per_matching_object(
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:django_kling_videobatch_change",
                                            args=[batch.pk])
-    wait_for(lambda: VideoBatch.objects.get().status == VideoBatch.Status.CREATED,
-             what="the batch's jobs")
+    wait_until(lambda: VideoBatch.objects.get().status == VideoBatch.Status.CREATED,
+             timeout=60, what="the batch's jobs")
     made = VideoRequest.objects.filter(batch=batch)
     assert made.count() == 5
     assert sorted(made.values_list("object_id", flat=True)) == sorted(

@@ -23,7 +23,7 @@ from django_kling.jobs import create_video_request
 from django_kling.models import VideoBatch, VideoRequest
 from tests.shop.models import Product
 
-from ..conftest import API_KEY, S3_BUCKET, direct_providers
+from ..conftest import API_KEY, S3_BUCKET, direct_providers, wait_until
 from .harness import Row, Workers, settle, tally, worker_database_url, worker_env
 from .proxy import FaultyProxy
 
@@ -138,15 +138,6 @@ def diagnose(rig: Rig, jobs: list[VideoRequest]) -> str:
     out.mkdir(exist_ok=True)
     (out / "fault-diagnosis.txt").write_text(text + "\n\n" + logs[-200000:])
     return text
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def recover(rig: Rig) -> None:
