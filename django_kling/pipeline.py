@@ -153,8 +153,7 @@ def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False)
 
 
 def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
-    """A status call asked for by a message: a webhook's nudge (``forced``: off the schedule)
-    or ``kling_poll`` (if due); under the job's claim, never beside the scheduler's."""
+    """A webhook's nudge (``forced``) or a due ``kling_poll`` message, under the job's claim."""
     if not polling.claim_one(pk, due_only=not forced):
         job = _load(pk)
         if forced and job is not None and job.status == Status.RUNNING:
@@ -167,8 +166,7 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
 
 def poll_claimed(job: VideoRequest, *, forced: bool = False,
                  provider: Any = None) -> Next | None:
-    """Ask ``provider`` (default: this thread's client) once about a job this worker has
-    claimed; every outcome ends the claim."""
+    """Ask ``provider`` (default: this thread's) once about a job this worker has claimed."""
     if job.status != Status.RUNNING:
         return _elsewhere(job, "poll")
     if job.submitted_at and timezone.now() > job.submitted_at + timedelta(
@@ -191,10 +189,12 @@ def poll_claimed(job: VideoRequest, *, forced: bool = False,
                       claimed_until=None,
                       next_check_at=timezone.now() + timedelta(seconds=delay))
         return None
-    if status.state in ("error", "cancelled"):
+    if status.state == "error":
         update_fields(job, expect=Status.RUNNING, poll_count=polls)
-        return fail(job, "generation_failed" if status.state == "error"
-                    else "provider_cancelled", status.error)
+        return fail(job, "generation_failed", status.error)
+    if status.state == "cancelled":
+        update_fields(job, expect=Status.RUNNING, poll_count=polls)
+        return fail(job, "provider_cancelled", status.error)
     if status.state == "expired":
         update_fields(job, expect=Status.RUNNING, poll_count=polls, **report_fields(job, status))
         return _expired(job, status.error)
