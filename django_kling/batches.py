@@ -114,10 +114,11 @@ def create_chunk(pk: Any) -> bool:
     places = range(start, min(start + kling_settings.BATCH_CHUNK, len(batch.object_ids)))
     done = set(batch.jobs.filter(batch_index__in=list(places))
                .values_list("batch_index", flat=True))
-    ids = [batch.object_ids[i] for i in places if i not in done]
-    model = batch.content_type.model_class()
-    objects = model._default_manager.in_bulk(ids) if model is not None else {}
     todo = [index for index in places if index not in done]
+    model = batch.content_type.model_class()
+    found = model._default_manager.in_bulk([batch.object_ids[i] for i in todo]) \
+        if model is not None else {}
+    objects = {str(pk): obj for pk, obj in found.items()}  # keyed like object_ids
     failures: dict[str, Any] = {}
     if transaction.get_connection().in_atomic_block:
         # Inside a transaction (a test's): other threads would not see its rows.
@@ -139,7 +140,7 @@ def create_chunk(pk: Any) -> bool:
     return more
 
 
-def _create_lane(batch: VideoBatch, places: list[int], objects: dict[Any, models.Model], *,
+def _create_lane(batch: VideoBatch, places: list[int], objects: dict[str, models.Model], *,
                  own_connection: bool = True) -> dict[str, Any]:
     """Make the jobs of these places, one after the other, in this thread; the refusals."""
     failures = {}
@@ -156,10 +157,8 @@ def _create_lane(batch: VideoBatch, places: list[int], objects: dict[Any, models
     return failures
 
 
-def _create_one(batch: VideoBatch, index: int, objects: dict[Any, models.Model]) -> None:
-    object_id = batch.object_ids[index]
-    obj = objects.get(object_id) or next(
-        (o for key, o in objects.items() if str(key) == object_id), None)
+def _create_one(batch: VideoBatch, index: int, objects: dict[str, models.Model]) -> None:
+    obj = objects.get(batch.object_ids[index])
     if obj is None:
         raise InvalidInput(_("The object no longer exists."), code="source_missing")
     options = dict(batch.options)

@@ -48,7 +48,8 @@ def generate_video_action(
     """An admin action that opens the "Generate video" page for the selected objects.
 
     ``image_field`` names the image field the clip starts from, ``prompt_field`` an optional
-    field (or method) whose text prefills each prompt, ``max_objects`` the largest batch,
+    field (or method) whose text prefills each prompt, ``max_objects`` the most objects shown
+    as rows (more, or "all N matching", make a background batch with one set of options),
     ``source_permission`` what the editor needs on each object: ``"change"`` (the default: the
     clip becomes the object's video) or ``"view"``.
     """
