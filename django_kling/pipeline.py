@@ -156,8 +156,8 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
     """A webhook's nudge (``forced``) or a due ``kling_poll`` message, under the job's claim."""
     if not polling.claim_one(pk, due_only=not forced):
         job = _load(pk)
-        if forced and job is not None and job.status == Status.RUNNING:
-            # Another worker is asking: repeat the nudge rather than lose it.
+        if forced and job is not None and job.status in (Status.RUNNING, Status.SUBMITTING):
+            # Another worker is asking, or the webhook beat our own start's answer: repeat.
             return Next("poll_now", polling.nudge_delay(job))
         return _elsewhere(job, "poll") if job is not None and job.status not in FINAL else None
     job = _load(pk)

@@ -50,8 +50,11 @@ def pending_delay(polls: int, *, webhook: bool) -> float:
 
 
 def nudge_delay(job: VideoRequest) -> float:
-    """When to repeat a webhook's nudge for a job another worker is polling: once that poll
-    has ended (its answer may predate the webhook), or its lease ran out."""
+    """When to repeat a webhook's nudge for a job another worker is polling (once that poll
+    has ended: its answer may predate the webhook, or its lease ran out) or that is not
+    marked running yet (the webhook came before the answer to our start call)."""
+    if job.status == Status.SUBMITTING:
+        return min(1.0, kling_settings.POLL_INTERVAL)
     left = (job.claimed_until - timezone.now()).total_seconds() if job.claimed_until else 0
     return min(max(left, 0.1), kling_settings.POLL_INTERVAL)
 

@@ -38,7 +38,7 @@ def test_back_off_and_the_calls_a_three_minute_generation_costs(settings):
     settings.DJANGO_KLING = {}  # the defaults: first check at 60 s, then 5, 10, 20, 25...
     assert checks_until(180, first=60) == 8
     settings.DJANGO_KLING = {"WEBHOOK_URL": "https://shop.example.com"}
-    assert polling.pending_delay(1, webhook=True) == 60  # the webhook usually comes first
+    assert polling.pending_delay(1, webhook=True) == 300  # the webhook usually comes first
 
 
 def test_the_first_status_call_waits_for_the_models_typical_time(worker, sandbox, settings,
