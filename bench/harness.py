@@ -188,6 +188,12 @@ def _sandbox_child(conn: Any, options: dict[str, Any]) -> None:
                     rows.append((call.method, call.path, call.headers.get("idempotency-key"),
                                  job_id, call.time))
                 conn.send(rows)
+            elif command == "jobs":  # (job id, start, ready) per generation, in unix time
+                offset = time.time() - time.monotonic()
+                conn.send([(job.id, job_start, job.ready_at + offset)
+                           for job, job_start in _job_starts(sandbox, offset)])
+            elif command == "max_running":
+                conn.send(sandbox.max_running)
             elif command == "reset":
                 sandbox.reset()
                 conn.send(None)
@@ -196,6 +202,18 @@ def _sandbox_child(conn: Any, options: dict[str, Any]) -> None:
                 return
     finally:
         sandbox.stop()
+
+
+def _job_starts(sandbox: Any, offset: float) -> list[tuple[Any, float]]:
+    # A job's start is its creation: its ready time minus the generation time it drew is not
+    # kept, so the start call's own log time stands for it.
+    starts = {}
+    for call in sandbox.calls:
+        if call.path.endswith("/video-model/start"):
+            starts.setdefault(call.headers.get("idempotency-key"), call.time)
+    with sandbox._lock:
+        jobs = list(sandbox._jobs.values())
+    return [(job, starts.get(job.key, job.ready_at + offset)) for job in jobs]
 
 
 class SandboxProcess:
@@ -231,6 +249,13 @@ class SandboxProcess:
     def calls(self, since: int = 0) -> list[tuple]:
         """(method, path, idempotency key, operation job id, unix time) per request."""
         return self._ask("calls", since)
+
+    def jobs(self) -> list[tuple]:
+        """(job id, start, ready) per generation, in unix time."""
+        return self._ask("jobs")
+
+    def max_running(self) -> int:
+        return self._ask("max_running")
 
     def reset(self) -> None:
         self._ask("reset")
@@ -351,10 +376,13 @@ def clear_tables() -> None:
     """Empty the app's tables (and the test shop's) in the bench database."""
     from django.db import connection
 
-    from django_kling.models import Asset, VideoRequest
+    from django_kling import models
     from tests.shop.models import Product
 
-    tables = [VideoRequest._meta.db_table, Asset._meta.db_table, Product._meta.db_table]
+    tables = [models.VideoRequest._meta.db_table, models.Asset._meta.db_table,
+              Product._meta.db_table]
+    if hasattr(models, "VideoBatch"):  # the tree before batches has none (bench.scale runs it)
+        tables.append(models.VideoBatch._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")

@@ -68,6 +68,7 @@ _MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "django_kling.middleware.Scheduler",
 ]
 if os.environ.get("BENCH_REDIS_URL"):
     DRAMATIQ_BROKER = {

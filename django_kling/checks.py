@@ -160,6 +160,9 @@ def _check_models(models: Any, default: str) -> list:
     return []
 
 
+SCHEDULER_MIDDLEWARE = "django_kling.middleware.Scheduler"
+
+
 @register(TAG, Tags.security, deploy=True)
 def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     conf = KlingSettings()
@@ -180,7 +183,23 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     if webhook_url:
         errors.extend(_check_webhook_cache(webhook_cache))
     errors.extend(_check_upload_memory(storage))
+    errors.extend(_check_scheduler())
     return errors
+
+
+def _check_scheduler() -> list:
+    """W004: no worker runs the polling scheduler (``kling_sync --loop`` cannot be seen)."""
+    middleware = (getattr(settings, "DRAMATIQ_BROKER", None) or {}).get("MIDDLEWARE") or []
+    if SCHEDULER_MIDDLEWARE in middleware:
+        return []
+    return [Warning(
+        "The Dramatiq workers do not run the polling scheduler: running jobs are only asked "
+        "about when kling_sync sends them a message.",
+        hint=f'Add "{SCHEDULER_MIDDLEWARE}" to DRAMATIQ_BROKER["MIDDLEWARE"], or run '
+             '"manage.py kling_sync --loop" as a process of its own (then silence this '
+             'warning with SILENCED_SYSTEM_CHECKS).',
+        id="django_kling.W004",
+    )]
 
 
 def _check_webhook_cache(alias: str) -> list:

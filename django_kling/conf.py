@@ -76,8 +76,40 @@ SETTINGS: tuple[Setting, ...] = (
         {"duration": 5, "aspect_ratio": "16:9", "mode": "pro", "sound": True},
         "Initial values of the generation options in forms and commands.",
     ),
-    Setting("POLL_INTERVAL", 5.0, "Seconds between two status calls of a running job."),
-    Setting("MAX_POLL_INTERVAL", 60.0, "Upper bound of the backoff after transient errors."),
+    Setting(
+        "FIRST_CHECK",
+        {"*": 60.0},
+        "Seconds after submission before the first status call, by model id (\"*\": any "
+        "other model): about the model's typical generation time, when asking earlier is "
+        "rarely worth it.",
+    ),
+    Setting("POLL_INTERVAL", 5.0, "Seconds between the first two status calls; later ones "
+            "back off (doubling) up to MAX_POLL_INTERVAL."),
+    Setting("MAX_POLL_INTERVAL", 25.0, "Upper bound of the back-off between status calls "
+            "(pending answers and transient errors)."),
+    Setting(
+        "SCHEDULER",
+        {"THREADS": 8, "BATCH": 200, "TICK": 1.0, "LEASE": 120.0},
+        "The polling scheduler each worker runs: status calls at once (THREADS), jobs claimed "
+        "per round (BATCH), longest sleep between rounds in seconds (TICK), seconds a claimed "
+        "job stays claimed if its worker dies (LEASE; longer than a provider's TIMEOUT).",
+    ),
+    Setting(
+        "MAX_IN_FLIGHT",
+        None,
+        "Jobs submitted or running at a provider at once: None (unlimited), a number for every "
+        "provider, or a dict by provider name. Jobs over it wait queued.",
+    ),
+    Setting(
+        "RATE_LIMIT_COOLDOWN",
+        60.0,
+        "Seconds a provider's 429 halves its effective concurrency (never below 1).",
+    ),
+    Setting(
+        "BATCH_CHUNK",
+        100,
+        "Jobs a batch creates per background step (one transaction per job).",
+    ),
     Setting("DEADLINE", 1200.0, "Seconds after submission after which a job is failed."),
     Setting("MAX_ATTEMPTS", 6, "Tries of one call on retryable errors before the job fails."),
     Setting("MAX_DOWNLOAD_BYTES", 512 * 1024 * 1024, "Largest clip accepted, in bytes."),
@@ -109,8 +141,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WEBHOOK_POLL_INTERVAL",
-        60.0,
-        "Seconds between fallback status calls while a webhook is expected.",
+        300.0,
+        "Seconds before the first and between fallback status calls while a webhook is "
+        "expected.",
     ),
     Setting(
         "BUDGET",
@@ -247,7 +280,7 @@ class KlingSettings:
         if name not in self.user_settings:
             return default
         value = self.user_settings[name]
-        if name in ("DEFAULTS", "BUDGET"):
+        if name in ("DEFAULTS", "BUDGET", "SCHEDULER"):
             return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):
@@ -255,6 +288,10 @@ class KlingSettings:
             return value
         if name == "PRICES":
             return _prices(default, value)
+        if name == "FIRST_CHECK":
+            if not isinstance(value, dict):
+                raise ConfigurationError(f"{SETTING_NAME}['FIRST_CHECK'] must be a dict.")
+            return {**default, **value}
         return value
 
     def provider_options(self, name: str | None = None) -> dict[str, Any]:
@@ -275,6 +312,18 @@ class KlingSettings:
         by_mode = prices.get(model) or next(iter(prices.values()))
         table = by_mode.get(mode) or by_mode.get("pro") or {"silent": 0, "sound": 0}
         return Decimal(str(table["sound" if sound else "silent"]))
+
+    def first_check(self, model: str) -> float:
+        """Seconds from submission to the first status call of a job on ``model``."""
+        table = self.FIRST_CHECK
+        return float(table.get(model, table["*"]))
+
+    def max_in_flight(self, provider: str) -> int | None:
+        """The concurrency cap of ``provider`` (None: unlimited)."""
+        cap = self.MAX_IN_FLIGHT
+        if isinstance(cap, dict):
+            cap = cap.get(provider)
+        return None if cap is None else int(cap)
 
     def reload(self) -> None:
         self._user = None

@@ -21,15 +21,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.core.files.base import ContentFile
 from django.db import models, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import fallback, images, options, speech
+from . import admission, dispatch, fallback, images, locks, options, speech
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
-from .models import Asset, AssetKind, BudgetLock, Status, VideoRequest
+from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
 from .providers import provider_class
 from .signals import video_requested
 
@@ -73,17 +73,14 @@ def billed() -> Q:
 
 
 def spent_since(since: Any) -> Decimal:
-    """Money spent or committed by requests created since ``since`` (reported cost first)."""
-    return VideoRequest.objects.filter(billed(), created_at__gte=since).aggregate(
+    """Money spent or committed by requests created since ``since`` (reported cost first),
+    and the cost reserved by batches for the jobs they have yet to create."""
+    spent = VideoRequest.objects.filter(billed(), created_at__gte=since).aggregate(
         total=Sum(Coalesce("reported_cost", "estimated_cost")))["total"] or Decimal("0")
-
-
-def _lock_budget() -> None:
-    # An UPDATE locks the row (PostgreSQL, MySQL) or the database (SQLite) until the
-    # transaction ends: the spending read after it cannot change before our insert commits.
-    if not BudgetLock.objects.filter(name=BUDGET_LOCK).update(updated_at=timezone.now()):
-        BudgetLock.objects.get_or_create(name=BUDGET_LOCK)  # a flushed test database
-        BudgetLock.objects.filter(name=BUDGET_LOCK).update(updated_at=timezone.now())
+    reserved = VideoBatch.objects.filter(
+        status=VideoBatch.Status.CREATING, created_at__gte=since).aggregate(
+        total=Sum("pending_cost"))["total"] or Decimal("0")
+    return spent + reserved
 
 
 def check_budget(extra: Decimal, *, lock: bool = True) -> None:
@@ -104,9 +101,7 @@ def check_budget(extra: Decimal, *, lock: bool = True) -> None:
     if not limited:
         return
     if lock:
-        if not transaction.get_connection().in_atomic_block:
-            raise RuntimeError("check_budget(lock=True) must run inside transaction.atomic()")
-        _lock_budget()
+        locks.hold(BUDGET_LOCK)
     for key, since, label in limited:
         limit = budget[key]
         spent = spent_since(since)
@@ -191,8 +186,13 @@ def create_video_request(
     speaker: str = "",
     variants: int = 1,
     preset: Any = None,
+    batch: VideoBatch | None = None,
+    batch_index: int | None = None,
 ) -> VideoRequest:
     """Check the inputs, store the frames and queue a job. Raises ``InvalidInput``.
+
+    A job of a ``batch`` (at ``batch_index`` of its selection) is paid from the batch's
+    reservation, which the budget already checked, instead of being checked on its own.
 
     ``image`` may be omitted when ``source`` and ``field_name`` name an image field. ``model``
     is one of the ``MODELS`` setting (default: the provider's ``MODEL`` option); what it can do
@@ -255,7 +255,11 @@ def create_video_request(
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
     cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model)
-    check_budget(cost * count, lock=False)  # refuse early, before any file is stored
+    if batch is not None and count > 1:
+        raise InvalidInput(_("A batch makes one clip per object; variants are made one object "
+                             "at a time."), code="variants_in_batch", field="variants")
+    if batch is None:
+        check_budget(cost * count, lock=False)  # refuse early, before any file is stored
     seeds = variant_seeds(seed, count)
     group = uuid.uuid4() if count > 1 else None
     stored: list[Asset] = []
@@ -264,10 +268,15 @@ def create_video_request(
             first_asset = _store_image(first, AssetKind.SOURCE_IMAGE, link, stored)
             last_asset = (_store_image(last, AssetKind.LAST_FRAME, link, stored)
                           if last is not None else None)
-            # Again under the lock, with the inserts in the same transaction: every variant
-            # counts.
-            check_budget(cost * count)
+            if batch is None:
+                # Again under the lock, with the inserts in the same transaction: every
+                # variant counts.
+                check_budget(cost * count)
+            else:
+                VideoBatch.objects.filter(pk=batch.pk).update(
+                    pending_cost=Greatest(F("pending_cost") - cost, Value(Decimal("0"))))
             jobs = [VideoRequest.objects.create(
+                batch=batch, batch_index=batch_index,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
@@ -322,9 +331,11 @@ def _model_and_protocol(provider: str) -> tuple[str, str]:
 
 
 def enqueue(job: VideoRequest) -> None:
-    from .tasks import submit
-
-    submit.send(str(job.pk))
+    """Send a new job on its way: at once, or through admission when its provider is capped."""
+    if admission.limit(job.provider) is None:
+        dispatch.send("submit", job.pk)
+    else:
+        admission.admit(job.provider)
     video_requested.send(sender=VideoRequest, request=job)
 
 
@@ -357,6 +368,7 @@ def retry_video_request(job: VideoRequest, *, user: Any = None) -> VideoRequest:
             seed=job.seed, provider=job.provider, model=job.model, protocol=job.protocol,
             language=job.language, preset_id=job.preset_id, estimated_cost=cost,
             enqueued_at=timezone.now(), next_check_at=timezone.now(),
+            batch_id=job.batch_id,  # shown with its batch; no place: the original keeps it
         )
         transaction.on_commit(lambda: enqueue(retried))
     return retried

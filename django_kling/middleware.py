@@ -36,3 +36,25 @@ class SyncOnBoot(Middleware):
             logger.exception("kling_sync at boot failed")
         finally:
             close_old_connections()
+
+
+class Scheduler(Middleware):
+    """Run the polling scheduler (``django_kling.scheduler``) in every worker process.
+
+    Add ``"django_kling.middleware.Scheduler"`` to ``DRAMATIQ_BROKER["MIDDLEWARE"]``: running
+    jobs are asked about by this loop, not by a message per status call. Without it, run
+    ``manage.py kling_sync --loop`` as a process of its own.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[int, Any] = {}
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        from .scheduler import Scheduler as Loop
+
+        self._running[id(worker)] = Loop().start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        loop = self._running.pop(id(worker), None)
+        if loop is not None:
+            loop.stop()

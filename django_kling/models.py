@@ -282,6 +282,16 @@ class VideoRequest(models.Model):
     reported_cost = models.DecimalField(_("reported cost"), max_digits=8, decimal_places=3,
                                         null=True, blank=True, editable=False)
 
+    #: The batch that made it, and its place in the batch's selection (None for a retry):
+    #: unique together, so a batch resumed after a crash never makes an object's job twice.
+    batch = models.ForeignKey("VideoBatch", models.SET_NULL, null=True, blank=True,
+                              related_name="jobs", verbose_name=_("batch"), editable=False)
+    batch_index = models.PositiveIntegerField(_("place in batch"), null=True, blank=True,
+                                              editable=False)
+    #: Set while one worker polls the job, so no other polls it at once (see ``polling``).
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True,
+                                         editable=False)
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     enqueued_at = models.DateTimeField(_("enqueued"), null=True, blank=True, editable=False)
@@ -296,13 +306,16 @@ class VideoRequest(models.Model):
         verbose_name = _("video request")
         verbose_name_plural = _("video requests")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["content_type", "object_id", "status"])]
+        indexes = [models.Index(fields=["content_type", "object_id", "status"]),
+                   models.Index(fields=["status", "next_check_at"])]
         permissions = [("review_videorequest", _("Can approve or reject video clips"))]
         constraints = [
             # One featured clip per slot, held by the database whatever code writes the rows.
             models.UniqueConstraint(
                 fields=["content_type", "object_id", "field_name", "language", "aspect_ratio"],
                 condition=models.Q(featured=True), name="django_kling_one_featured_clip"),
+            models.UniqueConstraint(fields=["batch", "batch_index"],
+                                    name="kling_one_job_per_batch_place"),
         ]
 
     def __str__(self) -> str:
@@ -336,15 +349,77 @@ class VideoRequest(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
-
     @property
     def is_approved(self) -> bool:
         return self.review_status == ReviewStatus.APPROVED
 
 
+class BatchStatus(models.TextChoices):
+    CREATING = "creating", _("Creating jobs")
+    CREATED = "created", _("All jobs created")
+    CANCELED = "canceled", _("Canceled")
+
+
+class VideoBatch(models.Model):
+    """One "Generate video" for many objects: the selection, the options, and its progress.
+
+    A background actor (``batches.create_chunk``) turns ``object_ids`` into jobs, ``BATCH_CHUNK``
+    at a time from ``next_index``; ``pending_cost`` is the part of ``estimated_cost`` whose jobs
+    do not exist yet, which the budget counts as spent (``jobs.spent_since``).
+    """
+
+    Status = BatchStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
+                                   blank=True, related_name="+", verbose_name=_("requested by"))
+    content_type = models.ForeignKey(ContentType, models.PROTECT, related_name="+",
+                                     verbose_name=_("source type"))
+    field_name = models.CharField(_("source field"), max_length=100)
+    selection = models.CharField(_("selection"), max_length=500, blank=True)
+    object_ids = models.JSONField(_("objects"), default=list, editable=False)
+    options = models.JSONField(_("options"), default=dict, editable=False)
+    prompt_field = models.CharField(_("prompt field"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=BatchStatus.choices,
+                              default=BatchStatus.CREATING, editable=False)
+    next_index = models.PositiveIntegerField(_("next object"), default=0, editable=False)
+    failures = models.JSONField(_("objects refused"), default=dict, blank=True, editable=False)
+    estimated_cost = models.DecimalField(_("estimated cost"), max_digits=12, decimal_places=3,
+                                         default=Decimal("0"), editable=False)
+    pending_cost = models.DecimalField(_("cost reserved for jobs to create"), max_digits=12,
+                                       decimal_places=3, default=Decimal("0"), editable=False)
+    lease_until = models.DateTimeField(_("claimed until"), null=True, blank=True,
+                                       editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("video batch")
+        verbose_name_plural = _("video batches")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{len(self.object_ids)} × {self.content_type.model} ({self.get_status_display()})"
+
+
+class Throttle(models.Model):
+    """A provider's lowered concurrency after it answered 429 (see ``admission``)."""
+
+    provider = models.CharField(_("provider"), max_length=40, primary_key=True)
+    limit = models.PositiveIntegerField(_("jobs in flight at most"))
+    until = models.DateTimeField(_("until"))
+
+    class Meta:
+        verbose_name = _("provider throttle")
+        verbose_name_plural = _("provider throttles")
+
+    def __str__(self) -> str:
+        return f"{self.provider} ≤ {self.limit}"
+
+
 class BudgetLock(models.Model):
-    """A row that serializes budget checks: ``jobs.check_budget`` updates it before reading the
-    spending, so two requests can never both see room for one more clip.
+    """A named row that serializes a check and the write it guards (``locks.hold``): the
+    budget, admission to a provider, and claims on databases without ``SKIP LOCKED``.
 
     An UPDATE holds a row lock on PostgreSQL (and MySQL) and the database's write lock on
     SQLite until the transaction ends, so the same statement works everywhere.

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import callbacks, fallback, media
+from . import admission, callbacks, fallback, media, polling
 from .conf import kling_settings
 from .download import Downloaded, fetch_video
 from .exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
@@ -28,6 +28,7 @@ from .exchange import generation_input, report_fields, url_of
 from .models import FINAL, Asset, AssetKind, Status, VideoRequest
 from .providers import Started, VideoOutput, provider_class, shared_provider
 from .signals import video_failed, video_ready
+from .storage import discard_files
 
 logger = logging.getLogger("django_kling.pipeline")
 # The only two writers of a job's row (see models.py), under short names for the steps.
@@ -72,6 +73,9 @@ def _elsewhere(job: VideoRequest, step: str) -> Next | None:
 def submit_step(pk: Any) -> Next | None:
     job = _load(pk, frames=True)
     if job is None or job.status in FINAL:
+        return None
+    if job.status == Status.QUEUED and admission.limit(job.provider) is not None:
+        admission.admit(job.provider)  # over a cap, jobs start in turn (admission decides)
         return None
     if job.status == Status.QUEUED:
         try:
@@ -132,55 +136,59 @@ def submit_step(pk: Any) -> Next | None:
 
 
 def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False) -> Next | None:
-    # With a webhook on its way, polling is only the fallback.
-    interval = max(kling_settings.POLL_INTERVAL,
-                   kling_settings.WEBHOOK_POLL_INTERVAL if webhook else 0)
-    try:
+    # The first status call waits for the model's typical time (longer with a webhook on its
+    # way); the scheduler makes it (``scheduler``), no message is sent.
+    delay = polling.first_check_delay(job, webhook=webhook)
+    with contextlib.suppress(InvalidTransition):
         transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=started.operation,
                    operation_id=started.job_id
                    or shared_provider(job.provider).operation_id(started.operation),
                    submitted_at=job.submitted_at or timezone.now(), error_streak=0,
-                   next_check_at=timezone.now() + timedelta(seconds=interval),
+                   next_check_at=timezone.now() + timedelta(seconds=delay), claimed_until=None,
                    **report_fields(job, started))
-    except InvalidTransition:
-        return None
-    return Next("poll", interval)
+    return None
 
 
 # -- poll -----------------------------------------------------------------------------------
 
 
 def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
-    """Ask the provider once. ``forced`` (a webhook's nudge) polls now, off the schedule."""
+    """A webhook's nudge (``forced``) or a due ``kling_poll`` message, under the job's claim."""
+    if not polling.claim_one(pk, due_only=not forced):
+        job = _load(pk)
+        if forced and job is not None and job.status in (Status.RUNNING, Status.SUBMITTING):
+            # Another worker is asking, or the webhook beat our own start's answer: repeat.
+            return Next("poll_now", polling.nudge_delay(job))
+        return _elsewhere(job, "poll") if job is not None and job.status not in FINAL else None
     job = _load(pk)
-    if job is None or job.status in FINAL:
-        return None
+    return poll_claimed(job, forced=forced) if job is not None else None
+
+
+def poll_claimed(job: VideoRequest, *, forced: bool = False,
+                 provider: Any = None) -> Next | None:
+    """Ask ``provider`` (default: this thread's) once about a job this worker has claimed."""
     if job.status != Status.RUNNING:
         return _elsewhere(job, "poll")
-    interval = kling_settings.POLL_INTERVAL
-    if not forced and job.next_check_at and timezone.now() < job.next_check_at - timedelta(
-            seconds=interval / 2):
-        # A newer poll is scheduled for this job (duplicate message or a re-enqueue): let that
-        # one ask, so that duplicates never multiply the status calls.
-        logger.debug("job %s: early poll skipped (next check %s)", pk, job.next_check_at)
-        return None
     if job.submitted_at and timezone.now() > job.submitted_at + timedelta(
             seconds=kling_settings.DEADLINE):
         return fail(job, "deadline", _(
             "The provider did not finish within %(minutes)s minutes; the job was not "
             "resubmitted.") % {"minutes": round(kling_settings.DEADLINE / 60)})
     try:
-        status = shared_provider(job.provider).status(job.operation, model=job.model)
+        status = (provider or shared_provider(job.provider)).status(job.operation,
+                                                                    model=job.model)
     except ProviderError as exc:
         return _retry_or_fail(job, exc, "poll", None)
     polls = job.poll_count + 1
     if status.state == "pending":
         if forced:  # an early nudge: the scheduled polls carry on as they were
-            update_fields(job, expect=Status.RUNNING, poll_count=polls)
+            update_fields(job, expect=Status.RUNNING, poll_count=polls, claimed_until=None)
             return None
+        delay = polling.pending_delay(polls, webhook=polling.expects_webhook(job))
         update_fields(job, expect=Status.RUNNING, poll_count=polls, error_streak=0,
-                      next_check_at=timezone.now() + timedelta(seconds=interval))
-        return Next("poll", interval)
+                      claimed_until=None,
+                      next_check_at=timezone.now() + timedelta(seconds=delay))
+        return None
     if status.state == "error":
         update_fields(job, expect=Status.RUNNING, poll_count=polls)
         return fail(job, "generation_failed", status.error)
@@ -193,10 +201,12 @@ def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
     try:
         job = transition(job, Status.FETCHING, expect=Status.RUNNING, poll_count=polls,
                          error_streak=0, result_url=url_of(status.videos[0]),
-                         next_check_at=timezone.now(),
+                         next_check_at=timezone.now(), claimed_until=None,
                          **report_fields(job, status))
     except InvalidTransition:
         return None
+    if provider is not None and job.result_url:
+        return Next("fetch")  # the scheduler's threads only ask; a fetch worker downloads
     return deliver(job, status.videos[0])
 
 
@@ -283,10 +293,10 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
                 sender=VideoRequest, request=done, video=clip, poster=cover))
             transaction.on_commit(lambda: _ended(done))
     except InvalidTransition:
-        _discard(stored)  # canceled (or finished by another worker) meanwhile
+        discard_files(stored)  # canceled (or finished by another worker) meanwhile
         return None
     except Exception as exc:  # storage or database trouble: keep the job, try again later
-        _discard(stored)
+        discard_files(stored)
         return _storage_failed(job, exc, attempts)
     logger.info("job %s succeeded: %s bytes, %.2fs", job.pk, info.size, info.duration)
     return None
@@ -312,9 +322,9 @@ def _keep_unchecked(job: VideoRequest, downloaded: Downloaded, exc: MediaError,
                          % {"reason": exc.message},
                          expect=Status.FETCHING, video=clip)
     except InvalidTransition:
-        _discard(stored)  # canceled (or finished by another worker) meanwhile
+        discard_files(stored)  # canceled (or finished by another worker) meanwhile
     except Exception as error:  # noqa: BLE001  (storage or database: keep the job, retry)
-        _discard(stored)
+        discard_files(stored)
         return _storage_failed(job, error, attempts)
     return None
 
@@ -345,7 +355,7 @@ def fail(job: VideoRequest, code: str, message: str, **fields: Any) -> None:
 def _mark_failed(job: VideoRequest, code: str, message: str, **fields: Any) -> VideoRequest:
     """``fail`` that raises ``InvalidTransition`` when the job cannot fail (any more)."""
     failed = transition(job, Status.FAILED, error_code=code, error_message=message[:2000],
-                        next_check_at=None, **fields)
+                        next_check_at=None, claimed_until=None, **fields)
     transaction.on_commit(lambda: video_failed.send(
         sender=VideoRequest, request=failed, code=code, message=message))
     transaction.on_commit(lambda: _ended(failed))
@@ -356,11 +366,6 @@ def _mark_failed(job: VideoRequest, code: str, message: str, **fields: Any) -> V
 def _ended(job: VideoRequest) -> None:
     if job.operation is not None and kling_settings.WEBHOOK_URL:
         callbacks.forget_secret(job.pk)
-
-
-def backoff(streak: int) -> float:
-    return min(kling_settings.POLL_INTERVAL * (2 ** max(streak - 1, 0)),
-               kling_settings.MAX_POLL_INTERVAL)
 
 
 def _retry_or_fail(job: VideoRequest, exc: KlingError, step: str,
@@ -375,24 +380,20 @@ def _retry_or_fail(job: VideoRequest, exc: KlingError, step: str,
     support = {"generation_id": exc.generation_id} if getattr(exc, "generation_id", "") else {}
     if not exc.retryable or exhausted:
         return fail(job, exc.code, exc.message, **support)
+    if exc.code == "provider_rate_limited":
+        admission.throttle(job.provider)
     streak = job.error_streak + 1
     delay = getattr(exc, "retry_after", None)
-    delay = backoff(streak) if delay is None else min(delay, kling_settings.DEADLINE)
+    delay = polling.pending_delay(streak, webhook=False) if delay is None \
+        else min(delay, kling_settings.DEADLINE)
     update_fields(job, expect=job.status, error_streak=streak, error_code=exc.code,
-                  error_message=exc.message, **support,
+                  error_message=exc.message, **support, claimed_until=None,
                   next_check_at=timezone.now() + timedelta(seconds=delay))
     logger.info("job %s: %s, %s again in %.1fs", job.pk, exc.code, step, delay)
-    return Next(step, delay)
+    # A running job's next status call is the scheduler's (at next_check_at).
+    return None if step == "poll" else Next(step, delay)
 
 
 def _redispatch(pk: Any, step: str) -> Next | None:
     job = _load(pk)
     return _elsewhere(job, step) if job is not None and job.status not in FINAL else None
-
-
-def _discard(assets: list[Asset]) -> None:
-    for asset in assets:
-        try:
-            asset.file.delete(save=False)
-        except Exception:  # noqa: BLE001  (best effort; the original error matters more)
-            logger.warning("could not delete %s after a failed save", asset.file.name)

@@ -6,13 +6,17 @@ an uploaded name can never pick a folder or overwrite another file.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
 from .conf import kling_settings
+
+logger = logging.getLogger("django_kling.storage")
 
 EXTENSIONS = {
     "image/jpeg": ".jpg",
@@ -54,3 +58,12 @@ def asset_upload_to(instance: Any, filename: str) -> str:
         folder += "/"
     extension = EXTENSIONS.get(getattr(instance, "mime", ""), "")
     return f"{folder}{instance.kind}/{uuid.uuid4().hex}{extension}"
+
+
+def discard_files(assets: Iterable[Any]) -> None:
+    """Delete the stored files of Assets that will not be saved (best effort)."""
+    for asset in assets:
+        try:
+            asset.file.delete(save=False)
+        except Exception:  # noqa: BLE001  (best effort; the original error matters more)
+            logger.warning("could not delete %s after a failed save", asset.file.name)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from . import batches, dispatch
 from .conf import kling_settings
 from .models import ACTIVE, VideoRequest
 from .pipeline import STEP_FOR_STATE
@@ -40,12 +41,15 @@ def stuck_requests(grace: float | None = None):
 
 def sync(grace: float | None = None, *, dry_run: bool = False) -> SyncReport:
     """Re-enqueue the step of every stuck job; returns what was (or would be) re-enqueued."""
-    from .tasks import ACTORS
-
     report = SyncReport()
     for pk, status in stuck_requests(grace).values_list("pk", "status"):
         step = STEP_FOR_STATE[status]
         report.requeued.setdefault(step, []).append(str(pk))
         if not dry_run:
-            ACTORS[step].send(str(pk))
+            dispatch.send(step, pk)
+    for batch in batches.stalled(default_grace() if grace is None else grace):
+        report.requeued.setdefault("batch", []).append(str(batch.pk))
+        if not dry_run:
+            batches.send(batch)
     return report
+

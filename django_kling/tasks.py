@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import dramatiq
 
-from . import pipeline
+from . import batches, dispatch, pipeline
 from .actor_options import ACTOR_OPTIONS
 
 
 def schedule(pk: str, next_step: pipeline.Next | None) -> None:
-    if next_step is None:
-        return
-    actor = ACTORS[next_step.step]
-    actor.send_with_options(args=(pk,), delay=int(next_step.delay * 1000) or None)
+    if next_step is not None:
+        dispatch.send(next_step.step, pk, delay=next_step.delay)
 
 
 @dramatiq.actor(actor_name="kling_submit", **ACTOR_OPTIONS)
@@ -38,6 +36,13 @@ def poll_now(pk: str) -> None:
 @dramatiq.actor(actor_name="kling_fetch", **ACTOR_OPTIONS)
 def fetch(pk: str) -> None:
     schedule(pk, pipeline.fetch_step(pk))
+
+
+@dramatiq.actor(actor_name="kling_batch", **ACTOR_OPTIONS)
+def create_batch_jobs(pk: str) -> None:
+    """Make the jobs of a batch's next chunk, then send itself for the chunk after."""
+    if batches.create_chunk(pk):
+        create_batch_jobs.send(pk)
 
 
 ACTORS = {"submit": submit, "poll": poll, "fetch": fetch}

@@ -104,6 +104,33 @@ def worker(transactional_db) -> Iterator[dramatiq.Worker]:
                             if getattr(m, "worker", None) is not worker]
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    """Wait for ``predicate()`` to be true (or fail the test)."""
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def run_steps(pk, timeout: float = 60.0) -> None:
+    """Run a job's steps in this thread, as the actors and the scheduler would, to its end."""
+    from django_kling import pipeline
+    from django_kling.models import Status, VideoRequest
+
+    limit = time.monotonic() + timeout
+    step = pipeline.Next("submit")
+    while time.monotonic() < limit:
+        if step is None:  # running, or ended: the scheduler's part is a poll once it is due
+            status = VideoRequest.objects.values_list("status", flat=True).get(pk=pk)
+            if status != Status.RUNNING:
+                return
+            step = pipeline.Next("poll", 0.05)
+        time.sleep(step.delay)
+        step = getattr(pipeline, f"{step.step}_step")(pk)
+
+
 def wait_for_end(job, timeout: float = 60.0):
     """Reload the job until it reaches a final state (or fail the test)."""
     limit = time.monotonic() + timeout

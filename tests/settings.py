@@ -83,6 +83,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "django_kling.middleware.Scheduler",
 ]
 if os.environ.get("RABBITMQ_URL"):  # the queue tests on RabbitMQ (a nox session in CI)
     DRAMATIQ_BROKER = {
@@ -107,6 +108,9 @@ DJANGO_KLING = {
     "PROVIDERS": {"gateway": {"API_KEY": "test-secret-key-do-not-log"}},
     "POLL_INTERVAL": 0.2,
     "MAX_POLL_INTERVAL": 1.0,
+    # The scheduler asks soon and often, so the suite stays fast.
+    "FIRST_CHECK": {"*": 0.1},
+    "SCHEDULER": {"TICK": 0.05, "LEASE": 10.0},
     "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"],
 }
 

@@ -279,7 +279,8 @@ def test_too_long_prompt_is_an_error_on_the_prompt(producer, make_product):
     assert "2500" in str(response.context["rows"][0].form.errors["prompt"])
 
 
-def test_batch_size_is_capped(producer, make_product):
+def test_over_the_row_limit_the_page_offers_a_batch(producer, make_product):
+    # Above max_objects there is one set of options for all (a batch), not a row per object.
     products = [make_product(f"P{i}") for i in range(3)]
     from tests.shop.admin import ProductAdmin
 
@@ -290,7 +291,10 @@ def test_batch_size_is_capped(producer, make_product):
             follow=True)
     finally:
         ProductAdmin.kling_max_objects = 50
-    assert "Select at most 2 objects at a time." in messages_of(response)
+    page = response.content.decode()
+    assert response.templates[0].name == "django_kling/admin/generate_batch.html"
+    assert "Start a batch of 3 videos" in page and "rows-TOTAL_FORMS" not in page
+    assert VideoRequest.objects.count() == 0
 
 
 def test_single_object_page_from_the_change_page(producer, make_product):

@@ -116,3 +116,13 @@ def test_api_key_never_in_check_messages(settings):
                                                        "PROTOCOL": "nope"}}}
     text = " ".join(f"{m.msg} {m.hint}" for m in check_settings())
     assert "sk-secret-123" not in text
+
+
+def test_workers_without_the_scheduler_are_a_deploy_warning(settings):
+    from django_kling.checks import check_deploy
+
+    assert "django_kling.W004" not in {m.id for m in check_deploy()}
+    settings.DRAMATIQ_BROKER = {**settings.DRAMATIQ_BROKER, "MIDDLEWARE": [
+        m for m in settings.DRAMATIQ_BROKER["MIDDLEWARE"] if not m.endswith(".Scheduler")]}
+    [warning] = [m for m in check_deploy() if m.id == "django_kling.W004"]
+    assert "kling_sync --loop" in warning.hint

@@ -105,7 +105,8 @@ def test_a_later_refusal_after_a_maybe_accepted_try_stays(db, sandbox, order, ma
     job.refresh_from_db()
     assert (job.provider, job.error_code, job.provider_attempts) == (
         "gateway", "provider_server_error", [])
-    assert pipeline.submit_step(job.pk).step == "poll"
+    assert pipeline.submit_step(job.pk) is None  # running: the scheduler polls it next
+    assert VideoRequest.objects.get(pk=job.pk).status == Status.RUNNING
     assert sandbox.billed == {job.idempotency_key: 1}
 
 

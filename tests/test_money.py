@@ -92,7 +92,8 @@ def test_canceled_after_reaching_the_provider_still_counts(sandbox, budget_of_on
     # The submit step runs here, not on a worker, so nothing else writes meanwhile.
     sandbox.delay = 30.0
     job = create_video_request(make_image())
-    assert pipeline.submit_step(job.pk).step == "poll"
+    assert pipeline.submit_step(job.pk) is None  # running: the scheduler polls it next
+    assert VideoRequest.objects.get(pk=job.pk).status == Status.RUNNING
     assert sandbox.bill_count == 1  # it reached the provider
     assert cancel_video_request(job)
     with pytest.raises(BudgetExceeded):

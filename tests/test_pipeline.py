@@ -159,8 +159,12 @@ def test_crash_after_the_provider_accepted_does_not_bill_twice(
         provider.start(pipeline.generation_input(job), idempotency_key=job.idempotency_key)
     assert sandbox.bill_count == 1
 
-    next_step = pipeline.submit_step(job.pk)
-    assert next_step.step == "poll"
+    # Running again: the next status call is the scheduler's, at the first check.
+    assert pipeline.submit_step(job.pk) is None
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING and job.next_check_at is not None
+    time.sleep(0.15)
+    next_step = pipeline.poll_step(job.pk)
     while next_step is not None:
         time.sleep(next_step.delay)
         next_step = getattr(pipeline, f"{next_step.step}_step")(job.pk)

@@ -26,7 +26,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_kling import pipeline, review
+from django_kling import review
 from django_kling.clips import (
     SIGNED_URL_MIN_SECONDS,
     Clip,
@@ -39,6 +39,8 @@ from django_kling.jobs import create_video_request
 from django_kling.jsonld import iso_duration
 from django_kling.models import Status, VideoRequest
 from tests.shop.models import Product
+
+from .conftest import run_steps
 
 EVIL = '"><script>alert(1)</script>'
 EVIL_PROMPT = 'The bottle turns"><script>alert("x")</script></script><!-- & waves'
@@ -54,10 +56,7 @@ def make_clip(source: Product | None = None, *, image: bytes | None = None,
     then approved by a reviewer (``approved=False`` leaves it awaiting review)."""
     job = create_video_request(image, source=source, field_name=field_name if source else "",
                                prompt=prompt, **options)
-    step = pipeline.Next("submit")
-    while step is not None:
-        time.sleep(step.delay)
-        step = getattr(pipeline, f"{step.step}_step")(job.pk)
+    run_steps(job.pk)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
     return review.approve(job) if approved else job

@@ -6,18 +6,20 @@ app's own models, ``VideoRequest`` and ``Asset``, on the default site.
 
 Modules: ``actions`` (the action and its permission), ``mixins`` (the one-line mixin),
 ``generate`` and ``forms`` (the "Generate video" page), ``requests`` and ``progress`` (the
-video request admin and its live status), ``inlines``, ``assets``, ``display`` (shared HTML
-fragments), ``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what
-error codes mean), ``review`` (approving, rejecting, featuring, comparing variants),
-``presets`` (the preset admin).
+video request admin and its live status), ``batches`` (many objects at once: the confirmation
+and the batch's page), ``inlines``, ``assets``, ``display`` (shared HTML fragments),
+``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what error codes
+mean), ``review`` (approving, rejecting, featuring, comparing variants), ``presets`` (the
+preset admin).
 """
 
 from django.contrib import admin
 
-from ..models import Asset, VideoRequest
+from ..models import Asset, VideoBatch, VideoRequest
 from ..presets import VideoPreset
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
+from .batches import VideoBatchAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
 from .presets import VideoPresetAdmin
@@ -25,10 +27,12 @@ from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
 admin.site.register(Asset, AssetAdmin)
+admin.site.register(VideoBatch, VideoBatchAdmin)
 admin.site.register(VideoPreset, VideoPresetAdmin)
 
 __all__ = [
     "AssetAdmin",
+    "VideoBatchAdmin",
     "KlingVideoAdminMixin",
     "VideoPresetAdmin",
     "VideoRequestAdmin",

@@ -12,24 +12,18 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..models import VideoRequest
 from .generate import GenerateOptions, render_or_queue
-from .permissions import SOURCE_PERMISSIONS, may_use_source
+from .permissions import SOURCE_PERMISSIONS, can_generate_videos, may_use_source
 
 ACTION_NAME = "generate_video"
 #: Name used in ``allowed_permissions``: Django asks ``has_kling_video_permission(request)``.
 PERMISSION = "kling_video"
-
-
-def can_generate_videos(request: HttpRequest) -> bool:
-    """Whether this user may queue video requests (the app's add permission)."""
-    opts = VideoRequest._meta
-    return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
 
 
 def _has_kling_video_permission(self: admin.ModelAdmin, request: HttpRequest) -> bool:
@@ -54,7 +48,8 @@ def generate_video_action(
     """An admin action that opens the "Generate video" page for the selected objects.
 
     ``image_field`` names the image field the clip starts from, ``prompt_field`` an optional
-    field (or method) whose text prefills each prompt, ``max_objects`` the largest batch,
+    field (or method) whose text prefills each prompt, ``max_objects`` the most objects shown
+    as rows (more, or "all N matching", make a background batch with one set of options),
     ``source_permission`` what the editor needs on each object: ``"change"`` (the default: the
     clip becomes the object's video) or ``"view"``.
     """
@@ -75,12 +70,19 @@ def generate_video_action(
 def run_action(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet,
                options: GenerateOptions) -> HttpResponse | None:
     objects = list(queryset[: options.max_objects + 1])
-    if len(objects) > options.max_objects:
-        model_admin.message_user(request, ngettext(
-            "Select at most %(count)d object at a time.",
-            "Select at most %(count)d objects at a time.",
-            options.max_objects) % {"count": options.max_objects}, messages.WARNING)
-        return None
+    select_across = request.POST.get("select_across") == "1"
+    if select_across or len(objects) > options.max_objects:
+        # Many objects: one set of options for a batch made in the background (batches.py).
+        from .batches import post_back_fields, render_or_start
+
+        if not may_use_source(request, model_admin.admin_site, model_admin.model,
+                              model_admin=model_admin, permission=options.source_permission):
+            raise PermissionDenied
+        picked = objects[:1] if select_across else queryset.values_list("pk", flat=True)
+        return render_or_start(
+            model_admin, request, queryset, options, select_across=select_across,
+            post_back=lambda: post_back_fields(ACTION_NAME, select_across,
+                                               [getattr(o, "pk", o) for o in picked]))
     denied = [obj for obj in objects if not may_use_source(
         request, model_admin.admin_site, type(obj), obj, model_admin=model_admin,
         permission=options.source_permission)]

@@ -107,7 +107,7 @@ def render_or_queue(
         formset = _initial_formset(objects, options)
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
-    per_clip = _estimate(batch)
+    per_clip = estimate(batch)
     preset_formats = _preset_formats(batch)
     clips_per_row = _clips_per_row(batch) * preset_formats
     context = {
@@ -340,7 +340,7 @@ def _prefill(obj: models.Model, field: str | None) -> str:
     return text[:MAX_PROMPT_LENGTH]
 
 
-def _estimate(batch: BatchOptionsForm) -> Decimal:
+def estimate(batch: BatchOptionsForm) -> Decimal:
     """Price of one clip with the options shown (typed ones, else the defaults)."""
     def value(name: str) -> Any:
         return batch[name].value() if batch.is_bound else batch.initial.get(name)

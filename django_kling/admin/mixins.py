@@ -35,7 +35,7 @@ class KlingVideoAdminMixin:
     kling_image_field: str = "image"
     #: A field (or method) whose text prefills each prompt; None leaves prompts empty.
     kling_prompt_field: str | None = None
-    #: Most objects one batch may hold.
+    #: Most objects shown as rows; more (or "all N matching") make a background batch.
     kling_max_objects: int = 50
     #: What an editor needs on an object to make (or retry) its clip: "change" (default; the
     #: clip becomes the object's public video) or "view".

@@ -17,9 +17,17 @@ from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.http import HttpRequest
 
+from ..models import VideoRequest
+
 #: The values ``kling_source_permission`` may take.
 SOURCE_PERMISSIONS = ("change", "view")
 DEFAULT_SOURCE_PERMISSION = "change"
+
+
+def can_generate_videos(request: HttpRequest) -> bool:
+    """Whether this user may queue video requests (the app's add permission)."""
+    opts = VideoRequest._meta
+    return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
 
 
 def source_admin(admin_site: admin.AdminSite, model: type[models.Model]) \

@@ -34,6 +34,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "django_kling.middleware.Scheduler",  # polls running jobs (a thread per worker process)
         "django_kling.middleware.SyncOnBoot",  # resume lost work when a worker starts
     ],
 }

@@ -102,6 +102,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "django_kling.middleware.Scheduler",
 ]
 if os.environ.get("REDIS_URL"):
     DRAMATIQ_BROKER = {
@@ -129,6 +130,8 @@ DJANGO_KLING = {
         }
     },
     "STORAGE": "videos" if "videos" in STORAGES else "default",
+    # The demo's sandbox renders in seconds: ask soon (a real model takes a minute or more).
+    **({"FIRST_CHECK": {"*": 1.0}, "SCHEDULER": {"TICK": 0.25}} if KLING_DEMO else {}),
     # The demo sandbox serves clips over plain http on loopback, on a port chosen at start.
     "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*", "http://localhost:*"]
     if KLING_DEMO or "127.0.0.1" in GATEWAY_URL else [],

@@ -18,10 +18,12 @@ import boto3
 import pytest
 from django.core.management import call_command
 
+from django_kling.batches import start_batch
 from django_kling.jobs import create_video_request
-from django_kling.models import VideoRequest
+from django_kling.models import VideoBatch, VideoRequest
+from tests.shop.models import Product
 
-from ..conftest import API_KEY, S3_BUCKET, direct_providers
+from ..conftest import API_KEY, S3_BUCKET, direct_providers, wait_until
 from .harness import Row, Workers, settle, tally, worker_database_url, worker_env
 from .proxy import FaultyProxy
 
@@ -136,15 +138,6 @@ def diagnose(rig: Rig, jobs: list[VideoRequest]) -> str:
     out.mkdir(exist_ok=True)
     (out / "fault-diagnosis.txt").write_text(text + "\n\n" + logs[-200000:])
     return text
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def recover(rig: Rig) -> None:
@@ -378,3 +371,34 @@ def test_load_with_random_faults(rig):
         row, diagnose(rig, jobs))
     assert row.succeeded + row.failed_clearly == 200
     assert row.succeeded > 100, row  # most faults are transient
+
+
+def test_batch_survives_a_worker_killed_mid_way(rig):
+    """A batch of 10 made in chunks of 4; the worker is SIGKILLed after the third job was
+    committed, mid-chunk. The scheduler of the new worker resumes it once its lease ran out:
+    exactly one job per object, each ending clearly, none billed twice."""
+    from django.core.files.base import ContentFile
+
+    rig.configure(overrides={"BATCH_CHUNK": 4, "SCHEDULER": {"TICK": 0.05, "LEASE": 4.0}})
+    products = []
+    for i in range(10):
+        product = Product(name=f"Jar {i}")
+        product.image.save(f"jar{i}.png", ContentFile(rig.images[i % 2]), save=True)
+        products.append(product)
+    rig.workers.start(KLING_CRASH_AT="batch_job")
+    batch = start_batch(Product, [p.pk for p in products], field_name="image",
+                        options={"prompt": "The jar turns."})
+    wait_until(lambda: (rig.tmp / "crashed").exists(), what="the crash")
+    assert 3 <= batch.jobs.count() < 10  # killed mid-way
+    recover(rig)
+    wait_until(lambda: VideoBatch.objects.get(pk=batch.pk).status == VideoBatch.Status.CREATED,
+               timeout=60, what="the batch resumed")
+    jobs = settle(list(batch.jobs.all()), timeout=60)
+    row = tally("batch of 10: SIGKILL mid-chunk", jobs, rig.sandbox,
+                stored_names=rig.stored_names("default"))
+    ROWS.append(row)
+    assert sorted(job.batch_index for job in jobs) == list(range(10))
+    assert sorted(job.object_id for job in jobs) == sorted(str(p.pk) for p in products)
+    assert row.lost == 0 and row.billed_twice == 0 and row.orphans == 0, (
+        row, diagnose(rig, jobs))
+    assert row.succeeded == 10

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from ...batches import start_batch
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source, variants_of
@@ -16,6 +17,7 @@ from ...preset_jobs import create_preset_requests
 from ...presets import VideoPreset
 from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
+from ..batch_progress import follow_batch, select_objects
 from ..terminal import KlingCommand
 
 
@@ -23,7 +25,14 @@ class Command(KlingCommand):
     help = _("Generate a video from an image file or from an object's image field.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("image", help=_("an image file, or app_label.Model:pk[:field]"))
+        parser.add_argument("image", help=_("an image file, or app_label.Model:pk[:field]; "
+                                            "with --all, app_label.Model[:field]"))
+        parser.add_argument("--all", action="store_true",
+                            help=_("a batch: a clip for every object of the model (or those "
+                                   "--filter selects), its jobs made in the background"))
+        parser.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                            help=_("with --all: only objects whose field has this value "
+                                   "(repeatable; Django lookups such as price__lt=10 work)"))
         parser.add_argument("--prompt", default="", help=_("what should move, and how it sounds"))
         parser.add_argument("--negative-prompt", default="")
         parser.add_argument("--last-frame", help=_("an image file for the last frame"))
@@ -50,6 +59,8 @@ class Command(KlingCommand):
                             help=_("seconds --wait waits at most (default: the job deadline)"))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["all"]:
+            return self.batch(options)
         try:
             jobs = self.create(options)
         except InvalidInput as exc:
@@ -107,6 +118,32 @@ class Command(KlingCommand):
                                      spoken_line=options["spoken_line"],
                                      variants=options["variants"])
         return list(variants_of(first))
+
+    def batch(self, options: dict[str, Any]) -> None:
+        if options["last_frame"]:
+            raise CommandError(_("A batch takes no --last-frame (each object has its own image)."))
+        try:
+            queryset, field_name = select_objects(options["image"], options["filter"])
+            batch = start_batch(
+                queryset.model, list(queryset.values_list("pk", flat=True)),
+                field_name=field_name,
+                selection=" ".join([options["image"], *options["filter"]]),
+                options={"prompt": options["prompt"],
+                         "negative_prompt": options["negative_prompt"],
+                         "duration": options["duration"],
+                         "aspect_ratio": options["aspect_ratio"], "mode": options["mode"],
+                         "sound": False if options["no_sound"] else None,
+                         "model": options["model"], "provider": options["provider"]})
+        except InvalidInput as exc:
+            raise CommandError(f"{exc.message} [{exc.code}]") from None
+        self.stdout.write(_("Batch %(id)s: %(count)s objects, estimated %(cost)s %(currency)s")
+                          % {"id": batch.pk, "count": len(batch.object_ids),
+                             "cost": batch.estimated_cost,
+                             "currency": kling_settings.CURRENCY})
+        if uses_in_memory_broker():
+            start_embedded_worker()
+        follow_batch(self.stdout, batch, until_done=options["wait"],
+                     timeout=options["timeout"] or kling_settings.DEADLINE + 120)
 
     def read(self, path: str, field: str) -> bytes:
         try:

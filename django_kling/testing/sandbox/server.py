@@ -52,13 +52,15 @@ class Sandbox(JobBook):
 
     ``oidc_token``: the Vercel OIDC token accepted besides the API key (None: API key only).
     Options that may change while it runs: ``delay`` (seconds a generation takes; read when a
-    job starts), ``result`` ("url" or "base64"; read when an answer is built), ``render_scale``
-    (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
+    job starts), ``delay_range`` (``(low, high)``: each generation takes a random time in it
+    instead; for benchmarks), ``result`` ("url" or "base64"; read when an answer is built),
+    ``render_scale`` (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
 
     What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
     ``billed`` (idempotency key -> times billed, never above 1), ``bill_count`` (all billed
     generations, streams included), ``start_calls`` (idempotency key -> start requests,
-    faulted ones included) and ``webhooks`` (``WebhookDelivery`` records).
+    faulted ones included), ``webhooks`` (``WebhookDelivery`` records) and ``max_running``
+    (the most generations running at once, from a start to its ``delay``'s end).
     """
 
     heartbeat_interval = 0.5
@@ -78,6 +80,7 @@ class Sandbox(JobBook):
         self.api_key = api_key
         self.oidc_token = oidc_token
         self.delay = delay
+        self.delay_range: tuple[float, float] | None = None
         self.result = result
         self.render_scale = render_scale
         self.host = host
@@ -95,6 +98,8 @@ class Sandbox(JobBook):
         self.replicate_webhook_secret = "whsec_" + base64.b64encode(  # noqa: S105 (a fake)
             b"sandbox-replicate-key").decode()
         self.bill_count = 0
+        self.max_running = 0
+        self._running_until: list[float] = []  # a heap of the running jobs' ends
         self.start_calls: dict[str, int] = {}
         self.webhooks: list[WebhookDelivery] = []
         self._calls: list[Call] = []
@@ -131,6 +136,9 @@ class Sandbox(JobBook):
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        callbacks = self.__dict__.pop("_callbacks", None)
+        if callbacks is not None:
+            callbacks.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -215,6 +223,8 @@ class Sandbox(JobBook):
             self.billed_by.clear()
             self.kling_tokens.clear()
             self.bill_count = 0
+            self.max_running = 0
+            self._running_until.clear()
             self.start_calls.clear()
             self.webhooks.clear()
             self._jobs.clear()

@@ -1,0 +1,208 @@
+"""Batches in the admin: the one-form confirmation for many objects, and the batch's page.
+
+Above ``max_objects`` selected objects (or with Django's "select all N matching"), the
+"Generate video" action shows one set of options and the batch's total estimated cost instead
+of a row per object; confirming stores a ``VideoBatch`` (refused by the budget before anything
+exists) and returns at once, while a background actor makes the jobs (``batches``). The
+batch's page shows its progress live, the clips as they arrive, and offers to retry the failed
+jobs or cancel the rest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .. import batches
+from ..conf import kling_settings
+from ..exceptions import BudgetExceeded
+from ..jobs import check_budget
+from ..models import Status, VideoBatch
+from ..options import MAX_PROMPT_LENGTH
+from . import display
+from .forms import BatchOptionsForm
+from .generate import estimate
+from .permissions import can_generate_videos
+
+TEMPLATE = "django_kling/admin/generate_batch.html"
+PANEL_TEMPLATE = "django_kling/admin/videobatch/panel.html"
+CONFIRM = "kling_batch_confirm"
+#: Clips and failures shown on a batch's page (the newest).
+SHOWN = 24
+
+
+class BatchPromptForm(forms.Form):
+    prompt = forms.CharField(
+        label=gettext_lazy("Prompt"), required=False, max_length=MAX_PROMPT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=gettext_lazy("The same for every clip; left empty, each object's own text "
+                               "is used where the admin names a prompt field."))
+
+
+def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
+                    queryset: models.QuerySet, options: Any, *, select_across: bool,
+                    post_back: Callable[[], list[tuple[str, str]]]) -> HttpResponse | None:
+    """The batch confirmation page for ``queryset``, or the started batch on confirm."""
+    count = queryset.count()
+    shared = BatchOptionsForm(request.POST if CONFIRM in request.POST else None)
+    prompt = BatchPromptForm(request.POST if CONFIRM in request.POST else None,
+                             prefix="batch")
+    per_clip = estimate(shared)
+    total = per_clip * count
+    budget_error = ""
+    try:
+        check_budget(total, lock=False)
+    except BudgetExceeded as exc:
+        budget_error = exc.message
+    if CONFIRM in request.POST and shared.is_valid() and prompt.is_valid() and not budget_error:
+        data = shared.cleaned_data
+        try:
+            batch = batches.start_batch(
+                model_admin.model, list(queryset.values_list("pk", flat=True)),
+                field_name=options.image_field, user=request.user,
+                prompt_field="" if data.get("prompt") else options.prompt_field or "",
+                selection=request.get_full_path() if select_across else "",
+                options={"prompt": prompt.cleaned_data["prompt"],
+                         "negative_prompt": data["negative_prompt"],
+                         "duration": data["duration"], "aspect_ratio": data["aspect_ratio"],
+                         "mode": data["mode"], "sound": data["sound"],
+                         "model": data["model"] or None})
+        except BudgetExceeded as exc:  # spent meanwhile: checked again under the lock
+            budget_error = exc.message
+        else:
+            model_admin.message_user(request, _(
+                "The batch of %(count)d videos was started; its jobs are being created.")
+                % {"count": count}, messages.SUCCESS)
+            return HttpResponseRedirect(batch_url(model_admin.admin_site, batch))
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Generate video"), "opts": opts, "count": count,
+        "batch_form": shared, "prompt_form": prompt, "hidden_fields": post_back(),
+        "confirm_name": CONFIRM, "form_url": request.get_full_path(),
+        "per_clip": display.money(per_clip), "total": display.money(total),
+        "currency": kling_settings.CURRENCY, "budget_error": budget_error,
+        "media": model_admin.media + shared.media,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+def post_back_fields(action: str, select_across: bool, pks: list[Any]) -> list[tuple[str, str]]:
+    """The fields that run the action again on confirm: Django needs one selected pk even
+    when "all matching" is chosen."""
+    return [("action", action), ("select_across", "1" if select_across else "0"),
+            *((helpers.ACTION_CHECKBOX_NAME, str(pk)) for pk in pks)]
+
+
+def batch_url(site: admin.AdminSite, batch: VideoBatch, view: str = "change") -> str:
+    opts = VideoBatch._meta
+    return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_{view}", args=[batch.pk])
+
+
+class VideoBatchAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "created_by", "content_type", "size", "status"]
+    list_filter = ["status"]
+    change_form_template = "django_kling/admin/videobatch/change_form.html"
+
+    @admin.display(description=gettext_lazy("objects"))
+    def size(self, batch: VideoBatch) -> int:
+        return len(batch.object_ids)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by the "Generate video" action and kling_generate --all
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or can_generate_videos(request)
+
+    def get_urls(self) -> list:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/progress/", wrap(self.progress_view),
+                 name=f"{prefix}_progress"),
+            path("<path:object_id>/retry/", wrap(self.retry_view), name=f"{prefix}_retry"),
+            path("<path:object_id>/cancel/", wrap(self.cancel_view), name=f"{prefix}_cancel"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        batch = self._batch(request, object_id)
+        extra = {**(extra_context or {}), "panel": self.render_panel(request, batch),
+                 "progress_url": batch_url(self.admin_site, batch, "progress")}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def render_panel(self, request: HttpRequest, batch: VideoBatch) -> str:
+        state = batches.progress(batch)
+        jobs = batch.jobs.select_related("poster", "video")
+        failed = list(jobs.filter(status=Status.FAILED).order_by("-finished_at")[:SHOWN])
+        clips = list(jobs.filter(status=Status.SUCCEEDED).order_by("-finished_at")[:SHOWN])
+        context = {
+            "batch": batch, "state": state, "counts": [
+                (Status(value).label, number) for value, number in state["counts"].items()],
+            "estimated": display.money(state["estimated"]),
+            "reported": display.money(state["reported"]),
+            "refused": list(batch.failures.values())[:SHOWN], "failed": failed,
+            "clips": [(job, display.file_url(job.poster), display.file_url(job.video))
+                      for job in clips],
+            "done": batch.status != VideoBatch.Status.CREATING
+            and not any(state["counts"][s] for s in (Status.QUEUED, Status.SUBMITTING,
+                                                     Status.RUNNING, Status.FETCHING)),
+            "may_act": can_generate_videos(request),
+            "retry_url": batch_url(self.admin_site, batch, "retry"),
+            "cancel_url": batch_url(self.admin_site, batch, "cancel"),
+        }
+        return render_to_string(PANEL_TEMPLATE, context, request)
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return HttpResponse(self.render_panel(request, self._batch(request, object_id)))
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        batch = self._acting_on(request, object_id)
+        try:
+            count = len(batches.retry_failed(batch, user=request.user))
+        except BudgetExceeded as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, _("%(count)d failed job(s) queued again.")
+                              % {"count": count}, messages.SUCCESS)
+        return HttpResponseRedirect(batch_url(self.admin_site, batch))
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        batch = self._acting_on(request, object_id)
+        count = batches.cancel_rest(batch)
+        self.message_user(request, _("The batch was stopped; %(count)d queued job(s) canceled.")
+                          % {"count": count}, messages.SUCCESS)
+        return HttpResponseRedirect(batch_url(self.admin_site, batch))
+
+    def _batch(self, request: HttpRequest, object_id: str) -> VideoBatch:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            pk = uuid.UUID(object_id)
+        except ValueError:
+            raise Http404(_("There is no such batch.")) from None
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def _acting_on(self, request: HttpRequest, object_id: str) -> VideoBatch:
+        if request.method != "POST" or not can_generate_videos(request):
+            raise PermissionDenied
+        return self._batch(request, object_id)
