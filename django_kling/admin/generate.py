@@ -107,7 +107,7 @@ def render_or_queue(
         formset = _initial_formset(objects, options)
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
-    per_clip = _estimate(batch)
+    per_clip = estimate_per_clip(batch)
     preset_formats = _preset_formats(batch)
     clips_per_row = _clips_per_row(batch) * preset_formats
     context = {
@@ -129,9 +129,7 @@ def render_or_queue(
         "clips_per_row": clips_per_row,
         "preset_formats": preset_formats,
         "apply_preset_name": APPLY_PRESET,
-        "prices": {model: {mode: {k: str(v) for k, v in table.items()}
-                           for mode, table in modes.items()}
-                   for model, modes in kling_settings.PRICES.items()},
+        "prices": price_table(),
         "currency": kling_settings.CURRENCY,
         "media": model_admin.media + batch.media + formset.media,
     }
@@ -340,7 +338,13 @@ def _prefill(obj: models.Model, field: str | None) -> str:
     return text[:MAX_PROMPT_LENGTH]
 
 
-def _estimate(batch: BatchOptionsForm) -> Decimal:
+def price_table() -> dict[str, dict[str, dict[str, str]]]:
+    """``PRICES`` as strings, for the page's script that keeps the estimate current."""
+    return {model: {mode: {k: str(v) for k, v in table.items()} for mode, table in modes.items()}
+            for model, modes in kling_settings.PRICES.items()}
+
+
+def estimate_per_clip(batch: BatchOptionsForm) -> Decimal:
     """Price of one clip with the options shown (typed ones, else the defaults)."""
     def value(name: str) -> Any:
         return batch[name].value() if batch.is_bound else batch.initial.get(name)

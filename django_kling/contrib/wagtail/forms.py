@@ -1,0 +1,23 @@
+"""The "Generate video" form of the image bulk action: the admin's batch options plus a prompt.
+
+The options (duration, aspect, model, mode, sound, negative prompt) are the Django admin's
+``BatchOptionsForm``, so both admins offer the same choices with the same defaults; the rules
+are checked by ``jobs.create_video_request`` as everywhere else.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ...admin.forms import BatchOptionsForm
+
+
+class GenerateVideoForm(BatchOptionsForm):
+    prompt = forms.CharField(
+        label=_("Prompt"), required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("What happens in the clip")}),
+        help_text=_("The same prompt for every selected image; empty: the image's title."))
+
+    field_order = ["prompt", "negative_prompt", "duration", "aspect_ratio", "model", "mode",
+                   "sound"]
