@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -22,6 +23,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from ...models import FINAL, Status, VideoRequest
 from .actions import available_actions
 from .bulk_actions import VIDEOS
+from .permissions import may_request
 from .views import VideoActionView
 
 
@@ -95,6 +97,22 @@ class VideoRequestViewSet(ModelViewSet):
                             primary=lambda job: job.status == Status.SUCCEEDED),
             DateColumn("created_at", label=_("Created")),
         ]
+
+    @property
+    def url_finder_class(self) -> type:
+        # "Edit" links elsewhere in the admin (the chooser, reference listings) lead to the
+        # inspect page, for whoever may view requests.
+        inspect = self.get_url_name("inspect")
+
+        class VideoURLFinder(ModelAdminURLFinder):
+            edit_url_name = inspect
+
+            def get_edit_url(self, instance: VideoRequest) -> str | None:
+                if self.user is None or may_request(self.user, "view"):
+                    return self.construct_edit_url(instance)
+                return None
+
+        return VideoURLFinder
 
     def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         # No add or edit form: requests come from images, and change only through actions.
