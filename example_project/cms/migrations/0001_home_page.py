@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# Wagtail 8 makes the page model swappable (WAGTAIL_PAGE_MODEL); Wagtail 7 has no such setting.
+PAGE_MODEL = getattr(settings, "WAGTAIL_PAGE_MODEL", "wagtailcore.page")
+
+
 class Migration(migrations.Migration):
 
     initial = True
@@ -18,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='HomePage',
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
+                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=PAGE_MODEL)),
                 ('body', wagtail.fields.StreamField([('heading', 0), ('paragraph', 1), ('video', 6), ('featured_video', 8)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'form_classname': 'title'}), 1: ('wagtail.blocks.RichTextBlock', (), {}), 2: ('django_kling.contrib.wagtail.choosers.ClipChooserBlock', (), {'label': 'Clip'}), 3: ('wagtail.images.blocks.ImageChooserBlock', (), {'help_text': 'Shown before the clip plays; empty: its own frame.', 'label': 'Poster', 'required': False}), 4: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('controls', 'With controls'), ('loop', 'Autoplay, muted, looping (no controls)')], 'label': 'Playback'}), 5: ('wagtail.blocks.CharBlock', (), {'label': 'Caption', 'max_length': 250, 'required': False}), 6: ('wagtail.blocks.StructBlock', [[('clip', 2), ('poster', 3), ('playback', 4), ('caption', 5)]], {}), 7: ('wagtail.images.blocks.ImageChooserBlock', (), {'help_text': 'The page shows the clip featured for this image.', 'label': 'Image'}), 8: ('wagtail.blocks.StructBlock', [[('image', 7), ('playback', 4), ('caption', 5)]], {})})),
             ],
             options={
