@@ -67,3 +67,16 @@ def test_the_chooser_offers_only_clips(admin_client, clip_job, image,
     assert "Sea salt" in page
     chosen = admin_client.get(reverse("kling_clip_chooser:chosen", args=(clip_job.pk,))).json()
     assert chosen["result"]["title"] == "Sea salt"
+
+
+def test_a_page_with_the_block_shows_the_clip(client, clip_job):
+    from cms.models import HomePage
+    from wagtail.models import Page, Site
+
+    home = Page.get_first_root_node().add_child(instance=HomePage(
+        title="Sale", slug="sale", body=[("video", {"clip": clip_job, "caption": "Turning"})]))
+    Site.objects.update_or_create(is_default_site=True, defaults={
+        "hostname": "localhost", "root_page": home})
+    page = client.get("/").content.decode()
+    assert "<figure class=\"kling-video-block\">" in page and clip_job.video.file.name in page
+    assert "<figcaption>Turning</figcaption>" in page

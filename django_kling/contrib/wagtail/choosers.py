@@ -7,6 +7,7 @@ is on, only approved ones (``clip_queryset``). The chooser's widget and its Stre
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
@@ -71,5 +72,21 @@ class ClipChooserViewSet(ChooserViewSet):
 
 
 clip_chooser_viewset = ClipChooserViewSet("kling_clip_chooser", url_prefix="kling/clips")
-ClipChooserBlock = clip_chooser_viewset.get_block_class(
+_BaseClipChooserBlock = clip_chooser_viewset.get_block_class(
     name="ClipChooserBlock", module_path="django_kling.contrib.wagtail.choosers")
+
+
+class ClipChooserBlock(_BaseClipChooserBlock):
+    """The chooser's block; a stored value is the request's UUID as text."""
+
+    def bulk_to_python(self, values: list[Any]) -> list[VideoRequest | None]:
+        # Wagtail looks the ids up in ``in_bulk()``'s dict, whose keys are UUID objects, with
+        # the text ids JSON gave back: no clip would ever be found.
+        return super().bulk_to_python([_as_uuid(value) for value in values])
+
+
+def _as_uuid(value: Any) -> Any:
+    try:
+        return uuid.UUID(str(value)) if value not in (None, "") else value
+    except ValueError:
+        return None  # not a request id (a hand-edited value): no clip, as for a deleted one
