@@ -14,8 +14,12 @@ APP = "django_kling.contrib.wagtail"
 
 @register(TAG, Tags.compatibility)
 def check_wagtail_apps(app_configs: Any = None, **kwargs: Any) -> list:
-    installed = list(settings.INSTALLED_APPS)
-    if APP not in installed:  # the checks are imported only with the app; be safe anyway
+    return app_order_problems(list(settings.INSTALLED_APPS))
+
+
+def app_order_problems(installed: list[str]) -> list:
+    """What is wrong with this ``INSTALLED_APPS`` list for the integration."""
+    if APP not in installed:
         return []
     problems: list = []
     if "django_kling" not in installed:
