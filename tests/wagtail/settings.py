@@ -7,13 +7,17 @@ Wagtail is installed). Without Wagtail these settings leave it out and ``conftes
 every test with the reason.
 """
 
-import importlib.util
 import sys
 from pathlib import Path
 
 from tests.settings import *  # noqa: F403
 
-WAGTAIL_INSTALLED = importlib.util.find_spec("wagtail") is not None
+try:
+    import wagtail  # noqa: F401
+except ImportError:
+    WAGTAIL_INSTALLED = False
+else:
+    WAGTAIL_INSTALLED = True
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 
 if WAGTAIL_INSTALLED:

@@ -53,15 +53,27 @@ def clip_attributes(value: Any) -> dict[str, Any]:
     return extra
 
 
-class ClipOptionsMixin:
-    """Playback and caption, shared by both blocks (their rendering, too)."""
+def playback_block(default: str) -> blocks.ChoiceBlock:
+    return blocks.ChoiceBlock(label=_("Playback"), choices=PLAYBACK_CHOICES, default=default)
+
+
+def caption_block() -> blocks.CharBlock:
+    return blocks.CharBlock(label=_("Caption"), required=False, max_length=250)
+
+
+class ClipBlock(blocks.StructBlock):
+    """What both blocks share: the rendering of ``clip_of(value)`` with playback and caption."""
+
+    class Meta:
+        icon = "media"
+        template = "django_kling_wagtail/blocks/video.html"
 
     def clip_of(self, value: Any) -> Clip | None:
         raise NotImplementedError
 
     def get_context(self, value: Any, parent_context: dict[str, Any] | None = None) \
             -> dict[str, Any]:
-        context = super().get_context(value, parent_context)  # type: ignore[misc]
+        context = super().get_context(value, parent_context)
         clip = self.clip_of(value)
         request = (parent_context or {}).get("request")
         context["video"] = render_clip(clip, clip_attributes(value), request) if clip else ""
@@ -69,35 +81,29 @@ class ClipOptionsMixin:
         return context
 
 
-class KlingVideoBlock(ClipOptionsMixin, blocks.StructBlock):
+class KlingVideoBlock(ClipBlock):
     clip = ClipChooserBlock(label=_("Clip"))
     poster = ImageChooserBlock(label=_("Poster"), required=False,
                                help_text=_("Shown before the clip plays; empty: its own frame."))
-    playback = blocks.ChoiceBlock(label=_("Playback"), choices=PLAYBACK_CHOICES,
-                                  default="controls")
-    caption = blocks.CharBlock(label=_("Caption"), required=False, max_length=250)
+    playback = playback_block("controls")
+    caption = caption_block()
 
     class Meta:
-        icon = "media"
         label = _("Video clip")
-        template = "django_kling_wagtail/blocks/video.html"
 
     def clip_of(self, value: Any) -> Clip | None:
         job = value.get("clip")
         return resolve_clip(job) if job is not None else None
 
 
-class FeaturedClipBlock(ClipOptionsMixin, blocks.StructBlock):
+class FeaturedClipBlock(ClipBlock):
     image = ImageChooserBlock(label=_("Image"),
                               help_text=_("The page shows the clip featured for this image."))
-    playback = blocks.ChoiceBlock(label=_("Playback"), choices=PLAYBACK_CHOICES,
-                                  default="loop")
-    caption = blocks.CharBlock(label=_("Caption"), required=False, max_length=250)
+    playback = playback_block("loop")
+    caption = caption_block()
 
     class Meta:
-        icon = "media"
         label = _("Featured clip of an image")
-        template = "django_kling_wagtail/blocks/video.html"
 
     def clip_of(self, value: Any) -> Clip | None:
         from ...clips import featured_clip  # TODO(issue 14): top-level once it has landed
