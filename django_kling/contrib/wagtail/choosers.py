@@ -33,7 +33,7 @@ class _ClipColumns:
     def columns(self) -> list[Any]:
         title = self.title_column  # type: ignore[attr-defined]
         title.accessor = source_title  # the image's title, not the request's status and id
-        return [title, PosterColumn("poster", label=_("Poster")),
+        return [title, PosterColumn(label=_("Poster")),
                 Column("duration", label=_("Duration"))]
 
 

@@ -20,6 +20,8 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleCo
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from ...admin import display
+from ...clips import Clip
 from ...models import FINAL, Status, VideoRequest
 from .actions import available_actions
 from .bulk_actions import VIDEOS
@@ -35,8 +37,17 @@ def source_title(job: VideoRequest) -> str:
     return Truncator(job.prompt).chars(60) or str(job.pk)
 
 
+def poster_url(job: VideoRequest) -> str:
+    return display.file_url(job.poster)
+
+
 class PosterColumn(Column):
+    """The request's own poster, whether or not its clip may be shown on the site yet."""
+
     cell_template_name = "django_kling_wagtail/poster_cell.html"
+
+    def __init__(self, name: str = "poster", **kwargs: Any) -> None:
+        super().__init__(name, accessor=poster_url, **kwargs)
 
 
 class VideoIndexView(generic.IndexView):
@@ -61,8 +72,11 @@ class VideoInspectView(generic.InspectView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         job = self.object
+        # The request's own clip: reviewers must see it before the site may show it.
+        clip = (Clip(job.video, job.poster, job)
+                if job.status == Status.SUCCEEDED and job.video_id else None)
         context.update(
-            source_title=source_title(job), final=job.status in FINAL,
+            clip=clip, source_title=source_title(job), final=job.status in FINAL,
             actions=available_actions(self.request.user, job),
             action_url_name=self.action_url_name,
         )
@@ -92,7 +106,7 @@ class VideoRequestViewSet(ModelViewSet):
     def list_display(self) -> list[Any]:
         return [
             Column("source", label=_("Source"), accessor=source_title),
-            PosterColumn("poster", label=_("Poster")),
+            PosterColumn(label=_("Poster")),
             StatusTagColumn("status", label=_("Status"), accessor="get_status_display",
                             primary=lambda job: job.status == Status.SUCCEEDED),
             DateColumn("created_at", label=_("Created")),
