@@ -1,24 +1,18 @@
 """The Wagtail story in a real browser: select two images in Wagtail's image listing ->
-Generate video -> the clips appear in the Videos listing -> a page with the video block shows
-the clip. Screenshots go to test-output/wagtail/ (the manual's copies are in
-docs/_static/screenshots/).
+Generate video -> the clips appear in the Videos listing -> approve and feature one -> the page
+whose block shows the image's featured clip plays it. Screenshots go to test-output/wagtail/
+(the manual's copies are in docs/_static/screenshots/).
 
 Runs against pytest-django's live server with the sandbox provider and a real Dramatiq worker.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 pytest.importorskip("wagtail", reason="Wagtail is not installed (the [wagtail] extra)")
 
 from django.contrib.auth.models import User  # noqa: E402
-from django.db import connection  # noqa: E402
 
 from tests.browser.conftest import OUTPUT, browser  # noqa: E402, F401  (the fixture)
 
@@ -26,23 +20,6 @@ from .helpers import make_wagtail_image  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = OUTPUT.parent / "wagtail"
-
-
-def in_thread(function: Callable[[], Any]) -> Any:
-    """Run ORM code beside Playwright's event loop (Django refuses it in the loop's thread)."""
-    result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(function())
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    assert result, "the ORM call failed (see the thread's traceback above)"
-    return result[0]
 
 
 @pytest.fixture
@@ -56,25 +33,26 @@ def images(transactional_db, make_image) -> list:
             make_wagtail_image(make_image, "Pepper", 960, 540, color=(30, 110, 50))]
 
 
-def make_page(clip_pk: Any) -> str:
+@pytest.fixture
+def home(images) -> str:
+    """A page (the site's root) whose StreamField shows the featured clip of the first image:
+    made before any clip exists, and never edited again."""
     from cms.models import HomePage
     from wagtail.models import Page, Site
 
-    from django_kling.models import VideoRequest
-
-    root = Page.get_first_root_node()
-    page = root.add_child(instance=HomePage(title="Spring sale", slug="spring-sale", body=[
-        ("heading", "The jar, moving"),
-        ("video", {"clip": VideoRequest.objects.get(pk=clip_pk), "playback": "loop",
-                   "caption": "Sea salt, turning"}),
-    ]))
+    page = Page.get_first_root_node().add_child(instance=HomePage(
+        title="Spring sale", slug="spring-sale", body=[
+            ("heading", "The jar, moving"),
+            ("featured_video", {"image": images[0], "playback": "loop",
+                                "caption": "Sea salt, turning"})]))
     Site.objects.update_or_create(is_default_site=True, defaults={
         "hostname": "localhost", "root_page": page})
     return HomePage.objects.get(pk=page.pk).get_url()
 
 
 def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_server, sandbox,
-                                                     worker, boss, images, browser):  # noqa: F811
+                                                     worker, boss, images, home,
+                                                     browser):  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     sandbox.delay = 0.5
     base = live_server.url
@@ -116,19 +94,27 @@ def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_serve
     assert page.locator("img.kling-poster").count() == 2
     page.screenshot(path=str(SHOTS / "wagtail-videos.png"), full_page=True)
 
-    # The inspect page plays the clip.
+    # The page with the block shows nothing yet: no clip of that image is approved.
+    page.goto(base + home)
+    assert page.locator("h1").text_content() == "Spring sale"
+    assert page.locator("figure.kling-video-block").count() == 0
+
+    # The request's page plays the clip; the reviewer approves it, then features it.
+    page.goto(f"{base}/cms/kling/videos/")
     page.click("td.title a >> text=Sea salt")
     page.wait_for_selector("video.kling-player")
     page.wait_for_function("document.querySelector('video.kling-player').readyState >= 1")
     duration = page.evaluate("document.querySelector('video.kling-player').duration")
     assert duration == pytest.approx(5.0, abs=0.2)
+    page.click("[data-kling-action=approve]")
+    page.wait_for_selector("[data-kling-action=feature]")
+    assert "The clip was approved." in page.text_content(".messages")
     page.screenshot(path=str(SHOTS / "wagtail-video-inspect.png"), full_page=True)
-    clip_pk = re.search(r"/inspect/([0-9a-f-]{36})/", page.url).group(1)
+    page.click("[data-kling-action=feature]")
+    page.wait_for_selector(".messages .success")
 
-    # A page whose StreamField places that clip shows it, playing muted in a loop.
-    url = in_thread(lambda: make_page(clip_pk))
-    assert url == "/"  # the site's root page
-    page.goto(base + url)
+    # The page, not edited since, now plays that clip, muted and looping.
+    page.goto(base + home)
     page.wait_for_selector("figure.kling-video-block video")
     video = "document.querySelector('figure.kling-video-block video')"
     assert page.evaluate(f"{video}.muted && {video}.loop && {video}.autoplay")

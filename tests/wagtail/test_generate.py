@@ -131,3 +131,44 @@ def test_a_deleted_image_keeps_its_jobs_and_first_frame(admin_client, images, sa
     assert "Waves roll in behind the jar." in page  # listed by its prompt now
     inspect = admin_client.get(reverse("kling_videos:inspect", args=(job.pk,))).content.decode()
     assert "<video" in inspect and job.video.file.name in inspect
+
+
+def test_variants_make_several_clips_per_image_and_the_estimate_counts_them(
+        admin_client, images, django_capture_on_commit_callbacks):
+    page = admin_client.post(action_url(images), {**FORM, "kling_apply_preset": "1",
+                                                  "options-variants": "2"}).content.decode()
+    assert "2.80 USD" in page and "2 clips per object" in page  # 2 images x 2 x 0.70
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(action_url(images), {**FORM, "options-variants": "2"},
+                                     follow=True)
+    assert "4 videos were queued." in response.content.decode()
+    groups = VideoRequest.objects.values_list("object_id", "variant_group")
+    assert len(groups) == 4 and len({g for _o, g in groups}) == 2  # one group per image
+
+
+def test_a_preset_fills_the_options_and_makes_the_prompt_per_image(
+        admin_client, make_image, django_capture_on_commit_callbacks):
+    from django_kling.models import VideoPreset
+
+    # Large enough for a 9:16 crop (a 640x360 image is refused for it, with the reason).
+    images = [make_wagtail_image(make_image, title, 1280, 720)
+              for title in ("Sea salt", "Pepper")]
+    preset = VideoPreset.objects.create(
+        name="Slow turn", slug="slow-turn", prompt_template="{title} turns slowly.",
+        duration=10, formats="16:9, 9:16", mode="pro", sound=False)
+    page = admin_client.post(action_url(images), {**FORM, "kling_apply_preset": "1",
+                                                  "options-preset": str(preset.pk)})
+    form = page.context["form"]
+    assert form["duration"].value() == "10" and not form["sound"].value()
+    assert not VideoRequest.objects.exists()  # applying queues nothing
+    with django_capture_on_commit_callbacks(execute=False):
+        done = admin_client.post(action_url(images), {
+            **FORM, "options-preset": str(preset.pk), "options-prompt": "",
+            "options-duration": "10", "options-sound": ""}, follow=True)
+    assert "4 videos were queued." in done.content.decode(), [
+        str(m) for m in done.context["messages"]]
+    jobs = VideoRequest.objects.all()
+    assert sorted((j.prompt, j.aspect_ratio) for j in jobs) == [
+        ("Pepper turns slowly.", "16:9"), ("Pepper turns slowly.", "9:16"),
+        ("Sea salt turns slowly.", "16:9"), ("Sea salt turns slowly.", "9:16")]
+    assert all(j.preset_id == preset.pk and j.duration == 10 for j in jobs)

@@ -13,8 +13,9 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from ... import review
 from ...jobs import cancel_video_request, retry_video_request
-from ...models import VideoRequest
+from ...models import ReviewStatus, Status, VideoRequest
 from .permissions import may_request
 
 
@@ -37,12 +38,37 @@ def _cancel(job: VideoRequest, user: Any) -> bool:
     return cancel_video_request(job)
 
 
+def _approve(job: VideoRequest, user: Any) -> VideoRequest:
+    return review.approve(job, by=user)
+
+
+def _reject(job: VideoRequest, user: Any) -> VideoRequest:
+    return review.reject(job, by=user)
+
+
+def _feature(job: VideoRequest, user: Any) -> VideoRequest:
+    return review.feature(job, by=user)
+
+
+def _reviewable(job: VideoRequest, decision: str) -> bool:
+    return job.status == Status.SUCCEEDED and job.review_status != decision
+
+
 ACTIONS: dict[str, Action] = {
     action.name: action for action in (
         Action("retry", _("Retry"), "add", lambda job: job.is_final, _retry,
                _("A new request with the same inputs was queued.")),
         Action("cancel", _("Cancel"), "change", lambda job: not job.is_final, _cancel,
                _("The request was canceled.")),
+        Action("approve", _("Approve"), "review",
+               lambda job: _reviewable(job, ReviewStatus.APPROVED), _approve,
+               _("The clip was approved."), primary=True),
+        Action("reject", _("Reject"), "review",
+               lambda job: _reviewable(job, ReviewStatus.REJECTED), _reject,
+               _("The clip was rejected.")),
+        Action("feature", _("Feature"), "review",
+               lambda job: job.review_status == ReviewStatus.APPROVED and not job.featured,
+               _feature, _("This clip is now the one its image shows."), primary=True),
     )
 }
 

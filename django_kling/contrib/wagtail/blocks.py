@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
-from ...clips import Clip, resolve_clip
+from ...clips import Clip, featured_clip, resolve_clip
 from ...templatetags.kling import VIDEO_TEMPLATE, render_attributes, video_attributes
 from .bulk_actions import IMAGE_FIELD
 from .choosers import ClipChooserBlock
@@ -106,7 +106,5 @@ class FeaturedClipBlock(ClipBlock):
         label = _("Featured clip of an image")
 
     def clip_of(self, value: Any) -> Clip | None:
-        from ...clips import featured_clip  # TODO(issue 14): top-level once it has landed
-
         image = value.get("image")
         return featured_clip(image, IMAGE_FIELD) if image is not None else None

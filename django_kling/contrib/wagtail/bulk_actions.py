@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -21,11 +21,18 @@ from django.utils.translation import ngettext
 from wagtail.admin import messages
 from wagtail.images.views.bulk_actions.image_bulk_action import ImageBulkAction
 
+from ...admin.batch import (
+    apply_preset_values,
+    chosen_preset,
+    clips_per_object,
+    formats_of,
+    queue_object,
+)
 from ...admin.display import money
-from ...admin.generate import estimate_per_clip, price_table
+from ...admin.generate import APPLY_PRESET, estimate_per_clip, price_table
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
-from ...jobs import check_budget, create_video_request
+from ...jobs import check_budget
 from ...models import VideoRequest
 from .forms import GenerateVideoForm
 from .permissions import may_generate
@@ -72,19 +79,31 @@ class GenerateVideoBulkAction(ImageBulkAction):
         kwargs.pop("prefix", None)
         return kwargs
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if APPLY_PRESET in request.POST:  # "Apply preset": fill the options, queue nothing
+            data = request.POST.copy()
+            preset = chosen_preset(self.form_class(data))
+            if preset is not None:
+                apply_preset_values(data, preset)
+            return self.render_to_response(self.get_context_data(form=self.form_class(data)))
+        return super().post(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         form = context["form"]
         per_clip = estimate_per_clip(form)
         count = len(context["items"])
-        return {**context, "count": count, "per_clip": money(per_clip),
-                "total": money(per_clip * count), "prices": price_table(),
-                "currency": kling_settings.CURRENCY}
+        clips = clips_per_object(form)
+        return {**context, "count": count, "clips_per_object": clips,
+                "preset_formats": formats_of(form),
+                "per_clip": money(per_clip), "total": money(per_clip * count * clips),
+                "prices": price_table(), "currency": kling_settings.CURRENCY,
+                "apply_preset_name": APPLY_PRESET}
 
     def form_valid(self, form: GenerateVideoForm) -> HttpResponse:
         # The whole batch against the budget first (each job is checked again, under the lock,
         # when it is created).
-        count = len(self.get_actionable_objects()[0])
+        count = len(self.get_actionable_objects()[0]) * clips_per_object(form)
         try:
             check_budget(estimate_per_clip(form) * count, lock=False)
         except InvalidInput as error:
@@ -103,15 +122,15 @@ class GenerateVideoBulkAction(ImageBulkAction):
                        **kwargs: Any) -> tuple[int, int]:
         options = options or {}
         outcome = outcome if outcome is not None else Outcome()
+        preset = options.get("preset")
         for index, image in enumerate(objects):
             try:
-                outcome.queued.append(create_video_request(
-                    source=image, field_name=IMAGE_FIELD, user=user,
-                    prompt=options.get("prompt") or getattr(image, "title", ""),
-                    negative_prompt=options.get("negative_prompt", ""),
-                    duration=options.get("duration"), aspect_ratio=options.get("aspect_ratio"),
-                    mode=options.get("mode"), sound=options.get("sound"),
-                    model=options.get("model") or None))
+                prompt = options.get("prompt") or ""
+                if not prompt and preset is not None and preset.prompt_template:
+                    prompt = preset.options_for(image)["prompt"]
+                outcome.queued.extend(queue_object(
+                    image, IMAGE_FIELD, user, options,
+                    prompt=prompt or getattr(image, "title", "")))
             except InvalidInput as error:
                 if error.field not in (None, "image", "prompt", "last_frame"):
                     # An option or the budget: the same answer for every image left.
@@ -124,9 +143,10 @@ class GenerateVideoBulkAction(ImageBulkAction):
         for image, reason in self.outcome.refused:
             messages.error(self.request, _("%(image)s: %(reason)s")
                            % {"image": getattr(image, "title", image), "reason": reason})
-        if num_parent_objects:
+        if self.outcome.queued:
+            queued = len(self.outcome.queued)  # with variants and formats, several per image
             text = ngettext("%(count)d video was queued.", "%(count)d videos were queued.",
-                            num_parent_objects) % {"count": num_parent_objects}
+                            queued) % {"count": queued}
             messages.success(self.request, text, buttons=[
                 messages.button(reverse(f"{VIDEOS}:index"), _("Follow their progress"))])
         return None  # said above, with a link to the Videos listing

@@ -1,8 +1,8 @@
 """Choosing a clip for a page: a ``ChooserViewSet`` over the succeeded requests.
 
-Only requests with a stored clip are offered; when the review workflow's ``REQUIRE_APPROVAL``
-is on, only approved ones (``clip_queryset``). The chooser's widget and its StreamField block
-(``ClipChooserBlock``) come from the viewset, as Wagtail generates them.
+Only requests with a stored clip that the site may show are offered (``clips.shown()``: the
+approved ones under ``REQUIRE_APPROVAL``, else any not rejected). The chooser's widget and
+its StreamField block (``ClipChooserBlock``) come from the viewset, as Wagtail generates them.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from wagtail.admin.views.generic.chooser import ChooseResultsView, ChooseView, C
 from wagtail.admin.viewsets.chooser import ChooserViewSet
 from wagtail.admin.widgets import BaseChooser
 
+from ...clips import shown
 from ...models import Status, VideoRequest
 from .viewsets import PosterColumn, source_title
 
 
 def clip_queryset() -> QuerySet[VideoRequest]:
-    """The requests a page may show: succeeded, with a clip."""
-    return (VideoRequest.objects.filter(status=Status.SUCCEEDED, video__isnull=False)
+    """The requests a page may show: succeeded, with a clip, and reviewed as the site needs."""
+    return (VideoRequest.objects.filter(shown(), status=Status.SUCCEEDED, video__isnull=False)
             .select_related("video", "poster").prefetch_related("source_object")
             .order_by("-created_at"))
 

@@ -1,8 +1,10 @@
 """The "Generate video" form of the image bulk action: the admin's batch options plus a prompt.
 
-The options (duration, aspect, model, mode, sound, negative prompt) are the Django admin's
-``BatchOptionsForm``, so both admins offer the same choices with the same defaults; the rules
-are checked by ``jobs.create_video_request`` as everywhere else.
+The options (preset, duration, aspect, model, mode, sound, variants, languages and spoken
+lines, negative prompt) are the Django admin's ``BatchOptionsForm``, so both admins offer the
+same choices with the same defaults; the rules are checked by ``jobs.create_video_request`` as
+everywhere else, and a batch makes the same clips per image as the admin's
+(``admin.batch.queue_object``).
 """
 
 from __future__ import annotations
@@ -19,5 +21,6 @@ class GenerateVideoForm(BatchOptionsForm):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("What happens in the clip")}),
         help_text=_("The same prompt for every selected image; empty: the image's title."))
 
-    field_order = ["prompt", "negative_prompt", "duration", "aspect_ratio", "model", "mode",
-                   "sound"]
+    field_order = ["preset", "prompt", "negative_prompt", "duration", "aspect_ratio", "model",
+                   "mode", "sound", "variants", "languages", "speaker", "spoken_line_en",
+                   "spoken_line_zh"]

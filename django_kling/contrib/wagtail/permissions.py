@@ -6,7 +6,8 @@ and image permissions), the app's model permissions about the requests:
 - generating from an image needs ``django_kling.add_videorequest`` and the permission to
   change that image (a clip becomes the image's public video);
 - seeing the Videos listing needs any permission on video requests; retrying needs ``add``,
-  cancelling ``change``; reviewing and featuring ``django_kling.review_videorequest``.
+  cancelling ``change``; approving, rejecting and featuring
+  ``django_kling.review_videorequest`` (the review workflow's permission).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
 from ...clips import Clip
-from ...models import FINAL, Status, VideoRequest
+from ...models import FINAL, ReviewStatus, Status, VideoRequest
 from .actions import available_actions
 from .bulk_actions import VIDEOS
 from .permissions import may_request
@@ -95,10 +95,11 @@ class VideoRequestViewSet(ModelViewSet):
     inspect_view_enabled = True
     index_view_class = VideoIndexView
     inspect_view_class = VideoInspectView
-    list_filter = ["status", "provider", "model"]
+    list_filter = ["status", "review_status", "featured", "provider", "model"]
     list_per_page = 25
     ordering = ["-created_at"]
-    inspect_view_fields = ["status", "prompt", "duration", "aspect_ratio", "mode",
+    inspect_view_fields = ["status", "review_status", "featured", "reviewed_by", "reviewed_at",
+                           "review_note", "language", "prompt", "duration", "aspect_ratio", "mode",
                            "generate_audio", "model", "provider", "estimated_cost",
                            "reported_cost", "error_message", "created_at", "finished_at"]
 
@@ -109,6 +110,11 @@ class VideoRequestViewSet(ModelViewSet):
             PosterColumn(label=_("Poster")),
             StatusTagColumn("status", label=_("Status"), accessor="get_status_display",
                             primary=lambda job: job.status == Status.SUCCEEDED),
+            StatusTagColumn("review_status", label=_("Review"),
+                            accessor="get_review_status_display",
+                            primary=lambda job: job.review_status == ReviewStatus.APPROVED),
+            Column("featured", label=_("Featured"),
+                   accessor=lambda job: "★" if job.featured else ""),
             DateColumn("created_at", label=_("Created")),
         ]
 
