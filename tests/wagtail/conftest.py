@@ -14,3 +14,11 @@ def worker(django_db_serialized_rollback, worker):
     the rows Wagtail's migrations made (root page and collection, default site): the flush
     after such a test would leave the next tests without them."""
     return worker
+
+
+@pytest.fixture
+def image(db, make_image):
+    """A Wagtail image (of ``get_image_model()``) with a real 640x360 PNG file."""
+    from .helpers import make_wagtail_image
+
+    return make_wagtail_image(make_image, "Sea salt")

@@ -17,11 +17,6 @@ from .helpers import make_wagtail_image  # noqa: E402
 
 
 @pytest.fixture
-def image(db, make_image):
-    return make_wagtail_image(make_image, "Sea salt")
-
-
-@pytest.fixture
 def clip_job(image, sandbox):
     return make_clip(image, field_name="file", prompt="The jar turns.")
 

@@ -13,12 +13,7 @@ from django_kling.jobs import create_video_request  # noqa: E402
 from django_kling.models import Status, VideoRequest  # noqa: E402
 from tests.test_templatetags import make_clip  # noqa: E402
 
-from .helpers import editor, make_wagtail_image  # noqa: E402
-
-
-@pytest.fixture
-def image(db, make_image):
-    return make_wagtail_image(make_image, "Sea salt")
+from .helpers import editor  # noqa: E402
 
 
 @pytest.fixture
