@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test lint docs faults matrix messages clean
+.PHONY: demo demo-wagtail test lint docs faults matrix messages clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "django-kling needs Python 3.10+"'
@@ -12,6 +12,16 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The same demo with a small Wagtail site: /cms/ (Wagtail's admin), the home page at /.
+demo-wagtail: $(BIN)/.installed
+	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py migrate --noinput
+	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py demo_setup
+	@echo
+	@echo "  Home page:      http://$(HOST)/"
+	@echo "  Wagtail admin:  http://$(HOST)/cms/   login: admin / admin"
+	@echo
+	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py runserver $(HOST)
 
 demo: $(BIN)/.installed
 	$(BIN)/python example_project/manage.py migrate --noinput
@@ -22,8 +32,13 @@ demo: $(BIN)/.installed
 	@echo
 	$(BIN)/python example_project/manage.py runserver $(HOST)
 
+# The Wagtail integration's tests run in their own settings, when Wagtail is installed (the
+# [wagtail] extra is part of [dev]).
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+	@if $(BIN)/python -c 'import wagtail' 2>/dev/null; then \
+	  $(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings; \
+	else echo "Wagtail is not installed: tests/wagtail skipped (pip install -e '.[wagtail]')"; fi
 
 # The version matrix (noxfile.py): newest and oldest stacks, Django 6.0, RabbitMQ, packaging.
 matrix: $(BIN)/.installed

@@ -29,7 +29,12 @@ VERSIONS = ("import sys, importlib.metadata as m; print(sys.version.split()[0], 
             "f'{m.version(n)}' for n in ('django', 'av', 'pillow', 'dramatiq', 'django-dramatiq',"
             " 'httpx', 'django-storages')))")
 
-nox.options.sessions = ["newest", "oldest", "django60", "rabbitmq", "package"]
+# The Wagtail integration's tests, in their own settings; the browser test is left to the
+# newest stack (`make test` runs it).
+WAGTAIL_TESTS = ["tests/wagtail", "--ds=tests.wagtail.settings"]
+WAGTAIL_VERSIONS = VERSIONS.replace("'httpx',", "'httpx', 'wagtail',")
+
+nox.options.sessions = ["newest", "oldest", "django60", "rabbitmq", "package", "wagtail_oldest"]
 nox.options.reuse_existing_virtualenvs = True
 # uv (a dev dependency) creates and fills the session environments several times faster than
 # virtualenv + pip; without it nox falls back to virtualenv.
@@ -79,6 +84,24 @@ def django60(session: nox.Session) -> None:
     session.run("python", "-c", VERSIONS, silent=False)
     session.run("python", "-m", "pytest", *CORE, *session.posargs,
                 env={"KLING_EXPECT_STACK": "django60"})
+
+
+@nox.session(python="3.13")
+def wagtail_newest(session: nox.Session) -> None:
+    """Wagtail 8.x, the newest release, on Python 3.13 (what `make test` runs in CI)."""
+    eager = [] if session.venv_backend == "uv" else ["--upgrade-strategy", "eager"]
+    session.install("--upgrade", *eager, "-e", ".[dev]")
+    session.run("python", "-c", WAGTAIL_VERSIONS, silent=False)
+    session.run("python", "-m", "pytest", *WAGTAIL_TESTS, *session.posargs)
+
+
+@nox.session(python="3.10")
+def wagtail_oldest(session: nox.Session) -> None:
+    """Wagtail 7.0 LTS, the oldest Wagtail supported, on the oldest stack (Python 3.10)."""
+    session.install("-e", ".[dev]", "wagtail~=7.0.0", "-c", str(OLDEST))
+    session.run("python", "-c", WAGTAIL_VERSIONS, silent=False)
+    session.run("python", "-m", "pytest", *WAGTAIL_TESTS,
+                "--ignore=tests/wagtail/test_browser.py", *session.posargs)
 
 
 @nox.session(python="3.13")

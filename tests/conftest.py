@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dramatiq
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
 
 
 API_KEY = "test-secret-key-do-not-log"
+WAGTAIL_TESTS = Path(__file__).resolve().parent / "wagtail"
+WAGTAIL_SETTINGS = "tests.wagtail.settings"
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    """tests/wagtail runs only under its own settings (``--ds=tests.wagtail.settings``)."""
+    if collection_path == WAGTAIL_TESTS:
+        return os.environ.get("DJANGO_SETTINGS_MODULE") != WAGTAIL_SETTINGS or None
+    return None
 S3_BUCKET = "kling-private"
 
 

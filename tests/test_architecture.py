@@ -108,3 +108,31 @@ def test_the_core_never_names_a_provider():
         code = [line for line in source.splitlines()
                 if re.search("gateway", line, re.I) and not line.strip().startswith("#")]
         assert not code, f"{name}.py names the gateway: {code}"
+
+
+def test_the_core_never_imports_wagtail():
+    """Only django_kling.contrib.wagtail may import Wagtail (an optional extra); nothing else
+    imports that package either, so the core runs without Wagtail installed."""
+    contrib = "django_kling.contrib.wagtail"
+    for name, path in modules().items():
+        if name == contrib or name.startswith(contrib + "."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            else:
+                continue
+            for target in targets:
+                assert target.split(".")[0] != "wagtail", f"{name} imports {target}"
+                assert not target.startswith(contrib), f"{name} imports {target}"
+        assert contrib not in imported_modules(name, path, set(modules())), name
+
+
+def test_the_wagtail_check_sees_wagtail_imports():
+    graph = import_graph()
+    assert "django_kling.contrib.wagtail.permissions" in graph[
+        "django_kling.contrib.wagtail.bulk_actions"]
+    source = (PACKAGE / "contrib" / "wagtail" / "blocks.py").read_text(encoding="utf-8")
+    assert "from wagtail import blocks" in source  # what the test above would refuse elsewhere

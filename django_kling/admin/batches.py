@@ -35,7 +35,7 @@ from ..models import Status, VideoBatch
 from ..options import MAX_PROMPT_LENGTH
 from . import display
 from .forms import BatchOptionsForm
-from .generate import estimate
+from .generate import estimate_per_clip
 from .permissions import can_generate_videos
 
 TEMPLATE = "django_kling/admin/generate_batch.html"
@@ -61,7 +61,7 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
     shared = BatchOptionsForm(request.POST if CONFIRM in request.POST else None)
     prompt = BatchPromptForm(request.POST if CONFIRM in request.POST else None,
                              prefix="batch")
-    per_clip = estimate(shared)
+    per_clip = estimate_per_clip(shared)
     total = per_clip * count
     budget_error = ""
     try:

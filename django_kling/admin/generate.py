@@ -31,12 +31,18 @@ from django.utils.translation import ngettext
 
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
-from ..jobs import create_video_request, estimate_cost, variants_of
+from ..jobs import estimate_cost
 from ..models import VideoRequest
 from ..options import MAX_PROMPT_LENGTH
-from ..presets import FieldFormatter, template_fields
 from . import display
 from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_error
+from .object_clips import (
+    apply_preset_values,
+    chosen_preset,
+    clips_per_object,
+    formats_of,
+    queue_object,
+)
 
 TEMPLATE = "django_kling/admin/generate_video.html"
 ROWS_PREFIX = "rows"
@@ -107,9 +113,9 @@ def render_or_queue(
         formset = _initial_formset(objects, options)
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
-    per_clip = estimate(batch)
-    preset_formats = _preset_formats(batch)
-    clips_per_row = _clips_per_row(batch) * preset_formats
+    per_clip = estimate_per_clip(batch)
+    preset_formats = formats_of(batch)
+    clips_per_row = clips_per_object(batch)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Generate video"),
@@ -129,9 +135,7 @@ def render_or_queue(
         "clips_per_row": clips_per_row,
         "preset_formats": preset_formats,
         "apply_preset_name": APPLY_PRESET,
-        "prices": {model: {mode: {k: str(v) for k, v in table.items()}
-                           for mode, table in modes.items()}
-                   for model, modes in kling_settings.PRICES.items()},
+        "prices": price_table(),
         "currency": kling_settings.CURRENCY,
         "media": model_admin.media + batch.media + formset.media,
     }
@@ -179,9 +183,6 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
     """Create a job per row; return the jobs and the rows left on the page (with errors)."""
     shared = batch.cleaned_data
     preset = shared.get("preset")
-    formats = (preset.format_list() if preset is not None and len(preset.format_list()) > 1
-               else [shared["aspect_ratio"]])
-    languages = shared.get("languages") or [""]
     queued: list[VideoRequest] = []
     remaining: list[VideoRowForm] = []
     for index, form in enumerate(forms):
@@ -190,21 +191,9 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
             prompt = form.cleaned_data["prompt"]
             if not prompt and preset is not None:  # chosen but not applied (no JavaScript)
                 prompt = preset.options_for(source)["prompt"]
-            for aspect_ratio in formats:
-                for language in languages:
-                    job = create_video_request(
-                        source=source, field_name=options.image_field,
-                        user=request.user, prompt=prompt,
-                        negative_prompt=shared["negative_prompt"],
-                        last_frame=form.cleaned_data["last_frame"] or None,
-                        duration=shared["duration"], aspect_ratio=aspect_ratio,
-                        mode=shared["mode"], sound=shared["sound"],
-                        model=shared["model"] or None, language=language,
-                        spoken_line=_line_for(source, shared, language),
-                        speaker=shared.get("speaker", ""),
-                        variants=shared.get("variants") or 1, preset=preset,
-                    )
-                    queued.extend(variants_of(job))
+            queued.extend(queue_object(source, options.image_field, request.user, shared,
+                                       prompt=prompt,
+                                       last_frame=form.cleaned_data["last_frame"] or None))
         except InvalidInput as error:
             target, field = field_for_error(error, batch, form)
             target.add_error(field, error.message)
@@ -215,13 +204,6 @@ def _queue(request: HttpRequest, batch: BatchOptionsForm, forms: list[VideoRowFo
     return queued, remaining
 
 
-def _line_for(source: models.Model, shared: dict[str, Any], language: str) -> str:
-    """The spoken line in ``language`` for this object: the form's line may hold ``{field}``
-    placeholders (a preset's do), filled as safely as a preset's template."""
-    line = shared.get(f"spoken_line_{language}", "") if language else ""
-    return FieldFormatter(template_fields(type(source))).render(line, source) if line else ""
-
-
 def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple[Any, Any]:
     """The posted forms with the chosen preset's values filled in (nothing is queued).
 
@@ -229,27 +211,9 @@ def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple
     when the preset changes).
     """
     data = request.POST.copy()
-    batch = BatchOptionsForm(data)
-    preset = batch.fields["preset"].queryset.filter(
-        pk=data.get("options-preset") or None).first() if (
-        data.get("options-preset") or "").isdigit() else None
+    preset = chosen_preset(BatchOptionsForm(data))
     if preset is not None:
-        values = {"duration": preset.duration, "aspect_ratio": preset.format_list()[0],
-                  "mode": preset.mode, "speaker": preset.speaker,
-                  "negative_prompt": preset.negative_prompt,
-                  "spoken_line_en": preset.spoken_line_en,
-                  "spoken_line_zh": preset.spoken_line_zh}
-        if preset.model:  # none: the model chosen on the page stays
-            values["model"] = preset.model
-        for name, value in values.items():
-            data[f"options-{name}"] = str(value or "")
-        if preset.sound:
-            data["options-sound"] = "on"
-        else:
-            data.pop("options-sound", None)
-        langs = [code for code in ("en", "zh") if getattr(preset, f"spoken_line_{code}")]
-        if langs and not data.getlist("options-languages"):
-            data.setlist("options-languages", langs)
+        apply_preset_values(data, preset)
         total = int(data.get(f"{ROWS_PREFIX}-TOTAL_FORMS") or 0)
         for index in range(min(total, len(by_id))):
             obj = by_id.get(data.get(f"{ROWS_PREFIX}-{index}-object_id", ""))
@@ -262,27 +226,6 @@ def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple
                 batch.add_error("preset", error.message)
                 return batch, VideoRowFormSet(data, prefix=ROWS_PREFIX)
     return BatchOptionsForm(data), VideoRowFormSet(data, prefix=ROWS_PREFIX)
-
-
-def _shown(batch: BatchOptionsForm, name: str) -> Any:
-    return batch[name].value() if batch.is_bound else batch.initial.get(name)
-
-
-def _clips_per_row(batch: BatchOptionsForm) -> int:
-    """Clips per object and format: variants x languages (each is paid for)."""
-    try:
-        variants = max(1, int(_shown(batch, "variants") or 1))
-    except (TypeError, ValueError):
-        variants = 1
-    return variants * max(1, len(_shown(batch, "languages") or ()))
-
-
-def _preset_formats(batch: BatchOptionsForm) -> int:
-    """How many formats the chosen preset makes (one request each)."""
-    preset_id = str(_shown(batch, "preset") or "")
-    preset = (batch.fields["preset"].queryset.filter(pk=preset_id).first()
-              if preset_id.isdigit() else None)
-    return len(preset.format_list()) if preset is not None else 1
 
 
 def _rebound(forms: list[VideoRowForm]) -> Any:
@@ -340,7 +283,13 @@ def _prefill(obj: models.Model, field: str | None) -> str:
     return text[:MAX_PROMPT_LENGTH]
 
 
-def estimate(batch: BatchOptionsForm) -> Decimal:
+def price_table() -> dict[str, dict[str, dict[str, str]]]:
+    """``PRICES`` as strings, for the page's script that keeps the estimate current."""
+    return {model: {mode: {k: str(v) for k, v in table.items()} for mode, table in modes.items()}
+            for model, modes in kling_settings.PRICES.items()}
+
+
+def estimate_per_clip(batch: BatchOptionsForm) -> Decimal:
     """Price of one clip with the options shown (typed ones, else the defaults)."""
     def value(name: str) -> Any:
         return batch[name].value() if batch.is_bound else batch.initial.get(name)

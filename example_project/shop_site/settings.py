@@ -9,6 +9,8 @@ Environment variables switch each part to the real thing:
 - ``DJANGO_KLING_GATEWAY_URL`` / ``AI_GATEWAY_API_KEY``: a real gateway (or a sandbox started
   with ``kling_sandbox``); demo mode is off when ``DJANGO_KLING_GATEWAY_URL`` is set.
 - ``KLING_S3_BUCKET`` (+ ``KLING_S3_ENDPOINT_URL``, AWS credentials): clips on S3.
+- ``KLING_WAGTAIL=1`` (``make demo-wagtail``): a small Wagtail site too (``cms``): its admin at
+  /cms/, the home page at /pages/.
 """
 
 import os
@@ -144,3 +146,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_kling": {"handlers": ["console"], "level": "INFO"}},
 }
+
+KLING_WAGTAIL = os.environ.get("KLING_WAGTAIL") == "1"
+if KLING_WAGTAIL:
+    from cms.stack import enable
+
+    enable(globals())

@@ -8,3 +8,10 @@ urlpatterns = [
     path("kling/", include("django_kling.urls")),
     path("", include("shop.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if settings.KLING_WAGTAIL:
+    from wagtail import urls as wagtail_urls
+    from wagtail.admin import urls as wagtailadmin_urls
+
+    urlpatterns = [path("cms/", include(wagtailadmin_urls)),
+                   path("pages/", include(wagtail_urls)), *urlpatterns]

@@ -7,6 +7,7 @@ import io
 import math
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
@@ -71,3 +72,8 @@ class Command(BaseCommand):
         presets = install_default_presets()
         self.stdout.write(f"{Product.objects.count()} products, {len(presets)} new video presets; "
                           "admin login: admin / admin")
+        if apps.is_installed("cms"):  # KLING_WAGTAIL=1: the small Wagtail site too
+            from cms.demo import setup
+
+            home = setup()
+            self.stdout.write(f"Wagtail home page: {home.url or '/'} (admin at /cms/)")

@@ -1,0 +1,93 @@
+"""What one confirmed "Generate video" batch makes for each object, shared by Django's admin and
+the Wagtail integration: the preset's formats x the chosen languages x the variants, each a
+request of its own (and each paid for), and the preset's values copied into the options.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import QueryDict
+
+from ..jobs import create_video_request, variants_of
+from ..models import VideoRequest
+from ..presets import FieldFormatter, template_fields
+from .forms import BatchOptionsForm
+
+
+def queue_object(source: models.Model, field_name: str, user: Any, shared: dict[str, Any], *,
+                 prompt: str, last_frame: Any = None) -> list[VideoRequest]:
+    """Queue every clip the batch options ``shared`` (a cleaned ``BatchOptionsForm``) ask for
+    ``source``. Raises ``InvalidInput`` like ``create_video_request``."""
+    preset = shared.get("preset")
+    formats = (preset.format_list() if preset is not None and len(preset.format_list()) > 1
+               else [shared["aspect_ratio"]])
+    queued: list[VideoRequest] = []
+    for aspect_ratio in formats:
+        for language in shared.get("languages") or [""]:
+            job = create_video_request(
+                source=source, field_name=field_name, user=user, prompt=prompt,
+                negative_prompt=shared["negative_prompt"], last_frame=last_frame,
+                duration=shared["duration"], aspect_ratio=aspect_ratio,
+                mode=shared["mode"], sound=shared["sound"],
+                model=shared["model"] or None, language=language,
+                spoken_line=_line_for(source, shared, language),
+                speaker=shared.get("speaker", ""),
+                variants=shared.get("variants") or 1, preset=preset,
+            )
+            queued.extend(variants_of(job))
+    return queued
+
+
+def _line_for(source: models.Model, shared: dict[str, Any], language: str) -> str:
+    """The spoken line in ``language`` for this object: the form's line may hold ``{field}``
+    placeholders (a preset's do), filled as safely as a preset's template."""
+    line = shared.get(f"spoken_line_{language}", "") if language else ""
+    return FieldFormatter(template_fields(type(source))).render(line, source) if line else ""
+
+
+def apply_preset_values(data: QueryDict, preset: Any) -> None:
+    """Copy the preset's options into posted batch options (``options-`` names), in place."""
+    values = {"duration": preset.duration, "aspect_ratio": preset.format_list()[0],
+              "mode": preset.mode, "speaker": preset.speaker,
+              "negative_prompt": preset.negative_prompt,
+              "spoken_line_en": preset.spoken_line_en,
+              "spoken_line_zh": preset.spoken_line_zh}
+    if preset.model:  # none: the model chosen on the page stays
+        values["model"] = preset.model
+    for name, value in values.items():
+        data[f"options-{name}"] = str(value or "")
+    if preset.sound:
+        data["options-sound"] = "on"
+    else:
+        data.pop("options-sound", None)
+    langs = [code for code in ("en", "zh") if getattr(preset, f"spoken_line_{code}")]
+    if langs and not data.getlist("options-languages"):
+        data.setlist("options-languages", langs)
+
+
+def chosen_preset(batch: BatchOptionsForm) -> Any:
+    """The preset the (bound or initial) form shows, or None."""
+    preset_id = str(_shown(batch, "preset") or "")
+    return (batch.fields["preset"].queryset.filter(pk=preset_id).first()
+            if preset_id.isdigit() else None)
+
+
+def _shown(batch: BatchOptionsForm, name: str) -> Any:
+    return batch[name].value() if batch.is_bound else batch.initial.get(name)
+
+
+def formats_of(batch: BatchOptionsForm) -> int:
+    """How many formats the chosen preset makes (one request each)."""
+    preset = chosen_preset(batch)
+    return len(preset.format_list()) if preset is not None else 1
+
+
+def clips_per_object(batch: BatchOptionsForm) -> int:
+    """Clips per object: formats x variants x languages (each is paid for)."""
+    try:
+        variants = max(1, int(_shown(batch, "variants") or 1))
+    except (TypeError, ValueError):
+        variants = 1
+    return formats_of(batch) * variants * max(1, len(_shown(batch, "languages") or ()))

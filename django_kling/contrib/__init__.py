@@ -1,0 +1,1 @@
+"""Optional integrations with other Django applications; each is an app of its own."""

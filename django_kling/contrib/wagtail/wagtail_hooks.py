@@ -1,0 +1,16 @@
+"""Wagtail's hooks: the image bulk action, the Videos viewset and the clip chooser."""
+
+from __future__ import annotations
+
+from wagtail import hooks
+
+from .bulk_actions import GenerateVideoBulkAction
+from .choosers import clip_chooser_viewset
+from .viewsets import VideoRequestViewSet
+
+hooks.register("register_bulk_action", GenerateVideoBulkAction)
+
+
+@hooks.register("register_admin_viewset")
+def register_videos() -> list:
+    return [VideoRequestViewSet(), clip_chooser_viewset]
