@@ -35,13 +35,33 @@ from .jobs import (
     retry_video_request,
 )
 from .models import Status, VideoBatch, VideoRequest
+from .presets import FieldFormatter, VideoPreset, template_fields
 
 logger = logging.getLogger("django_kling.batches")
 #: Threads that make a chunk's jobs side by side.
 THREADS = 4
-#: The options a batch passes to every job (``create_video_request``'s keywords).
+#: The options a batch passes to every job (``create_video_request``'s keywords), and the
+#: preset's pk and prompt template (filled in per object; see ``preset_options``).
 OPTION_NAMES = ("prompt", "negative_prompt", "duration", "aspect_ratio", "mode", "sound",
-                "model", "provider")
+                "model", "provider", "language", "spoken_line", "speaker", "preset",
+                "prompt_template")
+
+
+def preset_options(preset: VideoPreset, *, language: str = "",
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A batch's options from ``preset``: its values in ``language``, replaced by the
+    ``overrides`` that are set. A batch makes one clip per object, so the preset's first
+    format is used unless ``overrides`` name an aspect ratio; its prompt and spoken line keep
+    their ``{field}`` placeholders, filled for each object when its job is made."""
+    options: dict[str, Any] = {
+        "negative_prompt": preset.negative_prompt, "duration": preset.duration,
+        "aspect_ratio": preset.format_list()[0], "mode": preset.mode, "sound": preset.sound,
+        "model": preset.model or None, "language": language,
+        "spoken_line": preset.spoken_line(language), "speaker": preset.speaker,
+        "preset": preset.pk, "prompt_template": preset.prompt_template,
+    }
+    options.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    return options
 
 
 def start_batch(model: type[models.Model], object_ids: list[Any], *, field_name: str,
@@ -162,12 +182,20 @@ def _create_one(batch: VideoBatch, index: int, objects: dict[str, models.Model])
     if obj is None:
         raise InvalidInput(_("The object no longer exists."), code="source_missing")
     options = dict(batch.options)
-    if batch.prompt_field and not options.get("prompt"):
+    preset_pk, template = options.pop("preset", None), options.pop("prompt_template", "")
+    fill = FieldFormatter(template_fields(type(obj))).render
+    if not options.get("prompt") and template:
+        options["prompt"] = fill(template, obj)
+    elif not options.get("prompt") and batch.prompt_field:
         value = getattr(obj, batch.prompt_field, "")
         options["prompt"] = " ".join(str(value() if callable(value) else value or "").split())
+    if options.get("spoken_line"):
+        options["spoken_line"] = fill(options["spoken_line"], obj)
+    # The preset only names where the clip came from: its values are in the batch's options.
+    preset = VideoPreset.objects.filter(pk=preset_pk).first() if preset_pk else None
     try:
         create_video_request(source=obj, field_name=batch.field_name, user=batch.created_by,
-                             batch=batch, batch_index=index, **options)
+                             batch=batch, batch_index=index, preset=preset, **options)
     except IntegrityError:  # another worker made this place's job meanwhile
         logger.info("batch %s: place %s already has its job", batch.pk, index)
 

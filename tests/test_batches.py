@@ -184,3 +184,40 @@ def test_kling_generate_all_refuses_a_bad_filter(db, make_product):
     with pytest.raises(Exception, match="field=value"):
         call_command("kling_generate", "shop.Product", "--all", "--filter", "name")
     assert VideoBatch.objects.count() == 0
+
+
+@pytest.mark.usefixtures("no_embedded_worker_left")
+def test_kling_generate_all_with_a_preset_fills_its_template_per_object(
+        db, make_product, worker, sandbox, capsys):
+    from django_kling.presets import VideoPreset
+
+    preset = VideoPreset.objects.create(
+        name="Intro", slug="intro", prompt_template="{name} on a table.", formats="1:1, 16:9",
+        spoken_line_en="This is {name}.", speaker="A woman", duration=5)
+    for name in ("Jar A", "Jar B"):
+        make_product(name)
+    with pytest.raises(Exception, match="one clip per object"):
+        call_command("kling_generate", "shop.Product", "--all", "--preset", "intro",
+                     "--variants", "2")
+    assert VideoBatch.objects.count() == 0
+
+    call_command("kling_generate", "shop.Product", "--all", "--preset", "intro",
+                 "--language", "en")
+    assert "2/2 jobs created" in capsys.readouterr().out, VideoBatch.objects.get().failures
+    made = VideoBatch.objects.get().jobs.order_by("batch_index")
+    assert [job.prompt for job in made] == [
+        'Jar A on a table. A woman says in English: "This is Jar A."',
+        'Jar B on a table. A woman says in English: "This is Jar B."']
+    assert {(job.aspect_ratio, job.language, job.preset_id) for job in made} == {
+        ("1:1", "en", preset.pk)}  # the preset's first format: one clip per object
+
+
+def test_the_batch_page_refuses_variants_and_several_languages(producer, make_product):
+    products = [make_product(f"Jar {i}") for i in range(3)]
+    client = login(producer)
+    page = client.post(reverse(CHANGELIST), {**confirm_batch(products), "options-variants": "2",
+                                             "options-languages": ["en", "zh"]})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "make variants from an object" in text and "choose one language" in text
+    assert VideoBatch.objects.count() == 0 and VideoRequest.objects.count() == 0

@@ -281,7 +281,9 @@ def test_deadline_fails_without_resubmitting(worker, sandbox, settings, make_ima
 
 
 def test_provider_warnings_are_kept_once(worker, sandbox, make_image):
-    sandbox.delay = 0.6  # several status answers, each repeating the warnings
+    # Several status answers, each repeating the warnings: the first check comes 0.1 s after
+    # the start, so 2 s leave room for a loaded machine (0.6 s once gave a single answer).
+    sandbox.delay = 2.0
     job = wait_for_end(create_video_request(make_image(), aspect_ratio="16:9", seed=3))
     assert job.poll_count >= 2
     provider_warnings = [w for w in job.warnings if w.get("type") == "unsupported"]

@@ -68,19 +68,25 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
         check_budget(total, lock=False)
     except BudgetExceeded as exc:
         budget_error = exc.message
-    if CONFIRM in request.POST and shared.is_valid() and prompt.is_valid() and not budget_error:
+    if (CONFIRM in request.POST and shared.is_valid() and _one_clip_per_object(shared)
+            and prompt.is_valid() and not budget_error):
         data = shared.cleaned_data
+        language = (data.get("languages") or [""])[0]
+        chosen = {"prompt": prompt.cleaned_data["prompt"],
+                  "negative_prompt": data["negative_prompt"], "duration": data["duration"],
+                  "aspect_ratio": data["aspect_ratio"], "mode": data["mode"],
+                  "sound": data["sound"], "model": data["model"] or None, "language": language,
+                  "spoken_line": data.get(f"spoken_line_{language}", "") if language else "",
+                  "speaker": data.get("speaker", "")}
+        if data.get("preset") is not None:  # the page's values win; the preset adds the rest
+            chosen = batches.preset_options(data["preset"], language=language, overrides=chosen)
         try:
             batch = batches.start_batch(
                 model_admin.model, list(queryset.values_list("pk", flat=True)),
                 field_name=options.image_field, user=request.user,
-                prompt_field="" if data.get("prompt") else options.prompt_field or "",
+                prompt_field="" if chosen.get("prompt") else options.prompt_field or "",
                 selection=request.get_full_path() if select_across else "",
-                options={"prompt": prompt.cleaned_data["prompt"],
-                         "negative_prompt": data["negative_prompt"],
-                         "duration": data["duration"], "aspect_ratio": data["aspect_ratio"],
-                         "mode": data["mode"], "sound": data["sound"],
-                         "model": data["model"] or None})
+                options=chosen)
         except BudgetExceeded as exc:  # spent meanwhile: checked again under the lock
             budget_error = exc.message
         else:
@@ -100,6 +106,18 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def _one_clip_per_object(shared: BatchOptionsForm) -> bool:
+    """A batch makes one job per object: more variants or languages are refused on the form."""
+    data = shared.cleaned_data
+    if int(data.get("variants") or 1) > 1:
+        shared.add_error("variants", _("A batch makes one clip per object; make variants from "
+                                       "an object's own page."))
+    if len(data.get("languages") or ()) > 1:
+        shared.add_error("languages", _("A batch makes one clip per object: choose one "
+                                        "language."))
+    return not shared.errors
 
 
 def post_back_fields(action: str, select_across: bool, pks: list[Any]) -> list[tuple[str, str]]:

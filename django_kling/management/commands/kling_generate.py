@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from ...batches import start_batch
+from ...batches import preset_options, start_batch
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source, variants_of
@@ -100,11 +100,7 @@ class Command(KlingCommand):
             obj, field_name = resolve_source(spec)
             source = {"source": obj, "field_name": field_name}
         if options["preset"]:
-            preset = VideoPreset.objects.filter(slug=options["preset"]).first()
-            if preset is None:
-                raise InvalidInput(_("There is no preset %(slug)s; kling_presets lists them.")
-                                   % {"slug": options["preset"]}, code="preset_missing",
-                                   field="preset")
+            preset = self.preset(options["preset"])
             overrides = {name: common.pop(name) for name in
                          ("prompt", "negative_prompt", "duration", "mode", "sound", "model")}
             if options["spoken_line"]:
@@ -122,18 +118,23 @@ class Command(KlingCommand):
     def batch(self, options: dict[str, Any]) -> None:
         if options["last_frame"]:
             raise CommandError(_("A batch takes no --last-frame (each object has its own image)."))
+        if options["variants"] != 1:
+            raise CommandError(_("A batch makes one clip per object; --variants works on one "
+                                 "object (app_label.Model:pk)."))
+        chosen = {"prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
+                  "duration": options["duration"], "aspect_ratio": options["aspect_ratio"],
+                  "mode": options["mode"], "sound": False if options["no_sound"] else None,
+                  "model": options["model"], "provider": options["provider"],
+                  "language": options["language"], "spoken_line": options["spoken_line"]}
         try:
+            if options["preset"]:
+                chosen = preset_options(self.preset(options["preset"]),
+                                        language=options["language"] or "", overrides=chosen)
             queryset, field_name = select_objects(options["image"], options["filter"])
             batch = start_batch(
                 queryset.model, list(queryset.values_list("pk", flat=True)),
                 field_name=field_name,
-                selection=" ".join([options["image"], *options["filter"]]),
-                options={"prompt": options["prompt"],
-                         "negative_prompt": options["negative_prompt"],
-                         "duration": options["duration"],
-                         "aspect_ratio": options["aspect_ratio"], "mode": options["mode"],
-                         "sound": False if options["no_sound"] else None,
-                         "model": options["model"], "provider": options["provider"]})
+                selection=" ".join([options["image"], *options["filter"]]), options=chosen)
         except InvalidInput as exc:
             raise CommandError(f"{exc.message} [{exc.code}]") from None
         self.stdout.write(_("Batch %(id)s: %(count)s objects, estimated %(cost)s %(currency)s")
@@ -144,6 +145,13 @@ class Command(KlingCommand):
             start_embedded_worker()
         follow_batch(self.stdout, batch, until_done=options["wait"],
                      timeout=options["timeout"] or kling_settings.DEADLINE + 120)
+
+    def preset(self, slug: str) -> VideoPreset:
+        preset = VideoPreset.objects.filter(slug=slug).first()
+        if preset is None:
+            raise InvalidInput(_("There is no preset %(slug)s; kling_presets lists them.")
+                               % {"slug": slug}, code="preset_missing", field="preset")
+        return preset
 
     def read(self, path: str, field: str) -> bytes:
         try:
