@@ -157,6 +157,7 @@ def test_generate_page_applies_a_preset_without_javascript_and_queues_variants_p
     assert str(batch["duration"].value()) == "10" and batch["speaker"].value() == "A guide"
     assert batch["languages"].value() == ["en", "zh"]
     assert page.context["clips_per_row"] == 2
+    assert 'value="Queue 2 videos"' in page.content.decode()  # clips, not objects
 
     data = confirm_data([product], duration=10, prompts={product.pk: "Sea salt on a rock."})
     data.update({"options-preset": str(preset.pk), "options-variants": "2",

@@ -132,6 +132,7 @@ def render_or_queue(
         "per_clip": display.money(per_clip),
         "total": display.money(per_clip * len(rows) * clips_per_row),
         "count": len(rows),
+        "clip_count": len(rows) * clips_per_row,
         "clips_per_row": clips_per_row,
         "preset_formats": preset_formats,
         "apply_preset_name": APPLY_PRESET,
