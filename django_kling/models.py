@@ -354,54 +354,6 @@ class VideoRequest(models.Model):
         return self.review_status == ReviewStatus.APPROVED
 
 
-class BatchStatus(models.TextChoices):
-    CREATING = "creating", _("Creating jobs")
-    CREATED = "created", _("All jobs created")
-    CANCELED = "canceled", _("Canceled")
-
-
-class VideoBatch(models.Model):
-    """One "Generate video" for many objects: the selection, the options, and its progress.
-
-    A background actor (``batches.create_chunk``) turns ``object_ids`` into jobs, ``BATCH_CHUNK``
-    at a time from ``next_index``; ``pending_cost`` is the part of ``estimated_cost`` whose jobs
-    do not exist yet, which the budget counts as spent (``jobs.spent_since``).
-    """
-
-    Status = BatchStatus
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
-                                   blank=True, related_name="+", verbose_name=_("requested by"))
-    content_type = models.ForeignKey(ContentType, models.PROTECT, related_name="+",
-                                     verbose_name=_("source type"))
-    field_name = models.CharField(_("source field"), max_length=100)
-    selection = models.CharField(_("selection"), max_length=500, blank=True)
-    object_ids = models.JSONField(_("objects"), default=list, editable=False)
-    options = models.JSONField(_("options"), default=dict, editable=False)
-    prompt_field = models.CharField(_("prompt field"), max_length=100, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=BatchStatus.choices,
-                              default=BatchStatus.CREATING, editable=False)
-    next_index = models.PositiveIntegerField(_("next object"), default=0, editable=False)
-    failures = models.JSONField(_("objects refused"), default=dict, blank=True, editable=False)
-    estimated_cost = models.DecimalField(_("estimated cost"), max_digits=12, decimal_places=3,
-                                         default=Decimal("0"), editable=False)
-    pending_cost = models.DecimalField(_("cost reserved for jobs to create"), max_digits=12,
-                                       decimal_places=3, default=Decimal("0"), editable=False)
-    lease_until = models.DateTimeField(_("claimed until"), null=True, blank=True,
-                                       editable=False)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("video batch")
-        verbose_name_plural = _("video batches")
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{len(self.object_ids)} × {self.content_type.model} ({self.get_status_display()})"
-
-
 class Throttle(models.Model):
     """A provider's lowered concurrency after it answered 429 (see ``admission``)."""
 
@@ -436,5 +388,7 @@ class BudgetLock(models.Model):
         return self.name
 
 
-# Defined in its own module (a preset is a concept of its own); imported here so Django finds it.
+# Defined in their own modules (a preset and a batch are concepts of their own); imported here
+# so that Django finds them.
 from .presets import VideoPreset  # noqa: E402, F401
+from .video_batches import BatchStatus, VideoBatch  # noqa: E402, F401
