@@ -50,12 +50,16 @@ def in_flight(provider: str) -> int:
     return VideoRequest.objects.filter(provider=provider, status__in=IN_FLIGHT).count()
 
 
-def admit(provider: str) -> list[Any]:
-    """Start as many queued jobs of ``provider`` as its free slots allow; their pks."""
+def admit(provider: str, *, created_before: Any = None) -> list[Any]:
+    """Start as many queued jobs of ``provider`` as its free slots allow; their pks.
+
+    ``created_before`` limits the choice to jobs made before that time."""
     with transaction.atomic():
         locks.hold(f"admission:{provider}")
         cap = limit(provider)
         queued = VideoRequest.objects.filter(provider=provider, status=Status.QUEUED)
+        if created_before is not None:
+            queued = queued.filter(created_at__lte=created_before)
         free = (queued.count() if cap is None else cap - in_flight(provider))
         if free <= 0:
             return []
@@ -86,6 +90,13 @@ def admit_waiting() -> None:
     for provider in providers:
         if limit(provider) is not None:
             admit(provider)
+    # An uncapped provider's jobs made while a 429 throttled it were left queued without a
+    # submit message; when the throttle ends nothing else would start them. Those made after
+    # it ended have their message already, hence the cut-off.
+    for ended in Throttle.objects.filter(until__lte=timezone.now()):
+        if kling_settings.max_in_flight(ended.provider) is None:
+            admit(ended.provider, created_before=ended.until)
+        Throttle.objects.filter(provider=ended.provider, until=ended.until).delete()
 
 
 def throttle(provider: str) -> None:

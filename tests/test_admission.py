@@ -79,6 +79,38 @@ def test_a_429_halves_the_effective_cap_for_a_while(db, settings, make_image,
     assert admission.limit("gateway") == 10  # the cool-down is over
 
 
+def test_jobs_held_by_a_throttle_start_when_it_ends_on_an_uncapped_provider(
+        db, make_image, django_capture_on_commit_callbacks):
+    """A 429 on an uncapped provider holds new jobs queued with no submit message; the
+    scheduler's round must start them once the cool-down is over (the fault matrix's load
+    row lost 116 of 200 jobs this way)."""
+    with django_capture_on_commit_callbacks(execute=False):
+        busy = create_video_request(make_image())
+    VideoRequest.objects.transition(busy, Status.SUBMITTING)
+    admission.throttle("gateway")  # 1 in flight at most
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        held = create_video_request(make_image())
+    assert VideoRequest.objects.get(pk=held.pk).status == Status.QUEUED
+    assert not [c for c in sent if "dispatch" in repr(c)]  # no message: left to admission
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        admission.admit_waiting()  # still throttled, no free slot: nothing starts
+    assert sent == [] and VideoRequest.objects.get(pk=held.pk).status == Status.QUEUED
+
+    # The cool-down ended a second ago; the held job was made during it.
+    VideoRequest.objects.filter(pk=held.pk).update(
+        created_at=timezone.now() - timedelta(seconds=2))
+    Throttle.objects.update(until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        after = create_video_request(make_image())  # made after the throttle: sent at once
+    assert len(sent) == 1
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        admission.admit_waiting()
+    assert VideoRequest.objects.get(pk=held.pk).status == Status.SUBMITTING
+    assert len(sent) == 1  # the held job only, not the one that already has its message
+    assert VideoRequest.objects.get(pk=after.pk).status == Status.QUEUED
+    assert not Throttle.objects.exists()
+
+
 def test_429_from_the_provider_throttles(worker, sandbox, make_image, settings):
     sandbox.set_fault("rate_limit", times=1, retry_after=0.2)
     job = wait_for_end(create_video_request(make_image()))
