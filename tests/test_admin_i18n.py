@@ -80,7 +80,9 @@ def test_catalogue_is_complete_and_compiled():
         "Sound needs the pro mode; choose pro or turn sound off.")
     # The .mo was compiled from this .po: every message in it is there.
     msgids = re.findall(r'^msgid "(.+)"$', po, re.M)
-    plurals = dict(re.findall(r'^msgid "(.+)"\nmsgid_plural "(.+)"$', po, re.M))
+    # msgid_plural may be wrapped over several lines ("" then the pieces), as gettext writes it.
+    plurals = {singular: "".join(re.findall(r'"(.*)"', pieces)) for singular, pieces in
+               re.findall(r'^msgid "(.+)"\nmsgid_plural ((?:".*"\n)+)', po, re.M)}
 
     def translated(m: str) -> str:
         # Python 3.10's gettext() does not look up plural entries: ask with ngettext().
