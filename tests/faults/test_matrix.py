@@ -374,7 +374,7 @@ def test_load_with_random_faults(rig):
 
 
 def test_batch_survives_a_worker_killed_mid_way(rig):
-    """A batch of 10 made in chunks of 4; the worker is SIGKILLed after the third job was
+    """A batch of 10 made in chunks of 4; the worker is SIGKILLed once the third place's job is
     committed, mid-chunk. The scheduler of the new worker resumes it once its lease ran out:
     exactly one job per object, each ending clearly, none billed twice."""
     from django.core.files.base import ContentFile
@@ -389,7 +389,9 @@ def test_batch_survives_a_worker_killed_mid_way(rig):
     batch = start_batch(Product, [p.pk for p in products], field_name="image",
                         options={"prompt": "The jar turns."})
     wait_until(lambda: (rig.tmp / "crashed").exists(), what="the crash")
-    assert 3 <= batch.jobs.count() < 10  # killed mid-way
+    # Killed mid-way. A chunk's jobs are made on several threads, so the third place may
+    # be the first committed: at least its own job exists, never all ten.
+    assert 1 <= batch.jobs.count() < 10
     recover(rig)
     wait_until(lambda: VideoBatch.objects.get(pk=batch.pk).status == VideoBatch.Status.CREATED,
                timeout=60, what="the batch resumed")
