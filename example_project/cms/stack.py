@@ -31,6 +31,11 @@ APPS = [
 
 def enable(settings: dict[str, Any]) -> None:
     settings["INSTALLED_APPS"] = [*settings["INSTALLED_APPS"], *APPS]
+    engine = settings.get("DATABASES", {}).get("default", {}).get("ENGINE", "")
+    if "postgresql" in engine and "django.contrib.postgres" not in settings["INSTALLED_APPS"]:
+        # Wagtail's search index uses PostgreSQL's search fields there, which Django 6.1's
+        # checks refuse without this app (postgres.E005).
+        settings["INSTALLED_APPS"].append("django.contrib.postgres")
     settings["MIDDLEWARE"] = [*settings["MIDDLEWARE"],
                               "wagtail.contrib.redirects.middleware.RedirectMiddleware"]
     settings.setdefault("WAGTAIL_SITE_NAME", "Kling demo")
