@@ -46,7 +46,8 @@ def child(storage: str, patched: bool) -> None:
         from bench import patches
 
         patches.s3_transfer_config()
-    from django_kling import jobs, pipeline
+    from django_kling import jobs
+    from django_kling.flow import pipeline
     from django_kling.models import VideoRequest
 
     image = harness.photo(1920, 1080)
@@ -106,7 +107,8 @@ def watch(phases: dict[str, int]) -> None:
     """
     from django.core.files.storage import FileSystemStorage
 
-    from django_kling import media, pipeline
+    from django_kling.files import media
+    from django_kling.flow import pipeline
 
     def wrap(owner: object, name: str, label: str) -> None:
         original = getattr(owner, name)

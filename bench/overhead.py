@@ -73,7 +73,9 @@ def wrapped(owner: Any, name: str, label: str) -> Iterator[None]:
 def breakdown() -> Iterator[None]:
     from django.core.files.storage import FileSystemStorage
 
-    from django_kling import images, jobs, media, pipeline
+    from django_kling import jobs
+    from django_kling.files import images, media
+    from django_kling.flow import pipeline
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(wrapped(jobs, "create_video_request", "create_video_request"))
@@ -97,7 +99,8 @@ def take_phases() -> None:
 
 
 def plugin_inline(image: bytes) -> float:
-    from django_kling import jobs, pipeline
+    from django_kling import jobs
+    from django_kling.flow import pipeline
     from django_kling.models import VideoRequest
 
     steps: dict[str, Callable[[Any], Any]] = {

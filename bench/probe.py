@@ -56,7 +56,7 @@ def reencode(source: str, target: str, preset: str) -> None:
 
 
 def measure(path: str, reps: int) -> tuple[float, list[float], dict]:
-    from django_kling import media
+    from django_kling.files import media
 
     def once() -> float:
         start = time.process_time()

@@ -12,7 +12,7 @@ is the time of ``client.get``, the median of ``--reps`` requests after one warm-
 - Product list: products that each have a succeeded clip (and an older one), shown with the
   ``kling`` template tags. Measured three ways when the app has them: the tests' host page
   ``reverse("product_list")`` (if it exists; paginated by the host), an unpaginated page of every
-  product rendered through ``django_kling.clips.prefetch_clips``, and the same page without the
+  product rendered through ``django_kling.site.clips.prefetch_clips``, and the same page without the
   prefetch (what the helper saves).
 
 Verdict: the same number of queries at both sizes, for the admin and for the prefetched list.
@@ -133,7 +133,7 @@ def main() -> None:
             results["admin changelist"][size] = measure(lambda: client.get(changelist), reps)
 
         try:
-            from django_kling.clips import prefetch_clips
+            from django_kling.site.clips import prefetch_clips
             engines["django"].from_string("{% load kling %}")
             tags = None
         except Exception as exc:  # noqa: BLE001

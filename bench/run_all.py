@@ -20,8 +20,6 @@ from bench.harness import ROOT
 BENCHMARKS = {
     "overhead": [],
     "memory": [],
-    "capacity": ["--n", "2000"],  # the goal's N (the search, 3 runs, is another ~6 min)
-    "pollcost": [],
     "calls": [],
     "queries": [],
     "probe": ["--preset", "medium"],

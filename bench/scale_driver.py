@@ -17,7 +17,29 @@ import threading
 import time
 
 from bench import harness
-from bench.capacity import make_rows  # the same in both trees
+
+
+def make_rows(n: int) -> list[str]:
+    from django.utils import timezone
+
+    from django_kling import jobs
+    from django_kling.models import VideoRequest
+
+    saved = jobs.enqueue
+    jobs.enqueue = lambda job: None
+    try:
+        template = jobs.create_video_request(harness.photo(640, 360), prompt="Waves.")
+    finally:
+        jobs.enqueue = saved
+    now = timezone.now()
+    rows = [VideoRequest(first_frame_id=template.first_frame_id, prompt="Waves.", duration=5,
+                         aspect_ratio="16:9", mode="pro", generate_audio=True,
+                         provider=template.provider, model=template.model, protocol="async",
+                         estimated_cost=template.estimated_cost, enqueued_at=now,
+                         next_check_at=now) for _ in range(n)]
+    VideoRequest.objects.bulk_create(rows, batch_size=1000)
+    VideoRequest.objects.filter(pk=template.pk).delete()
+    return [str(row.pk) for row in rows]
 
 
 def cpu() -> float:
@@ -28,7 +50,7 @@ def cpu() -> float:
 def end_without_download() -> None:
     """Detection is measured, not the download: a found clip ends its job at once (both trees
     call ``pipeline.deliver`` once the provider says it is done)."""
-    from django_kling import pipeline
+    from django_kling.flow import pipeline
     from django_kling.models import Status, VideoRequest
 
     def deliver(job, video):
@@ -100,7 +122,7 @@ def click(args: argparse.Namespace) -> dict:
     from django.test import Client
     from django.urls import reverse
 
-    from django_kling import batches
+    from django_kling.editorial import batches
     from django_kling.models import VideoBatch
     from tests.shop.models import Product
 

@@ -9,6 +9,6 @@ class KlingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, cleanup  # noqa: F401  (importing checks registers them)
+        from .editorial import cleanup  # noqa: F401  (importing checks registers them)
 
         cleanup.connect()

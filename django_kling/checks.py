@@ -86,7 +86,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 def _check_download_hosts(conf: KlingSettings) -> list:
-    from .download import parse_allowed_host
+    from .files.download import parse_allowed_host
 
     entries = conf.ALLOWED_DOWNLOAD_HOSTS
     hint = ('Write each entry as "host", "host:port" or "host:*", prefixed "http://" where '
@@ -132,7 +132,7 @@ def _check_actor_options() -> list:
     """
     import dramatiq
 
-    from .actor_options import ACTOR_OPTIONS
+    from .flow.actor_options import ACTOR_OPTIONS
 
     broker = dramatiq.get_broker()
     missing = sorted(set(ACTOR_OPTIONS) - {"queue_name"} - set(broker.actor_options))

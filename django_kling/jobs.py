@@ -26,10 +26,13 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import admission, dispatch, fallback, images, locks, options, speech
+from . import options
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
+from .files import images
+from .flow import admission, dispatch, fallback, locks
 from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
+from .options import speech
 from .providers import provider_class
 from .signals import video_requested
 

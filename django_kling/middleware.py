@@ -26,7 +26,7 @@ class SyncOnBoot(Middleware):
     def _sync(self) -> None:
         from django.db import close_old_connections
 
-        from .sync import sync
+        from .flow.sync import sync
 
         try:
             report = sync()
@@ -39,7 +39,7 @@ class SyncOnBoot(Middleware):
 
 
 class Scheduler(Middleware):
-    """Run the polling scheduler (``django_kling.scheduler``) in every worker process.
+    """Run the polling scheduler (``django_kling.flow.scheduler``) in every worker process.
 
     Add ``"django_kling.middleware.Scheduler"`` to ``DRAMATIQ_BROKER["MIDDLEWARE"]``: running
     jobs are asked about by this loop, not by a message per status call. Without it, run
@@ -50,7 +50,7 @@ class Scheduler(Middleware):
         self._running: dict[int, Any] = {}
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        from .scheduler import Scheduler as Loop
+        from .flow.scheduler import Scheduler as Loop
 
         self._running[id(worker)] = Loop().start()
 

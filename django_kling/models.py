@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidTransition
+from .files.storage import asset_storage, asset_upload_to
 from .options import MAX_PROMPT_LENGTH, AspectRatio, Duration, Language, Mode
-from .storage import asset_storage, asset_upload_to
 
 
 def new_idempotency_key() -> str:
@@ -230,7 +230,7 @@ class VideoRequest(models.Model):
                                blank=True, related_name="+", verbose_name=_("preset"),
                                editable=False)
 
-    # The editorial layer: written only by django_kling.review.
+    # The editorial layer: written only by django_kling.editorial.review.
     review_status = models.CharField(_("review"), max_length=10, choices=ReviewStatus.choices,
                                      default=ReviewStatus.PENDING, db_index=True,
                                      editable=False)
@@ -390,5 +390,5 @@ class BudgetLock(models.Model):
 
 # Defined in their own modules (a preset and a batch are concepts of their own); imported here
 # so that Django finds them.
-from .presets import VideoPreset  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch  # noqa: E402, F401
+from .video_presets import VideoPreset  # noqa: E402, F401

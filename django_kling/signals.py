@@ -25,7 +25,7 @@ the process that created it (a web request, a command).
 ``video_approved(sender, request, by, note)`` / ``video_rejected(sender, request, by, note)``
     ``request``: the ``VideoRequest`` just approved or rejected (``review_status``,
     ``reviewed_by``, ``reviewed_at``, ``review_note`` set); ``by``: the reviewer (a user, or
-    None from a command); ``note``: the reviewer's note. Sent by ``django_kling.review``
+    None from a command); ``note``: the reviewer's note. Sent by ``django_kling.editorial.review``
     from the process of the reviewer, after the commit; a repeated approval sends nothing.
 
 A receiver that raises does not undo or repeat anything: the job has already moved on. The

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dramatiq
 
-from . import batches, dispatch, pipeline
-from .actor_options import ACTOR_OPTIONS
+from .editorial import batches
+from .flow import dispatch, pipeline
+from .flow.actor_options import ACTOR_OPTIONS
 
 
 def schedule(pk: str, next_step: pipeline.Next | None) -> None:

@@ -29,10 +29,10 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import callbacks
-from .callbacks import url_token
 from .conf import kling_settings
 from .exceptions import CallbackRefused
+from .flow import callbacks
+from .flow.callbacks import url_token
 from .models import FINAL, Status, VideoRequest
 from .providers import REGISTRY
 from .tasks import poll_now

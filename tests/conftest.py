@@ -126,7 +126,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "
 
 def run_steps(pk, timeout: float = 60.0) -> None:
     """Run a job's steps in this thread, as the actors and the scheduler would, to its end."""
-    from django_kling import pipeline
+    from django_kling.flow import pipeline
     from django_kling.models import Status, VideoRequest
 
     limit = time.monotonic() + timeout

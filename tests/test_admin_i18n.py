@@ -9,8 +9,8 @@ from pathlib import Path
 from django.urls import reverse
 
 import django_kling
+from django_kling.flow.pipeline import fail
 from django_kling.jobs import create_video_request
-from django_kling.pipeline import fail
 
 from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
     confirm_data,

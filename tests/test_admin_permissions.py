@@ -7,9 +7,9 @@ from django.core import checks
 from django.urls import reverse
 
 from django_kling.admin import KlingVideoAdminMixin
+from django_kling.flow.pipeline import fail
 from django_kling.jobs import create_video_request
 from django_kling.models import VideoRequest
-from django_kling.pipeline import fail
 
 from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
     CHANGELIST,
@@ -153,7 +153,8 @@ def test_requests_can_be_limited_to_changeable_objects(settings, viewer_producer
 
 
 def test_cancel_says_a_running_job_is_still_paid_for(producer, make_product):
-    from django_kling.states import Status, transition
+    from django_kling.models import Status, VideoRequest
+    transition = VideoRequest.objects.transition
 
     job = create_video_request(source=make_product(), field_name="image")
     job = transition(job, Status.SUBMITTING, submit_attempts=1)

@@ -10,10 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from django_kling.flow.pipeline import fail
 from django_kling.jobs import create_video_request
 from django_kling.models import Asset, Status, VideoRequest
-from django_kling.pipeline import fail
-from django_kling.states import transition
 from tests.shop.models import Product
 
 from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
@@ -47,7 +46,7 @@ def run_to(job: VideoRequest, status: str, **fields) -> VideoRequest:
     path = [Status.SUBMITTING, Status.RUNNING, Status.FETCHING, Status.SUCCEEDED]
     for step in path[: path.index(status) + 1] if status in path else []:
         extra = fields if step == status else {}
-        job = transition(job, step, **extra)
+        job = VideoRequest.objects.transition(job, step, **extra)
     return job
 
 

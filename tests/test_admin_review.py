@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from django_kling.models import ReviewStatus, VideoRequest
-from django_kling.presets import VideoPreset
+from django_kling.video_presets import VideoPreset
 
 from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
     KLING_ALL,

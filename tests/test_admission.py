@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_kling import admission, batches
+from django_kling.editorial import batches
+from django_kling.flow import admission
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, Throttle, VideoRequest
 from tests.shop.models import Product

@@ -1,4 +1,5 @@
-"""The package's walls, checked from the source: no import cycle, short modules, a generic core.
+"""The package's walls, checked from the source: wings that depend one way, no import cycle, short
+modules, a generic core.
 
 Imports are read with ``ast`` wherever they stand (module level, inside functions, under
 ``TYPE_CHECKING``), so a cycle hidden in a function body counts too.
@@ -10,7 +11,27 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "django_kling"
 MAX_LINES = 400
-CORE = ("pipeline", "conf", "checks", "webhooks", "jobs")
+CORE = ("flow/pipeline", "conf", "checks", "webhooks", "jobs")
+
+# The rooms of the house, lowest first: a module may import its own room and the rooms below it,
+# never one above (docs/architecture.rst draws this). Rooms of the same rank (editorial and site)
+# do not import each other. Prefixes are matched longest first.
+ROOMS = {
+    "base": (0, ("django_kling", "django_kling.conf", "django_kling.exceptions",
+                 "django_kling.options")),
+    "providers": (1, ("django_kling.providers",)),
+    "files": (2, ("django_kling.files",)),
+    "records": (3, ("django_kling.models", "django_kling.video_presets",
+                    "django_kling.video_batches", "django_kling.signals")),
+    "flow": (4, ("django_kling.flow",)),
+    "jobs": (5, ("django_kling.jobs",)),
+    "editorial": (6, ("django_kling.editorial",)),
+    "site": (6, ("django_kling.site",)),
+    "django": (7, ("django_kling.admin", "django_kling.contrib", "django_kling.management",
+                   "django_kling.templatetags", "django_kling.testing", "django_kling.apps",
+                   "django_kling.checks", "django_kling.urls", "django_kling.middleware",
+                   "django_kling.tasks", "django_kling.webhooks")),
+}
 
 
 def module_name(path: Path) -> str:
@@ -83,8 +104,55 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_graph_sees_function_level_imports():
     graph = import_graph()
     # imported inside Scheduler.after_worker_boot()
-    assert "django_kling.scheduler" in graph["django_kling.middleware"]
-    assert "django_kling.models" in graph["django_kling.pipeline"]
+    assert "django_kling.flow.scheduler" in graph["django_kling.middleware"]
+    assert "django_kling.models" in graph["django_kling.flow.pipeline"]
+
+
+def room_of(name: str) -> str:
+    best, length = "", -1
+    for room, (_, prefixes) in ROOMS.items():
+        for prefix in prefixes:
+            matches = name == prefix or (prefix != "django_kling" and name.startswith(prefix + "."))
+            if matches and len(prefix) > length:
+                best, length = room, len(prefix)
+    return best
+
+
+def wrong_way(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that go up, or sideways between two rooms of one rank."""
+    found = []
+    for name, targets in graph.items():
+        room = room_of(name)
+        for target in targets:
+            other = room_of(target)
+            if other == room:
+                continue
+            if ROOMS[other][0] >= ROOMS[room][0]:
+                found.append(f"{name} ({room}) -> {target} ({other})")
+    return sorted(found)
+
+
+def test_every_module_has_a_room():
+    assert not [name for name in modules() if not room_of(name)]
+
+
+def test_the_wings_depend_one_way():
+    assert wrong_way(import_graph()) == []
+
+
+def test_a_wrong_way_import_would_be_found():
+    graph = {"django_kling.files.media": {"django_kling.flow.pipeline"},
+             "django_kling.site.clips": {"django_kling.editorial.review"},
+             "django_kling.flow.pipeline": {"django_kling.files.media"}}
+    assert wrong_way(graph) == [
+        "django_kling.files.media (files) -> django_kling.flow.pipeline (flow)",
+        "django_kling.site.clips (site) -> django_kling.editorial.review (editorial)"]
+
+
+def test_every_wing_says_what_it_holds_and_may_use():
+    for wing in ("flow", "editorial", "files", "site", "options", "providers"):
+        doc = ast.get_docstring(ast.parse((PACKAGE / wing / "__init__.py").read_text()))
+        assert doc and "may use" in doc.lower(), f"{wing}/__init__.py needs a docstring"
 
 
 def test_no_import_cycle():
@@ -136,3 +204,33 @@ def test_the_wagtail_check_sees_wagtail_imports():
         "django_kling.contrib.wagtail.bulk_actions"]
     source = (PACKAGE / "contrib" / "wagtail" / "blocks.py").read_text(encoding="utf-8")
     assert "from wagtail import blocks" in source  # what the test above would refuse elsewhere
+
+
+def rooms_diagram(graph: dict[str, set[str]] | None = None) -> str:
+    """The rooms, highest first, each with the rooms it really imports (read from the code)."""
+    graph = import_graph() if graph is None else graph
+    uses: dict[str, set[str]] = {room: set() for room in ROOMS}
+    for name, targets in graph.items():
+        for target in targets:
+            if room_of(target) != room_of(name):
+                uses[room_of(name)].add(room_of(target))
+    order = sorted(ROOMS, key=lambda room: -ROOMS[room][0])
+    width = max(len(room) for room in ROOMS)
+    lines = []
+    for room in order:
+        below = [other for other in order if other in uses[room]]
+        lines.append(f"{room:<{width}}  -> {', '.join(below) or '(nothing)'}")
+    return "\n".join(lines)
+
+
+def test_the_manual_draws_the_rooms_as_the_code_has_them():
+    """docs/architecture.rst shows ``rooms_diagram()``; regenerate it with
+    ``python -m tests.test_architecture`` when a wing's imports change."""
+    manual = (PACKAGE.parent / "docs" / "architecture.rst").read_text(encoding="utf-8")
+    drawn = manual.split(".. rooms-begin")[1].split(".. rooms-end")[0]
+    drawn = "\n".join(line[4:] for line in drawn.splitlines() if line.startswith("    "))
+    assert drawn.strip() == rooms_diagram().strip()
+
+
+if __name__ == "__main__":
+    print(rooms_diagram())

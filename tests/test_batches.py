@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from django_kling import batches, jobs
+from django_kling import jobs
+from django_kling.editorial import batches
 from django_kling.exceptions import BudgetExceeded
 from django_kling.models import Asset, Status, VideoBatch, VideoRequest
 from tests.shop.models import Product
@@ -189,7 +190,7 @@ def test_kling_generate_all_refuses_a_bad_filter(db, make_product):
 @pytest.mark.usefixtures("no_embedded_worker_left")
 def test_kling_generate_all_with_a_preset_fills_its_template_per_object(
         db, make_product, worker, sandbox, capsys):
-    from django_kling.presets import VideoPreset
+    from django_kling.video_presets import VideoPreset
 
     preset = VideoPreset.objects.create(
         name="Intro", slug="intro", prompt_template="{name} on a table.", formats="1:1, 16:9",

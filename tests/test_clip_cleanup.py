@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from django_kling import review
+from django_kling.editorial import review
 from django_kling.models import Asset, VideoRequest
 
 from .test_review import copy_clip

@@ -187,9 +187,9 @@ def test_output_carries_no_terminal_control_characters(make_image):
     # Issue 13, item 11: names and provider errors are someone else's text.
     from django.core.files.base import ContentFile
 
+    from django_kling.flow.pipeline import fail
     from django_kling.jobs import create_video_request
     from django_kling.management.commands.kling_status import Command
-    from django_kling.pipeline import fail
     from tests.shop.models import Product
 
     product = Product(name="\x1b]0;owned\x07Sea salt\u202e")

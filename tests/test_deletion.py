@@ -13,8 +13,8 @@ from django.db.models.signals import post_delete
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 
-from django_kling import review
 from django_kling.conf import kling_settings
+from django_kling.editorial import review
 from django_kling.jobs import create_video_request, retry_video_request
 from django_kling.models import Asset, Status, VideoRequest
 from tests.shop.models import Product

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from django_kling import download
-from django_kling.download import check_url, fetch_video, parse_allowed_host
 from django_kling.exceptions import DownloadError
+from django_kling.files import download
+from django_kling.files.download import check_url, fetch_video, parse_allowed_host
 from django_kling.providers import VideoOutput
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from django_kling import pipeline
 from django_kling.checks import check_deploy, check_settings
 from django_kling.exceptions import InvalidInput
+from django_kling.flow import pipeline
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.providers.kling import KlingProvider

@@ -1,4 +1,4 @@
-"""Input checks and image preparation (``django_kling.images``).
+"""Input checks and image preparation (``django_kling.files.images``).
 
 Every input is generated here with Pillow (no binary fixtures). No database is used.
 """
@@ -19,9 +19,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from django_kling import images
 from django_kling.exceptions import InvalidInput
-from django_kling.images import PreparedImage, prepare_image
+from django_kling.files import images
+from django_kling.files.images import PreparedImage, prepare_image
 from django_kling.options import (
     validate_aspect_ratio,
     validate_duration,

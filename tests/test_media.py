@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from django_kling import media
 from django_kling.exceptions import MediaError
+from django_kling.files import media
 from django_kling.testing.sandbox.render import render_clip
 
 

@@ -8,8 +8,8 @@ import dramatiq
 import pytest
 from django.db import connection, connections
 
-from django_kling import pipeline
 from django_kling.exceptions import BudgetExceeded
+from django_kling.flow import pipeline
 from django_kling.jobs import (
     cancel_video_request,
     create_video_request,
@@ -17,7 +17,6 @@ from django_kling.jobs import (
     retry_video_request,
 )
 from django_kling.models import Status, VideoRequest
-from django_kling.states import transition
 
 from .conftest import wait_for_end
 
@@ -50,7 +49,8 @@ def test_daily_budget_counts_in_flight_and_succeeded_only(settings, make_image, 
         create_video_request(make_image())              # would be 2.10
     assert caught.value.code == "budget_exceeded"
     assert "1.50 USD" in caught.value.message and "today" in caught.value.message
-    transition(first, Status.FAILED, error_code="x")     # failed jobs are not billed
+    # failed jobs are not billed
+    VideoRequest.objects.transition(first, Status.FAILED, error_code="x")
     create_video_request(make_image())
     failed = type(first).objects.get(pk=first.pk)
     with pytest.raises(BudgetExceeded):

@@ -13,12 +13,11 @@ import pytest
 from django.core.files.storage import storages
 from PIL import Image
 
-from django_kling import pipeline
+from django_kling.flow import pipeline
 from django_kling.jobs import create_video_request
 from django_kling.models import Asset, Status, VideoRequest
 from django_kling.providers import get_provider
 from django_kling.signals import video_failed, video_ready
-from django_kling.states import transition
 
 from .conftest import use_protocol, wait_for_end
 
@@ -153,7 +152,7 @@ def test_crash_after_the_provider_accepted_does_not_bill_twice(
     # the row is still submitting with no operation. The next attempt reuses the same key.
     with django_capture_on_commit_callbacks(execute=False):
         job = create_video_request(make_image())
-    transition(job, Status.SUBMITTING)
+    VideoRequest.objects.transition(job, Status.SUBMITTING)
     VideoRequest.objects.filter(pk=job.pk).update(submit_attempts=1)
     with get_provider() as provider:
         provider.start(pipeline.generation_input(job), idempotency_key=job.idempotency_key)
@@ -298,7 +297,7 @@ def test_an_unexpected_probe_error_keeps_the_paid_clip_and_fails_once(
 
     from django.urls import reverse
 
-    from django_kling import media
+    from django_kling.files import media
 
     def broken_open(*args, **kwargs):
         raise TypeError("open() got an unexpected keyword argument")

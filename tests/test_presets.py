@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
+from django_kling.editorial.preset_defaults import DEFAULT_PRESETS
+from django_kling.editorial.preset_jobs import create_preset_requests
 from django_kling.exceptions import BudgetExceeded, InvalidInput
 from django_kling.jobs import create_video_request, estimate_cost, variants_of
 from django_kling.models import Asset, VideoRequest
-from django_kling.preset_defaults import DEFAULT_PRESETS
-from django_kling.preset_jobs import create_preset_requests
-from django_kling.presets import FieldFormatter, VideoPreset, template_fields
-from django_kling.speech import compose_prompt
+from django_kling.options.speech import compose_prompt
+from django_kling.video_presets import FieldFormatter, VideoPreset, template_fields
 from tests.shop.models import Product
 
 pytestmark = pytest.mark.django_db

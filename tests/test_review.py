@@ -11,12 +11,18 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.template import Context, Template
 from django.utils import translation
 
-from django_kling import review
-from django_kling.clips import clips_of, featured_clip, latest_clip, prefetch_clips, resolve_clip
+from django_kling.editorial import review
 from django_kling.exceptions import ReviewError
 from django_kling.jobs import create_video_request
 from django_kling.models import ReviewStatus, Status, VideoRequest
 from django_kling.signals import video_approved, video_rejected
+from django_kling.site.clips import (
+    clips_of,
+    featured_clip,
+    latest_clip,
+    prefetch_clips,
+    resolve_clip,
+)
 from tests.shop.models import Product
 
 from .test_templatetags import make_clip, make_product

@@ -13,11 +13,11 @@ import time
 import pytest
 from django.db import connections
 
-from django_kling import pipeline, polling
+from django_kling.flow import pipeline, polling
+from django_kling.flow.scheduler import Scheduler
 from django_kling.jobs import create_video_request
 from django_kling.models import Status
 from django_kling.providers.gateway.provider import GatewayProvider
-from django_kling.scheduler import Scheduler
 
 from .conftest import wait_for_end
 

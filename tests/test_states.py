@@ -6,7 +6,6 @@ from django.db import connection
 
 from django_kling.exceptions import InvalidTransition
 from django_kling.models import ALLOWED, FINAL, Asset, Status, VideoRequest, can_move
-from django_kling.states import transition
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +18,7 @@ def make_job(**fields) -> VideoRequest:
 def test_happy_path_and_finished_at():
     job = make_job()
     for target in (Status.SUBMITTING, Status.RUNNING, Status.FETCHING, Status.SUCCEEDED):
-        job = transition(job, target)
+        job = VideoRequest.objects.transition(job, target)
     assert job.status == Status.SUCCEEDED
     assert job.finished_at is not None
     assert VideoRequest.objects.get(pk=job.pk).status == Status.SUCCEEDED
@@ -38,16 +37,16 @@ def test_final_states_are_final(state):
 def test_refused_move_changes_nothing():
     job = make_job()
     with pytest.raises(InvalidTransition, match="queued to succeeded"):
-        transition(job, Status.SUCCEEDED, error_code="x")
+        VideoRequest.objects.transition(job, Status.SUCCEEDED, error_code="x")
     job.refresh_from_db()
     assert job.status == Status.QUEUED and job.error_code == ""
 
 
 def test_expect_guards_against_races():
     job = make_job()
-    transition(job, Status.SUBMITTING)
+    VideoRequest.objects.transition(job, Status.SUBMITTING)
     with pytest.raises(InvalidTransition):
-        transition(job, Status.SUBMITTING, expect=Status.QUEUED)
+        VideoRequest.objects.transition(job, Status.SUBMITTING, expect=Status.QUEUED)
 
 
 def test_status_written_only_through_transition():
@@ -70,7 +69,7 @@ def test_concurrent_moves_one_winner():
 
     def move():
         try:
-            transition(job.pk, Status.SUBMITTING, expect=Status.QUEUED)
+            VideoRequest.objects.transition(job.pk, Status.SUBMITTING, expect=Status.QUEUED)
             results.append("won")
         except InvalidTransition:
             results.append("lost")

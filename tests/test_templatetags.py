@@ -26,18 +26,18 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_kling import review
-from django_kling.clips import (
+from django_kling.editorial import review
+from django_kling.exceptions import ClipNotFound
+from django_kling.jobs import create_video_request
+from django_kling.models import Status, VideoRequest
+from django_kling.site.clips import (
     SIGNED_URL_MIN_SECONDS,
     Clip,
-    ClipNotFound,
     clips_of,
     latest_clip,
     prefetch_clips,
 )
-from django_kling.jobs import create_video_request
-from django_kling.jsonld import iso_duration
-from django_kling.models import Status, VideoRequest
+from django_kling.site.jsonld import iso_duration
 from tests.shop.models import Product
 
 from .conftest import run_steps

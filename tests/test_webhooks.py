@@ -9,11 +9,10 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from django_kling import callbacks
+from django_kling.flow import callbacks
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.providers.gateway import SIGNATURE_HEADER, callback_signature
-from django_kling.states import transition
 
 from .conftest import wait_for_end
 
@@ -49,8 +48,8 @@ def test_a_webhook_finishes_the_job_with_two_calls(worker, hooks, sandbox, make_
 def running_job(db, make_image, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         job = create_video_request(make_image())
-    transition(job, Status.SUBMITTING)
-    job = transition(job, Status.RUNNING, operation={"gatewayJobId": "job_x"})
+    VideoRequest.objects.transition(job, Status.SUBMITTING)
+    job = VideoRequest.objects.transition(job, Status.RUNNING, operation={"gatewayJobId": "job_x"})
     callbacks.remember_secret(job.pk, "whsec_test")
     return job
 
@@ -115,7 +114,7 @@ def test_the_replay_window_holds_for_a_tolerance_under_a_second(settings, runnin
 
 
 def test_deliveries_for_ended_or_unknown_jobs_are_acknowledged(client, running_job):
-    transition(running_job, Status.CANCELED)
+    VideoRequest.objects.transition(running_job, Status.CANCELED)
     callbacks.forget_secret(running_job.pk)  # as at the end of every job
     response = post(client, running_job)
     assert response.status_code == 200 and response.json() == {"accepted": False}

@@ -16,7 +16,7 @@ preset admin).
 from django.contrib import admin
 
 from ..models import Asset, VideoBatch, VideoRequest
-from ..presets import VideoPreset
+from ..video_presets import VideoPreset
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
 from .batches import VideoBatchAdmin

@@ -27,8 +27,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .. import batches
 from ..conf import kling_settings
+from ..editorial import batches
 from ..exceptions import BudgetExceeded
 from ..jobs import check_budget
 from ..models import Status, VideoBatch

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
 from ..options import MAX_VARIANTS, AspectRatio, Duration, Language, Mode, model_label
-from ..presets import VideoPreset
+from ..video_presets import VideoPreset
 
 
 class BatchOptionsForm(forms.Form):

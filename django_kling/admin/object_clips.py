@@ -12,7 +12,7 @@ from django.http import QueryDict
 
 from ..jobs import create_video_request, variants_of
 from ..models import VideoRequest
-from ..presets import FieldFormatter, template_fields
+from ..video_presets import FieldFormatter, template_fields
 from .forms import BatchOptionsForm
 
 

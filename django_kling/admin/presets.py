@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from ..presets import VideoPreset
+from ..video_presets import VideoPreset
 
 
 class VideoPresetAdmin(admin.ModelAdmin):

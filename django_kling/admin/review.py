@@ -1,10 +1,10 @@
 """Reviewing clips in the admin: the "awaiting review" filter, bulk approve / reject / feature,
 the buttons on a request's page and on its object's page, and the page that compares variants.
 
-Every decision goes through ``django_kling.review`` (the same functions as ``kling_review`` and
-the Wagtail app) and needs the ``review_videorequest`` permission ("Can approve or reject video
-clips"). The buttons work without JavaScript: on an object's page they are submit buttons with
-``formaction`` (forms cannot nest), elsewhere small forms of their own.
+Every decision goes through ``django_kling.editorial.review`` (the same functions as
+``kling_review`` and the Wagtail app) and needs the ``review_videorequest`` permission ("Can
+approve or reject video clips"). The buttons work without JavaScript: on an object's page they
+are submit buttons with ``formaction`` (forms cannot nest), elsewhere small forms of their own.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .. import review
+from ..editorial import review
 from ..exceptions import ReviewError
 from ..models import ReviewStatus, Status, VideoRequest
 from . import display

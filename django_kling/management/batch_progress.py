@@ -11,7 +11,7 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.db import models
 from django.utils.translation import gettext as _
 
-from ..batches import progress
+from ..editorial.batches import progress
 from ..exceptions import InvalidInput
 from ..jobs import image_field_names
 from ..models import FINAL, VideoBatch

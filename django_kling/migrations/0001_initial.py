@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django_kling.models
-import django_kling.storage
+import django_kling.files.storage
 import uuid
 from decimal import Decimal
 from django.conf import settings
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('kind', models.CharField(choices=[('source_image', 'Source image'), ('last_frame', 'Last frame'), ('video', 'Video'), ('poster', 'Poster')], max_length=20, verbose_name='kind')),
-                ('file', models.FileField(max_length=255, storage=django_kling.storage.asset_storage, upload_to=django_kling.storage.asset_upload_to, verbose_name='file')),
+                ('file', models.FileField(max_length=255, storage=django_kling.files.storage.asset_storage, upload_to=django_kling.files.storage.asset_upload_to, verbose_name='file')),
                 ('mime', models.CharField(blank=True, max_length=100, verbose_name='MIME type')),
                 ('size', models.PositiveBigIntegerField(default=0, verbose_name='size in bytes')),
                 ('sha256', models.CharField(blank=True, max_length=64, verbose_name='SHA-256')),

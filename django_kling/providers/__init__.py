@@ -4,6 +4,10 @@ Each provider is one module (or package) here that owns everything about its ser
 options and their defaults, its system checks, its callback signatures, and the reading of its
 answers into the normalized fields of ``base``. Importing this package registers every
 provider's options with ``conf``; see "Adding a provider" in the manual.
+
+May use: the base (``conf``, ``options``, ``exceptions``) and its own modules (``transport``,
+``bodies``: bounded reading of third-party HTTP bodies). Providers know nothing of the wings: the
+core reads their normalized answers, never their JSON.
 """
 
 from __future__ import annotations

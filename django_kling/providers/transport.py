@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from ..bodies import IDENTITY, UnacceptableBody, read_capped
 from ..exceptions import ProviderError
+from .bodies import IDENTITY, UnacceptableBody, read_capped
 
 MAX_MESSAGE = 1000
 #: Largest answer read: these services answer with small JSON (clips come as URLs).

@@ -30,10 +30,10 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from ..clips import Clip, clips_of, resolve_clip
 from ..exceptions import ClipNotFound
-from ..jsonld import json_ld_script, video_object
 from ..models import Asset, VideoRequest
+from ..site.clips import Clip, clips_of, resolve_clip
+from ..site.jsonld import json_ld_script, video_object
 
 register = template.Library()
 

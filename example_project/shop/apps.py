@@ -50,7 +50,7 @@ def start_demo_services() -> None:
     kling_settings.reload()
     logger.info("demo sandbox at %s", sandbox.v4_url)
     if sys.argv[1] == "runserver":
-        from django_kling.sync import sync
+        from django_kling.flow.sync import sync
 
         start_embedded_worker()
         # The in-memory queue died with the last process; the database knows what was left.

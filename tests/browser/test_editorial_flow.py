@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 
-from django_kling.preset_defaults import install_default_presets
+from django_kling.editorial.preset_defaults import install_default_presets
 from tests.shop.models import Product
 
 from .conftest import OUTPUT

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from django.core.management import call_command
 
-from django_kling.batches import start_batch
+from django_kling.editorial.batches import start_batch
 from django_kling.jobs import create_video_request
 from django_kling.models import VideoBatch, VideoRequest
 from tests.shop.models import Product

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from django_kling.clips import prefetch_clips
+from django_kling.site.clips import prefetch_clips
 
 from .models import Product
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from ... import review
+from ...editorial import review
 from ...jobs import cancel_video_request, retry_video_request
 from ...models import ReviewStatus, Status, VideoRequest
 from .permissions import may_request

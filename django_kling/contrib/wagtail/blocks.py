@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
-from ...clips import Clip, featured_clip, resolve_clip
+from ...site.clips import Clip, featured_clip, resolve_clip
 from ...templatetags.kling import VIDEO_TEMPLATE, render_attributes, video_attributes
 from .bulk_actions import IMAGE_FIELD
 from .choosers import ClipChooserBlock

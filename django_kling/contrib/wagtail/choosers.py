@@ -17,8 +17,8 @@ from wagtail.admin.views.generic.chooser import ChooseResultsView, ChooseView, C
 from wagtail.admin.viewsets.chooser import ChooserViewSet
 from wagtail.admin.widgets import BaseChooser
 
-from ...clips import shown
 from ...models import Status, VideoRequest
+from ...site.clips import shown
 from .viewsets import PosterColumn, source_title
 
 

@@ -21,8 +21,8 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
-from ...clips import Clip
 from ...models import FINAL, ReviewStatus, Status, VideoRequest
+from ...site.clips import Clip
 from .actions import available_actions
 from .bulk_actions import VIDEOS
 from .permissions import may_request

@@ -6,7 +6,7 @@ from django.core.management.base import CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ...cleanup import expired_clips, remove_clip_files
+from ...editorial.cleanup import expired_clips, remove_clip_files
 from ...models import ReviewStatus
 from ..terminal import KlingCommand
 

@@ -7,16 +7,16 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from ...batches import preset_options, start_batch
 from ...conf import kling_settings
+from ...editorial.batches import preset_options, start_batch
+from ...editorial.preset_jobs import create_preset_requests
 from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source, variants_of
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, LANGUAGES, MAX_VARIANTS, MODES
-from ...preset_jobs import create_preset_requests
-from ...presets import VideoPreset
 from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
+from ...video_presets import VideoPreset
 from ..batch_progress import follow_batch, select_objects
 from ..terminal import KlingCommand
 

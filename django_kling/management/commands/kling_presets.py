@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 
-from ...preset_defaults import install_default_presets
-from ...presets import VideoPreset
+from ...editorial.preset_defaults import install_default_presets
+from ...video_presets import VideoPreset
 from ..terminal import KlingCommand
 
 

@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from ...editorial.review import approve, feature, reject
 from ...exceptions import ReviewError
-from ...review import approve, feature, reject
 from ..lookup import find_request
 from ..terminal import KlingCommand
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
 
-from ...sync import default_grace, sync
+from ...flow.sync import default_grace, sync
 from ..terminal import KlingCommand
 
 
@@ -33,7 +33,7 @@ class Command(KlingCommand):
             self.loop()
 
     def loop(self) -> None:
-        from ...scheduler import Scheduler
+        from ...flow.scheduler import Scheduler
 
         stopped = threading.Event()
         for number in (signal.SIGTERM, signal.SIGINT):

@@ -19,10 +19,10 @@ from django.core.checks import CheckMessage
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
-from ...bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider
+from ..bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
 from .body import build_body
 from .options import OPTIONS, check_credentials, check_options, oidc_token
 from .wire import (

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 
-from ....clips import clips_of
+from ....site.clips import clips_of
 from ..bulk_actions import IMAGE_FIELD, VIDEOS, generate_url
 from ..permissions import may_generate, may_request
 

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from PIL import Image, ImageDraw
 
-from django_kling.preset_defaults import install_default_presets
+from django_kling.editorial.preset_defaults import install_default_presets
 from shop.models import Product
 
 PRODUCTS = [

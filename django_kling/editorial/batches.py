@@ -1,0 +1,218 @@
+"""Batches: one "Generate video" for thousands of objects, made into jobs in the background.
+
+``start_batch`` checks the whole batch's estimated cost against the budget and stores the
+batch with that cost reserved, in one transaction, before any job exists; then the
+``kling_batch`` actor runs ``create_chunk`` until every object has its job. Each chunk is
+claimed with a lease (one worker at a time), each job is created in its own transaction with
+its place in the selection (``batch_index``, unique per batch), and the cursor moves after the
+chunk: a worker killed mid-chunk leaves a lease that expires, and the chunk's rerun skips the
+places that already have a job. So every object gets exactly one job, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, connections, models, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..conf import kling_settings
+from ..exceptions import InvalidInput
+from ..flow import batch_queue
+from ..jobs import (
+    cancel_video_request,
+    check_budget,
+    create_video_request,
+    estimate_cost,
+    retry_video_request,
+)
+from ..models import Status, VideoBatch, VideoRequest
+from ..video_presets import FieldFormatter, VideoPreset, template_fields
+
+logger = logging.getLogger("django_kling.editorial.batches")
+#: Threads that make a chunk's jobs side by side.
+THREADS = 4
+#: The options a batch passes to every job (``create_video_request``'s keywords), and the
+#: preset's pk and prompt template (filled in per object; see ``preset_options``).
+OPTION_NAMES = ("prompt", "negative_prompt", "duration", "aspect_ratio", "mode", "sound",
+                "model", "provider", "language", "spoken_line", "speaker", "preset",
+                "prompt_template")
+
+
+def preset_options(preset: VideoPreset, *, language: str = "",
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A batch's options from ``preset``: its values in ``language``, replaced by the
+    ``overrides`` that are set. A batch makes one clip per object, so the preset's first
+    format is used unless ``overrides`` name an aspect ratio; its prompt and spoken line keep
+    their ``{field}`` placeholders, filled for each object when its job is made."""
+    options: dict[str, Any] = {
+        "negative_prompt": preset.negative_prompt, "duration": preset.duration,
+        "aspect_ratio": preset.format_list()[0], "mode": preset.mode, "sound": preset.sound,
+        "model": preset.model or None, "language": language,
+        "spoken_line": preset.spoken_line(language), "speaker": preset.speaker,
+        "preset": preset.pk, "prompt_template": preset.prompt_template,
+    }
+    options.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    return options
+
+
+def start_batch(model: type[models.Model], object_ids: list[Any], *, field_name: str,
+                options: dict[str, Any], user: Any = None, prompt_field: str = "",
+                selection: str = "") -> VideoBatch:
+    """Store a batch for ``object_ids`` and start making its jobs; raises ``BudgetExceeded``
+    (nothing stored) when its estimated cost does not fit the budget."""
+    unknown = set(options) - set(OPTION_NAMES)
+    if unknown:
+        raise ValueError(f"unknown batch options: {', '.join(sorted(unknown))}")
+    defaults = kling_settings.DEFAULTS
+    per_clip = estimate_cost(
+        duration=int(options.get("duration") or defaults["duration"]),
+        mode=options.get("mode") or defaults["mode"],
+        sound=bool(defaults["sound"] if options.get("sound") is None else options["sound"]),
+        model=options.get("model") or "")
+    total = per_clip * len(object_ids)
+    with transaction.atomic():
+        check_budget(total)
+        batch = VideoBatch.objects.create(
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            content_type=ContentType.objects.get_for_model(model), field_name=field_name,
+            object_ids=[str(pk) for pk in object_ids], options=options,
+            prompt_field=prompt_field or "", selection=selection[:500],
+            estimated_cost=total, pending_cost=total)
+        transaction.on_commit(lambda: batch_queue.send(batch))
+    return batch
+
+
+
+
+def _claim(pk: Any) -> bool:
+    # A worker holds a chunk for SCHEDULER["LEASE"] seconds; after that another may take over.
+    now = timezone.now()
+    lease = timedelta(seconds=kling_settings.SCHEDULER["LEASE"])
+    return bool(VideoBatch.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=pk,
+        status=VideoBatch.Status.CREATING).update(lease_until=now + lease))
+
+
+
+
+
+
+def create_chunk(pk: Any) -> bool:
+    """Make the jobs of the batch's next chunk; True when more chunks remain."""
+    if not _claim(pk):
+        return False  # another worker has it, or it is finished or canceled
+    batch = VideoBatch.objects.select_related("content_type").get(pk=pk)
+    start = batch.next_index
+    places = range(start, min(start + kling_settings.BATCH_CHUNK, len(batch.object_ids)))
+    done = set(batch.jobs.filter(batch_index__in=list(places))
+               .values_list("batch_index", flat=True))
+    todo = [index for index in places if index not in done]
+    model = batch.content_type.model_class()
+    found = model._default_manager.in_bulk([batch.object_ids[i] for i in todo]) \
+        if model is not None else {}
+    objects = {str(pk): obj for pk, obj in found.items()}  # keyed like object_ids
+    failures: dict[str, Any] = {}
+    if transaction.get_connection().in_atomic_block:
+        # Inside a transaction (a test's): other threads would not see its rows.
+        failures.update(_create_lane(batch, todo, objects, own_connection=False))
+    else:
+        # A few threads: decoding pictures and waiting on the database release the GIL.
+        lanes = [todo[lane::THREADS] for lane in range(THREADS)]
+        with ThreadPoolExecutor(THREADS, thread_name_prefix="kling-batch") as pool:
+            for refused in pool.map(lambda lane: _create_lane(batch, lane, objects), lanes):
+                failures.update(refused)
+    more = places.stop < len(batch.object_ids)
+    fields: dict[str, Any] = {"next_index": places.stop, "lease_until": None,
+                              "updated_at": timezone.now()}
+    if failures:
+        fields["failures"] = {**batch.failures, **failures}
+    if not more:
+        fields.update(status=VideoBatch.Status.CREATED, pending_cost=Decimal("0"))
+    VideoBatch.objects.filter(pk=pk, status=VideoBatch.Status.CREATING).update(**fields)
+    return more
+
+
+def _create_lane(batch: VideoBatch, places: list[int], objects: dict[str, models.Model], *,
+                 own_connection: bool = True) -> dict[str, Any]:
+    """Make the jobs of these places, one after the other, in this thread; the refusals."""
+    failures = {}
+    try:
+        for index in places:
+            try:
+                _create_one(batch, index, objects)
+            except InvalidInput as error:
+                failures[str(index)] = {"object_id": batch.object_ids[index],
+                                        "code": error.code, "message": error.message}
+    finally:
+        if own_connection:
+            connections.close_all()  # the pool thread's own connection
+    return failures
+
+
+def _create_one(batch: VideoBatch, index: int, objects: dict[str, models.Model]) -> None:
+    obj = objects.get(batch.object_ids[index])
+    if obj is None:
+        raise InvalidInput(_("The object no longer exists."), code="source_missing")
+    options = dict(batch.options)
+    preset_pk, template = options.pop("preset", None), options.pop("prompt_template", "")
+    fill = FieldFormatter(template_fields(type(obj))).render
+    if not options.get("prompt") and template:
+        options["prompt"] = fill(template, obj)
+    elif not options.get("prompt") and batch.prompt_field:
+        value = getattr(obj, batch.prompt_field, "")
+        options["prompt"] = " ".join(str(value() if callable(value) else value or "").split())
+    if options.get("spoken_line"):
+        options["spoken_line"] = fill(options["spoken_line"], obj)
+    # The preset only names where the clip came from: its values are in the batch's options.
+    preset = VideoPreset.objects.filter(pk=preset_pk).first() if preset_pk else None
+    try:
+        create_video_request(source=obj, field_name=batch.field_name, user=batch.created_by,
+                             batch=batch, batch_index=index, preset=preset, **options)
+    except IntegrityError:  # another worker made this place's job meanwhile
+        logger.info("batch %s: place %s already has its job", batch.pk, index)
+
+
+def progress(batch: VideoBatch) -> dict[str, Any]:
+    """Counts per job state, costs so far, and how far the creation is (one query)."""
+    counts = {status: Count("pk", filter=Q(status=status)) for status in Status.values}
+    row = batch.jobs.aggregate(
+        **counts, estimated=Coalesce(Sum("estimated_cost"), Decimal("0")),
+        reported=Coalesce(Sum("reported_cost"), Decimal("0")))
+    return {"counts": {status: row[status] for status in Status.values},
+            "jobs": sum(row[status] for status in Status.values),
+            "total": len(batch.object_ids), "created": batch.next_index,
+            "refused": len(batch.failures), "estimated": row["estimated"],
+            "reported": row["reported"]}
+
+
+def cancel_rest(batch: VideoBatch) -> int:
+    """Stop creating jobs and cancel those not yet started; how many were canceled."""
+    VideoBatch.objects.filter(pk=batch.pk).exclude(status=VideoBatch.Status.CANCELED).update(
+        status=VideoBatch.Status.CANCELED, pending_cost=Decimal("0"), updated_at=timezone.now())
+    queued = batch.jobs.filter(status=Status.QUEUED)
+    return sum(cancel_video_request(job) for job in queued)
+
+
+def retry_failed(batch: VideoBatch, *, user: Any = None) -> list[VideoRequest]:
+    """A new job for every failed or canceled job of the batch not retried yet."""
+    retried_sources = set(batch.jobs.filter(batch_index__isnull=True, status__in=[
+        s for s in Status.values if s not in (Status.FAILED, Status.CANCELED)])
+        .values_list("object_id", flat=True))
+    ended = batch.jobs.filter(status__in=[Status.FAILED, Status.CANCELED]) \
+        .exclude(object_id__in=retried_sources)
+    seen: set[str] = set()
+    retried = []
+    for job in ended.order_by("created_at"):
+        if job.object_id not in seen:
+            seen.add(job.object_id)
+            retried.append(retry_video_request(job, user=user))
+    return retried

@@ -1,0 +1,102 @@
+"""When a running job is asked about next, and who may ask: the claim on a job's status call.
+
+A status call is made only by the worker holding the job's claim: ``claimed_until`` set in the
+future by one conditional UPDATE (one job: a webhook's nudge, a legacy ``kling_poll`` message)
+or by ``claim_due`` (the scheduler's batch, ``SELECT ... FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, under a named lock elsewhere). The claim ends with the poll's own write; a worker
+that dies holding it loses it after ``SCHEDULER["LEASE"]`` seconds, so a job is never polled by
+two workers at once and never left unpolled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..conf import kling_settings
+from ..models import Status, VideoRequest
+from ..providers import provider_class
+from . import locks
+
+SCHEDULER_LOCK = "scheduler"
+
+
+def expects_webhook(job: VideoRequest) -> bool:
+    """Whether a callback is on its way for this job (then polling is only the fallback)."""
+    return bool(kling_settings.WEBHOOK_URL and job.protocol != "stream"
+                and "webhooks" in provider_class(job.provider).FEATURES)
+
+
+def first_check_delay(job: VideoRequest, *, webhook: bool) -> float:
+    """Seconds from submission to the first status call: the model's typical time."""
+    delay = kling_settings.first_check(job.model)
+    return max(delay, kling_settings.WEBHOOK_POLL_INTERVAL) if webhook else delay
+
+
+def pending_delay(polls: int, *, webhook: bool) -> float:
+    """Seconds until the next status call after ``polls`` answers of "still running".
+
+    ``POLL_INTERVAL`` after the first answer, doubling up to ``MAX_POLL_INTERVAL``; with a
+    webhook expected, ``WEBHOOK_POLL_INTERVAL`` (a webhook usually ends the job first).
+    """
+    if webhook:
+        return max(kling_settings.WEBHOOK_POLL_INTERVAL, kling_settings.POLL_INTERVAL)
+    return min(kling_settings.POLL_INTERVAL * 2 ** max(polls - 1, 0),
+               max(kling_settings.MAX_POLL_INTERVAL, kling_settings.POLL_INTERVAL))
+
+
+def nudge_delay(job: VideoRequest) -> float:
+    """When to repeat a webhook's nudge for a job another worker is polling (once that poll
+    has ended: its answer may predate the webhook, or its lease ran out) or that is not
+    marked running yet (the webhook came before the answer to our start call)."""
+    if job.status == Status.SUBMITTING:
+        return min(1.0, kling_settings.POLL_INTERVAL)
+    left = (job.claimed_until - timezone.now()).total_seconds() if job.claimed_until else 0
+    return min(max(left, 0.1), kling_settings.POLL_INTERVAL)
+
+
+def lease_end(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) + timedelta(seconds=kling_settings.SCHEDULER["LEASE"])
+
+
+def _unclaimed(now: datetime) -> Q:
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
+def claim_one(pk: Any, *, due_only: bool) -> bool:
+    """Claim one running job for a status call; False if another worker holds it (or, with
+    ``due_only``, if its next check is not due yet)."""
+    now = timezone.now()
+    due = Q(next_check_at__lte=now + timedelta(seconds=kling_settings.POLL_INTERVAL / 2)) \
+        if due_only else Q()
+    return bool(VideoRequest.objects.filter(_unclaimed(now), due, pk=pk, status=Status.RUNNING)
+                .update(claimed_until=lease_end(now)))
+
+
+def claim_due(limit: int) -> list[VideoRequest]:
+    """Claim up to ``limit`` running jobs whose next check is due, the most overdue first."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not locks.skip_locked():
+            locks.hold(SCHEDULER_LOCK)  # SQLite: claimers take turns instead of skipping
+        pks = list(VideoRequest.objects.select_for_update(skip_locked=True)
+                   .filter(_unclaimed(now), status=Status.RUNNING, next_check_at__lte=now)
+                   .order_by("next_check_at").values_list("pk", flat=True)[:limit])
+        if not pks:
+            return []
+        VideoRequest.objects.filter(pk__in=pks).update(claimed_until=lease_end(now))
+    return list(VideoRequest.objects.filter(pk__in=pks))
+
+
+def next_due_in(default: float) -> float:
+    """Seconds until the earliest unclaimed running job is due (``default`` if none)."""
+    now = timezone.now()
+    first = (VideoRequest.objects.filter(_unclaimed(now), status=Status.RUNNING)
+             .order_by("next_check_at").values_list("next_check_at", flat=True).first())
+    if first is None:
+        return default
+    return min(default, max(0.0, (first - now).total_seconds()))

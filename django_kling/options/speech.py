@@ -1,0 +1,64 @@
+"""Spoken lines: how a line an editor wrote is put into the prompt Kling v2.6 reads.
+
+Kling v2.6 makes speech from the prompt itself. The AI SDK's Kling provider
+(``content/providers/01-ai-sdk-providers/85-klingai.mdx`` and
+``packages/klingai/src/klingai-video-model-options.ts`` in vercel/ai) has only ``sound``
+(``"on"``, pro mode) for v2.6: no dialogue or language field; voice references
+(``<<<voice_1>>>`` in the prompt, ``voiceList``) exist from v3.0 only. fal's API page for
+``fal-ai/kling-video/v2.6/pro/image-to-video`` writes dialogue as quoted speech attributed to a
+speaker (its example: ``A king walks slowly and says "My people, here I am! ..."``) and says
+audio "supports Chinese and English voice output" (other languages are translated to English).
+
+So we append one sentence in that shape after the editor's scene description:
+``<speaker> says in <Chinese|English>: "<line>"``. Naming the language is our addition (no
+source prescribes it): it states the editor's intent, so a Chinese line in an English prompt
+is spoken, not translated. Double quotes inside the line become single ones, so the quotation
+ends where the line ends. The composed text is what is sent and billed, so it is checked
+against the 2,500-character limit here, before anything is stored or paid for.
+"""
+
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from ..exceptions import InvalidInput
+from . import MAX_PROMPT_LENGTH, Language, validate_prompt
+
+#: The language named in the prompt: English words, because the rest of the prompt is the
+#: editor's scene description and the model's guides name languages in English.
+LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.CHINESE: "Chinese"}
+DEFAULT_SPEAKER = "The presenter"
+
+
+def quoted(line: str) -> str:
+    """The line between double quotes; quotes inside it become single ones, so the quotation
+    the model sees always ends where the line ends."""
+    return '"' + line.replace('"', "'").replace("“", "'").replace("”", "'") + '"'
+
+
+def compose_prompt(prompt: str, *, spoken_line: str = "", language: str = "",
+                   speaker: str = "") -> str:
+    """The prompt with the spoken line appended the way Kling v2.6 expects dialogue.
+
+    Raises ``InvalidInput``: ``speech_needs_language`` (a line without a language),
+    ``prompt_too_long`` (the composed prompt over 2,500 characters; the message gives both
+    lengths so the editor knows how much to cut).
+    """
+    line = validate_prompt(spoken_line, field="spoken_line")
+    if not line:
+        return prompt
+    if not language:
+        raise InvalidInput(_("Choose the language of the spoken line (English or Chinese)."),
+                           code="speech_needs_language", field="language")
+    who = " ".join((speaker or DEFAULT_SPEAKER).split())
+    sentence = f"{who} says in {LANGUAGE_NAMES[Language(language)]}: {quoted(line)}"
+    composed = f"{prompt} {sentence}" if prompt else sentence
+    if len(composed) > MAX_PROMPT_LENGTH:
+        raise InvalidInput(
+            _("The prompt with its spoken line has %(length)d characters; Kling accepts at "
+              "most %(limit)d. Shorten the prompt or the line.")
+            % {"length": len(composed), "limit": MAX_PROMPT_LENGTH},
+            code="prompt_too_long", field="prompt",
+            params={"length": len(composed), "limit": MAX_PROMPT_LENGTH})
+    return composed
