@@ -9,6 +9,7 @@ class KlingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .editorial import cleanup  # noqa: F401  (importing checks registers them)
+        from . import checks  # noqa: F401  (importing checks registers them)
+        from .editorial import cleanup
 
         cleanup.connect()
