@@ -26,13 +26,13 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import options
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .files import images
 from .flow import admission, dispatch, fallback, locks
 from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
-from .options import speech
+from .options import Mode, validate_model
+from .options.generation import GenerationOptions
 from .providers import provider_class
 from .signals import video_requested
 
@@ -174,25 +174,18 @@ def create_video_request(
     source: models.Model | None = None,
     field_name: str = "",
     last_frame: ImageSource | None = None,
-    prompt: str = "",
-    negative_prompt: str = "",
-    duration: int | str | None = None,
-    aspect_ratio: str | None = None,
-    mode: str | None = None,
-    sound: bool | None = None,
-    seed: int | None = None,
+    options: GenerationOptions | None = None,
     user: Any = None,
-    provider: str | None = None,
-    model: str | None = None,
-    language: str | None = None,
-    spoken_line: str = "",
-    speaker: str = "",
-    variants: int = 1,
     preset: Any = None,
     batch: VideoBatch | None = None,
     batch_index: int | None = None,
+    **fields: Any,
 ) -> VideoRequest:
     """Check the inputs, store the frames and queue a job. Raises ``InvalidInput``.
+
+    The generation options are ``options`` (a ``GenerationOptions``, checked when it was made);
+    keyword ``fields`` of the same names (``prompt=``, ``duration=``...) make one, or replace
+    those of ``options``.
 
     A job of a ``batch`` (at ``batch_index`` of its selection) is paid from the batch's
     reservation, which the budget already checked, instead of being checked on its own.
@@ -207,25 +200,17 @@ def create_video_request(
     ``variant_group``; the budget is checked for all of them at once and the first is returned
     (``variants_of(job)`` gives the group).
     """
-    defaults = kling_settings.DEFAULTS
-    duration = options.validate_duration(duration if duration is not None
-                                         else defaults["duration"])
-    aspect_ratio = options.validate_aspect_ratio(aspect_ratio or defaults["aspect_ratio"])
-    mode = options.validate_mode(mode or defaults["mode"])
-    sound = bool(defaults["sound"] if sound is None else sound)
-    prompt = options.validate_prompt(prompt, field="prompt")
-    language = options.validate_language(language)
-    count = options.validate_variants(variants)
-    prompt = speech.compose_prompt(prompt, spoken_line=spoken_line, language=language,
-                                   speaker=speaker)
-    if spoken_line.strip() and not sound:
-        raise InvalidInput(_("A spoken line needs sound; turn sound on."),
-                           code="speech_needs_sound", field="sound")
-    negative_prompt = options.validate_prompt(negative_prompt, field="negative_prompt")
+    if options is None:
+        options = GenerationOptions(**fields)
+    elif fields:
+        options = options.replace(**fields)
+    duration, aspect_ratio, mode = options.duration, options.aspect_ratio, options.mode
+    sound, language, count, seed = options.sound, options.language, options.variants, options.seed
+    prompt, negative_prompt = options.composed_prompt, options.negative_prompt
+    provider, model = options.provider, options.model
     # Provider options stay in _model_and_protocol (they hold the API key).
     default_model = _model_and_protocol(provider)[0] if provider else fallback.default_model()
-    model = options.validate_model(model or default_model, allowed=kling_settings.MODELS,
-                                   sound=sound)
+    model = validate_model(model or default_model, allowed=kling_settings.MODELS, sound=sound)
     features = fallback.wanted_features(last_frame=last_frame is not None, sound=sound)
     if provider:
         skipped: list[dict[str, Any]] = []
@@ -237,10 +222,10 @@ def create_video_request(
         raise InvalidInput(refusal["reason"], code="provider_unsupported_feature",
                            field="__all__")
     protocol = _model_and_protocol(provider)[1]
-    if mode != options.Mode.PRO and sound:
+    if mode != Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                            code="sound_needs_pro", field="mode")
-    if mode != options.Mode.PRO and last_frame is not None:
+    if mode != Mode.PRO and last_frame is not None:
         raise InvalidInput(_("A last frame needs the pro mode."),
                            code="last_frame_needs_pro", field="mode")
     if image is None:
