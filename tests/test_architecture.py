@@ -206,6 +206,60 @@ def test_the_wagtail_check_sees_wagtail_imports():
     assert "from wagtail import blocks" in source  # what the test above would refuse elsewhere
 
 
+RUN = 6
+
+
+def code_lines(path: Path) -> list[tuple[int, str]]:
+    """The lines that count for repetition: not blank, not a comment, not an import, not lone
+    punctuation; white space folded (as the ``duplicates`` tool reads them)."""
+    found = []
+    in_import = False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = " ".join(line.split())
+        if text.startswith(("import ", "from ")):
+            in_import = text.endswith("(")
+            continue
+        if in_import:
+            in_import = ")" not in text
+            continue
+        if not text or text.startswith("#") or not re.search(r"\w", text):
+            continue
+        found.append((number, text))
+    return found
+
+
+def repeated_runs(paths: list[Path], size: int = RUN, root: Path = PACKAGE) -> list[str]:
+    """Places where ``size`` identical lines in a row stand a second time."""
+    seen: dict[tuple[str, ...], tuple[Path, int]] = {}
+    found = []
+    for path in paths:
+        lines = code_lines(path)
+        last_end: dict[Path, int] = {}
+        for start in range(len(lines) - size + 1):
+            window = tuple(text for _, text in lines[start:start + size])
+            first = seen.setdefault(window, (path, lines[start][0]))
+            if first != (path, lines[start][0]) and lines[start][0] > last_end.get(first[0], 0):
+                where = f"{path.relative_to(root)}:{lines[start][0]}"
+                found.append(f"{where} repeats {first[0].relative_to(root)}:{first[1]}")
+                last_end[first[0]] = lines[start + size - 1][0]
+    return found
+
+
+def test_no_run_of_identical_lines_stands_twice():
+    """Six identical lines in two places are one function waiting to be written (migrations,
+    generated, are left out)."""
+    paths = [path for path in sorted(PACKAGE.rglob("*.py")) if "migrations" not in path.parts]
+    assert repeated_runs(paths) == []
+
+
+def test_a_repeated_run_would_be_found(tmp_path):
+    body = "".join(f"    value_{n} = compute({n})\n" for n in range(6))
+    one, two = tmp_path / "one.py", tmp_path / "two.py"
+    one.write_text(f"def f():\n{body}")
+    two.write_text(f"def g():\n    pass\n{body}")
+    assert repeated_runs([one, two], root=tmp_path) == ["two.py:3 repeats one.py:2"]
+
+
 def rooms_diagram(graph: dict[str, set[str]] | None = None) -> str:
     """The rooms, highest first, each with the rooms it really imports (read from the code)."""
     graph = import_graph() if graph is None else graph

@@ -14,6 +14,7 @@ the core never reads a provider's JSON.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,17 @@ from django.core.checks import CheckMessage
 
 from ..conf import Setting
 from ..exceptions import CallbackRefused
+
+
+def check_callback_time(timestamp: str, tolerance: float) -> None:
+    """Refuse a callback whose signed unix ``timestamp`` is missing or further than
+    ``tolerance`` seconds from now: a captured delivery cannot be replayed later."""
+    try:
+        age = abs(time.time() - int(timestamp))
+    except ValueError:
+        raise CallbackRefused(code="no timestamp") from None
+    if age > tolerance:
+        raise CallbackRefused(code="stale timestamp")
 
 
 @dataclass(frozen=True)

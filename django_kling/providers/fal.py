@@ -27,7 +27,15 @@ from django.utils.translation import gettext as _
 
 from ..conf import SETTING_NAME, Setting, kling_settings
 from ..exceptions import CallbackRefused, ProviderError
-from .base import GenerationInput, ImageInput, JobStatus, PollingProvider, Started, VideoOutput
+from .base import (
+    GenerationInput,
+    ImageInput,
+    JobStatus,
+    PollingProvider,
+    Started,
+    VideoOutput,
+    check_callback_time,
+)
 from .gateway.wire import parse_retry_after
 from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
 
@@ -200,12 +208,7 @@ class FalProvider(PollingProvider):
         user_id = headers.get("x-fal-webhook-user-id", "")
         timestamp = headers.get("x-fal-webhook-timestamp", "")
         signature = headers.get("x-fal-webhook-signature", "")
-        try:
-            age = abs(time.time() - int(timestamp))
-        except ValueError:
-            raise CallbackRefused(code="no timestamp") from None
-        if age > tolerance:
-            raise CallbackRefused(code="stale timestamp")
+        check_callback_time(timestamp, tolerance)
         try:
             sent_id = json.loads(body).get("request_id")
             raw_signature = bytes.fromhex(signature)

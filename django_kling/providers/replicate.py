@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +24,14 @@ from django.utils.translation import gettext as _
 
 from ..conf import SETTING_NAME, Setting
 from ..exceptions import CallbackRefused, ProviderError
-from .base import GenerationInput, JobStatus, PollingProvider, Started, VideoOutput
+from .base import (
+    GenerationInput,
+    JobStatus,
+    PollingProvider,
+    Started,
+    VideoOutput,
+    check_callback_time,
+)
 from .fal import data_uri
 from .gateway.wire import parse_retry_after
 from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
@@ -195,12 +201,7 @@ class ReplicateProvider(PollingProvider):
         ``webhook-id``, the same on every retry of one delivery."""
         webhook_id = headers.get("webhook-id", "")
         timestamp = headers.get("webhook-timestamp", "")
-        try:
-            age = abs(time.time() - int(timestamp))
-        except ValueError:
-            raise CallbackRefused(code="no timestamp") from None
-        if age > tolerance:
-            raise CallbackRefused(code="stale timestamp")
+        check_callback_time(timestamp, tolerance)
         try:
             expected = standard_signature(secret, webhook_id, timestamp, body)
         except (binascii.Error, ValueError):

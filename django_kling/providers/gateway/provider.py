@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
-from ..base import GenerationInput, JobStatus, Started, VideoProvider
+from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
 from ..bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
 from .body import build_body
 from .options import OPTIONS, check_credentials, check_options, oidc_token
@@ -183,12 +183,7 @@ class GatewayProvider(VideoProvider):
         timestamp, signatures = parse_signature_header(headers.get(SIGNATURE_HEADER, ""))
         if not signatures:
             raise CallbackRefused(code="no signature")
-        try:
-            age = abs(time.time() - int(timestamp))
-        except ValueError:
-            raise CallbackRefused(code="no timestamp") from None
-        if age > tolerance:
-            raise CallbackRefused(code="stale timestamp")
+        check_callback_time(timestamp, tolerance)
         expected = callback_signature(secret, timestamp, body)
         # Compare against every value (no early exit), each in constant time.
         if not sum(constant_time_compare(expected, sent) for sent in signatures):

@@ -29,7 +29,6 @@ ENDPOINT = "/fal-ai/kling-video/v2.6/pro/image-to-video"
 REQUEST = re.compile(r"^/fal-ai/kling-video/requests/([A-Za-z0-9_-]+)(/status)?$")
 JWKS = "/.well-known/jwks.json"
 USER_ID = "sandbox-user"
-BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 class FalError(Exception):
@@ -97,30 +96,16 @@ class FalRoutes:
         except FalError as error:
             self._send_json(error.status, {"detail": error.detail})
             return
-        body = json.dumps(answer).encode()
-        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
-            body = body[: max(1, len(body) // 2)]
-        self._send(200, body, "application/json")
+        self._send_answer(route, 200, answer)
 
     def _fal_faults(self, route: str) -> bool:
-        faults = self.sandbox.faults
-        slow = faults.take(route, ("slow",))
-        if slow is not None:
-            self.sandbox._stopping.wait(float(slow.params["seconds"]))
-        fault = faults.take(route, ("rate_limit", "server_error", "bad_gateway", "out_of_credit"))
-        if fault is None:
-            return False
-        if fault.name == "bad_gateway":
-            self._send(502, BAD_GATEWAY, "text/html")
-        elif fault.name == "rate_limit":
-            self._send_json(429, {"detail": "Rate limit exceeded."},
-                            {"retry-after": str(fault.params["retry_after"])})
-        elif fault.name == "out_of_credit":
-            self._send_json(403, {"detail": "User is locked. Reason: Exhausted balance. "
-                                            "Top up your balance at fal.ai/dashboard/billing."})
-        else:
-            self._send_json(500, {"detail": str(fault.params["message"])})
-        return True
+        return self._provider_faults(route, {
+            "rate_limit": lambda fault: (429, {"detail": "Rate limit exceeded."}),
+            "out_of_credit": lambda fault: (403, {
+                "detail": "User is locked. Reason: Exhausted balance. "
+                          "Top up your balance at fal.ai/dashboard/billing."}),
+            "server_error": lambda fault: (500, {"detail": str(fault.params["message"])}),
+        })
 
     def _fal_submit(self, raw: bytes, hook: str | None) -> dict[str, Any]:
         spec = parse_submit(raw)

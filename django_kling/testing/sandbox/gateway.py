@@ -37,11 +37,7 @@ class GatewayHandler(Handler):
     """Answers the gateway's routes for the ``Sandbox`` it belongs to."""
 
     def _reply(self, route: str, payload: Any, status: int = 200) -> None:
-        """A JSON answer, unless ``malformed_json`` is on: then half of it."""
-        body = json.dumps(payload).encode()
-        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
-            body = body[: max(1, len(body) // 2)]
-        self._send(status, body, "application/json")
+        self._send_answer(route, status, payload)
 
     def _early_faults(self, route: str, generation_id: str) -> bool:
         """Apply ``slow`` and the front-door faults; True when an answer was sent."""

@@ -7,11 +7,13 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 logger = logging.getLogger("django_kling.sandbox")
 
+BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"  # a proxy's page, not JSON
 MAX_BODY = 64 * 1024 * 1024  # two 10 MB images in base64 fit with room to spare
 
 
@@ -113,3 +115,33 @@ class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1 chunked framing; an empty chunk ends the body.
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+    # -- faults shared by the providers' routes ---------------------------------------------------
+
+    def _provider_faults(self, route: str,
+                         errors: Mapping[str, Callable[[Any], tuple[int, Any]]]) -> bool:
+        """Play the fault switched on for ``route``: ``slow`` delays and lets the route go on;
+        ``bad_gateway`` is a proxy's HTML page; the others are answered in the provider's own
+        shape, ``errors[name](fault) -> (status, payload)``. True when an answer was sent."""
+        faults = self.sandbox.faults
+        slow = faults.take(route, ("slow",))
+        if slow is not None:
+            self.sandbox._stopping.wait(float(slow.params["seconds"]))
+        fault = faults.take(route, ("bad_gateway", *errors))
+        if fault is None:
+            return False
+        if fault.name == "bad_gateway":
+            self._send(502, BAD_GATEWAY, "text/html")
+            return True
+        status, payload = errors[fault.name](fault)
+        retry = ({"retry-after": str(fault.params["retry_after"])} if fault.name == "rate_limit"
+                 else None)
+        self._send_json(status, payload, retry)
+        return True
+
+    def _send_answer(self, route: str, status: int, payload: Any) -> None:
+        """A JSON answer, unless ``malformed_json`` is on for ``route``: then half of it."""
+        body = json.dumps(payload).encode()
+        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
+            body = body[: max(1, len(body) // 2)]
+        self._send(status, body, "application/json")

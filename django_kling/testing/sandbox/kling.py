@@ -29,7 +29,6 @@ PREFIX = "/kling"
 CREATE = "/v1/videos/image2video"
 TASK = re.compile(r"^/v1/videos/image2video/([A-Za-z0-9_-]+)$")
 MODEL_NAME = "kling-v2-6"
-BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 class KlingError(Exception):
@@ -73,30 +72,17 @@ class KlingRoutes:
         except KlingError as error:
             self._send_json(error.status, error.body())
             return
-        body = json.dumps({"code": 0, "message": "SUCCEED", "request_id": secrets.token_hex(8),
-                           "data": answer}).encode()
-        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
-            body = body[: max(1, len(body) // 2)]
-        self._send(200, body, "application/json")
+        self._send_answer(route, 200, {"code": 0, "message": "SUCCEED",
+                                       "request_id": secrets.token_hex(8), "data": answer})
 
     def _kling_faults(self, route: str) -> bool:
-        faults = self.sandbox.faults
-        slow = faults.take(route, ("slow",))
-        if slow is not None:
-            self.sandbox._stopping.wait(float(slow.params["seconds"]))
-        fault = faults.take(route, ("rate_limit", "server_error", "bad_gateway", "out_of_credit"))
-        if fault is None:
-            return False
-        if fault.name == "bad_gateway":
-            self._send(502, BAD_GATEWAY, "text/html")
-        elif fault.name == "rate_limit":
-            self._send_json(429, KlingError(429, 1302, "Rate limit exceeded.").body(),
-                            {"retry-after": str(fault.params["retry_after"])})
-        elif fault.name == "out_of_credit":
-            self._send_json(429, KlingError(429, 1102, "Resource pack exhausted.").body())
-        else:
-            self._send_json(500, KlingError(500, 5000, str(fault.params["message"])).body())
-        return True
+        return self._provider_faults(route, {
+            "rate_limit": lambda fault: (429, KlingError(429, 1302, "Rate limit exceeded.").body()),
+            "out_of_credit": lambda fault: (
+                429, KlingError(429, 1102, "Resource pack exhausted.").body()),
+            "server_error": lambda fault: (
+                500, KlingError(500, 5000, str(fault.params["message"])).body()),
+        })
 
     def _kling_auth(self) -> None:
         scheme, _, token = (self.headers.get("authorization") or "").partition(" ")

@@ -30,7 +30,6 @@ PREFIX = "/replicate"
 CREATE = "/v1/models/kwaivgi/kling-v2.6/predictions"
 PREDICTION = re.compile(r"^/v1/predictions/([A-Za-z0-9_-]+)$")
 WEBHOOK_KEY_PATH = "/v1/webhooks/default/secret"  # noqa: S105 (a URL path)
-BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 class ReplicateError(Exception):
@@ -81,30 +80,16 @@ class ReplicateRoutes:
         except ReplicateError as error:
             self._send_json(error.status, error.body())
             return
-        body = json.dumps(answer).encode()
-        if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
-            body = body[: max(1, len(body) // 2)]
-        self._send(status, body, "application/json")
+        self._send_answer(route, status, answer)
 
     def _replicate_faults(self, route: str) -> bool:
-        faults = self.sandbox.faults
-        slow = faults.take(route, ("slow",))
-        if slow is not None:
-            self.sandbox._stopping.wait(float(slow.params["seconds"]))
-        fault = faults.take(route, ("rate_limit", "server_error", "bad_gateway", "out_of_credit"))
-        if fault is None:
-            return False
-        if fault.name == "bad_gateway":
-            self._send(502, BAD_GATEWAY, "text/html")
-        elif fault.name == "rate_limit":
-            self._send_json(429, ReplicateError(429, "Request was throttled.").body(),
-                            {"retry-after": str(fault.params["retry_after"])})
-        elif fault.name == "out_of_credit":
-            self._send_json(402, ReplicateError(
-                402, "You have insufficient credit to run this model.").body())
-        else:
-            self._send_json(500, ReplicateError(500, str(fault.params["message"])).body())
-        return True
+        return self._provider_faults(route, {
+            "rate_limit": lambda fault: (429, ReplicateError(429, "Request was throttled.").body()),
+            "out_of_credit": lambda fault: (402, ReplicateError(
+                402, "You have insufficient credit to run this model.").body()),
+            "server_error": lambda fault: (
+                500, ReplicateError(500, str(fault.params["message"])).body()),
+        })
 
     def _replicate_create(self, raw: bytes) -> dict[str, Any]:
         spec, hook = parse_prediction(raw)
