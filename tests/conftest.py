@@ -153,6 +153,29 @@ def wait_for_end(job, timeout: float = 60.0):
 
 
 @pytest.fixture
+def hooks(settings, live_server, sandbox):
+    """Callbacks on: the app's webhook URL is the live server, its fallback poll 30 s away."""
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": live_server.url,
+                             "WEBHOOK_POLL_INTERVAL": 30}
+    return live_server
+
+
+def finished_by_callback(sandbox, image: bytes, provider: str | None = None):
+    """A job of ``provider`` that the sandbox's callback ends, long before the 30 s fallback
+    poll (the ``hooks`` fixture must be on)."""
+    from django_kling.jobs import create_video_request
+    from django_kling.models import Status
+
+    sandbox.delay = 0.5
+    started = time.monotonic()
+    extra = {"provider": provider} if provider else {}
+    job = wait_for_end(create_video_request(image, **extra), timeout=20)
+    assert job.status == Status.SUCCEEDED, job.error_message
+    assert time.monotonic() - started < 15
+    return job
+
+
+@pytest.fixture
 def make_image() -> Callable[..., bytes]:
     def make(width: int = 640, height: int = 360, color=(200, 40, 40), fmt: str = "PNG",
              **save) -> bytes:

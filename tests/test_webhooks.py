@@ -14,25 +14,13 @@ from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.providers.gateway import SIGNATURE_HEADER, callback_signature
 
-from .conftest import wait_for_end
+from .conftest import finished_by_callback
 
 BODY = b'{"type":"video.generation.completed","jobId":"job_x"}'
 
 
-@pytest.fixture
-def hooks(settings, live_server, sandbox):
-    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "WEBHOOK_URL": live_server.url,
-                             "WEBHOOK_POLL_INTERVAL": 30}
-    return live_server
-
-
 def test_a_webhook_finishes_the_job_with_two_calls(worker, hooks, sandbox, make_image):
-    sandbox.delay = 0.5
-    started = time.monotonic()
-    job = wait_for_end(create_video_request(make_image()), timeout=20)
-    assert job.status == Status.SUCCEEDED
-    # Long before the 30 s fallback poll: the callback triggered the only status call.
-    assert time.monotonic() - started < 15
+    job = finished_by_callback(sandbox, make_image())
     api_calls = [c.path for c in sandbox.calls if not c.path.startswith("/files/")]
     assert api_calls == ["/v4/ai/video-model/start", "/v4/ai/video-model/status"]
     (delivery,) = sandbox.webhooks

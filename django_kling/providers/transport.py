@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -46,39 +47,27 @@ class JsonTransport:
              error_from: Callable[[httpx.Response], ProviderError]) -> Any:
         """The parsed JSON answer of one call, or a ``ProviderError``."""
         content = None if body is None else json.dumps(body).encode()
-        try:
-            with self.client.stream(method, url, headers={**IDENTITY, **headers},
-                                    content=content) as response:
-                if response.status_code >= 300:
-                    try:
-                        raw = read_capped(response, ERROR_CAP)
-                    except UnacceptableBody:
-                        raw = b""
-                    # The provider reads its own error shape from a response that holds the
-                    # capped body (never an unbounded or encoded one).
-                    kept = {name: value for name, value in response.headers.items()
-                            if name.lower() in ("retry-after", "retry-after-ms")}
-                    raise error_from(httpx.Response(response.status_code, headers=kept,
-                                                    content=raw))
-                raw = read_capped(response, ANSWER_CAP)
-        except UnacceptableBody as exc:
-            error = self.bad_response(f"the answer is {exc}")
-            error.retryable = False
-            raise error from None
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # No connection, so nothing was sent: another provider may take the job.
-            error = self.transport_error("provider_unreachable", "could not be reached", exc)
-            error.fallback = True
-            raise error from None
-        except httpx.TimeoutException as exc:
-            raise self.transport_error("provider_timeout", "timed out", exc) from None
-        except httpx.TransportError as exc:
-            raise self.transport_error("provider_unreachable", "could not be reached",
-                                       exc) from None
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise self.bad_response("the answer is not valid JSON") from None
+        with connection_errors(self.transport_error):
+            try:
+                with self.client.stream(method, url, headers={**IDENTITY, **headers},
+                                        content=content) as response:
+                    if response.status_code >= 300:
+                        try:
+                            raw = read_capped(response, ERROR_CAP)
+                        except UnacceptableBody:
+                            raw = b""
+                        # The provider reads its own error shape from a response that holds the
+                        # capped body (never an unbounded or encoded one).
+                        kept = {name: value for name, value in response.headers.items()
+                                if name.lower() in ("retry-after", "retry-after-ms")}
+                        raise error_from(httpx.Response(response.status_code, headers=kept,
+                                                        content=raw))
+                    raw = read_capped(response, ANSWER_CAP)
+            except UnacceptableBody as exc:
+                error = self.bad_response(f"the answer is {exc}")
+                error.retryable = False
+                raise error from None
+        return parse_json(raw, self.bad_response)
 
     def call_returned_url(self, method: str, url: str, *, authorization: str, body: Any = None,
                           error_from: Callable[[httpx.Response], ProviderError]) -> Any:
@@ -115,3 +104,27 @@ def retryable_status(status: int) -> bool:
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+@contextmanager
+def connection_errors(
+        transport_error: Callable[[str, str, Exception], ProviderError]) -> Iterator[None]:
+    """httpx's failures as ``ProviderError``s. Only a connection never made may fall back:
+    a timeout or a cut connection after the request went out may have started (and billed) a job."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        error = transport_error("provider_unreachable", "could not be reached", exc)
+        error.fallback = True
+        raise error from None
+    except httpx.TimeoutException as exc:
+        raise transport_error("provider_timeout", "timed out", exc) from None
+    except httpx.TransportError as exc:
+        raise transport_error("provider_unreachable", "could not be reached", exc) from None
+
+
+def parse_json(raw: bytes, bad_response: Callable[[str], ProviderError]) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_response("the answer is not valid JSON") from None

@@ -23,6 +23,7 @@ from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
 from ..bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
+from ..transport import connection_errors, parse_json
 from .body import build_body
 from .options import OPTIONS, check_credentials, check_options, oidc_token
 from .wire import (
@@ -231,35 +232,24 @@ class GatewayProvider(VideoProvider):
 
     def _post_json(self, path: str, body: dict[str, Any], *, model: str = "",
                    extra_headers=None) -> Any:
-        try:
-            with self._client.stream(
-                "POST",
-                self.base_url + path,
-                headers=self.headers({**IDENTITY, **(extra_headers or {})}, model=model),
-                content=json.dumps(body).encode(),
-            ) as response:
-                if response.status_code >= 300:
-                    error = self.error_from_response(response, self._read_error(response))
-                    # An error answer means the gateway took no job (fallback: start only).
-                    error.fallback = response.status_code == 429 or response.status_code >= 500
-                    raise error
-                raw = read_capped(response, self.answer_cap)
-        except UnacceptableBody as exc:
-            raise self._unacceptable(exc) from None
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # No connection, so nothing was sent: another provider may take the job.
-            error = self._transport_error("provider_unreachable", "could not be reached", exc)
-            error.fallback = True
-            raise error from None
-        except httpx.TimeoutException as exc:
-            raise self._transport_error("provider_timeout", "timed out", exc) from None
-        except httpx.TransportError as exc:
-            raise self._transport_error("provider_unreachable", "could not be reached",
-                                        exc) from None
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise self._bad_response("the answer is not valid JSON") from None
+        with connection_errors(self._transport_error):
+            try:
+                with self._client.stream(
+                    "POST",
+                    self.base_url + path,
+                    headers=self.headers({**IDENTITY, **(extra_headers or {})}, model=model),
+                    content=json.dumps(body).encode(),
+                ) as response:
+                    status = response.status_code
+                    if status >= 300:
+                        error = self.error_from_response(response, self._read_error(response))
+                        # An error answer means the gateway took no job (fallback: start only).
+                        error.fallback = status == 429 or status >= 500
+                        raise error
+                    raw = read_capped(response, self.answer_cap)
+            except UnacceptableBody as exc:
+                raise self._unacceptable(exc) from None
+        return parse_json(raw, self._bad_response)
 
     def _read_error(self, response: httpx.Response) -> bytes:
         # An error body is a short JSON object; a larger or encoded one is "unreadable".

@@ -19,8 +19,9 @@ import json
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
+from .http import Refusal
 from .jobs import Job
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
@@ -29,12 +30,22 @@ ENDPOINT = "/fal-ai/kling-video/v2.6/pro/image-to-video"
 REQUEST = re.compile(r"^/fal-ai/kling-video/requests/([A-Za-z0-9_-]+)(/status)?$")
 JWKS = "/.well-known/jwks.json"
 USER_ID = "sandbox-user"
+FAULT_ANSWERS = {
+    "rate_limit": lambda fault: (429, {"detail": "Rate limit exceeded."}),
+    "out_of_credit": lambda fault: (403, {
+        "detail": "User is locked. Reason: Exhausted balance. "
+                  "Top up your balance at fal.ai/dashboard/billing."}),
+    "server_error": lambda fault: (500, {"detail": str(fault.params["message"])}),
+}
 
 
-class FalError(Exception):
+class FalError(Refusal):
     def __init__(self, status: int, detail: Any) -> None:
         super().__init__(str(detail))
         self.status, self.detail = status, detail
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
 
 
 def signing_key(sandbox: Any) -> Any:
@@ -71,41 +82,23 @@ class FalRoutes:
     sandbox: Any
 
     def _fal_request(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        path = parts.path[len(PREFIX):]
-        raw = self._read_body() if method == "POST" else b""
-        self.sandbox._record(method, parts.path, self.headers, raw or b"")
-        if method == "GET" and path == JWKS:
-            self._send_json(200, jwks(self.sandbox))
-            return
-        route = "fal.start" if method == "POST" else "fal.status"
-        try:
-            if self._fal_faults(route):
-                return
-            if (self.headers.get("authorization") or "") != f"Key {self.sandbox.api_key}":
-                raise FalError(401, "Invalid or missing key.")
-            match = REQUEST.match(path)
-            if method == "POST" and path == ENDPOINT:
-                hook = (parse_qs(parts.query).get("fal_webhook") or [None])[0]
-                answer = self._fal_submit(raw or b"", hook)
-            elif method == "GET" and match:
-                job = self._fal_job(match.group(1))
-                answer = self._fal_status(job) if match.group(2) else self._fal_result(job)
-            else:
-                raise FalError(404, f"No route for {method} {parts.path}.")
-        except FalError as error:
-            self._send_json(error.status, {"detail": error.detail})
-            return
-        self._send_answer(route, 200, answer)
+        self._provider_request(method, prefix=PREFIX, provider="fal", answer=self._fal_answer,
+                               errors=FAULT_ANSWERS, unfaulted=(JWKS,))
 
-    def _fal_faults(self, route: str) -> bool:
-        return self._provider_faults(route, {
-            "rate_limit": lambda fault: (429, {"detail": "Rate limit exceeded."}),
-            "out_of_credit": lambda fault: (403, {
-                "detail": "User is locked. Reason: Exhausted balance. "
-                          "Top up your balance at fal.ai/dashboard/billing."}),
-            "server_error": lambda fault: (500, {"detail": str(fault.params["message"])}),
-        })
+    def _fal_answer(self, path: str, query: str, raw: bytes) -> tuple[int, Any]:
+        method = self.command
+        if method == "GET" and path == JWKS:
+            return 200, jwks(self.sandbox)
+        if (self.headers.get("authorization") or "") != f"Key {self.sandbox.api_key}":
+            raise FalError(401, "Invalid or missing key.")
+        match = REQUEST.match(path)
+        if method == "POST" and path == ENDPOINT:
+            hook = (parse_qs(query).get("fal_webhook") or [None])[0]
+            return 200, self._fal_submit(raw, hook)
+        if method == "GET" and match:
+            job = self._fal_job(match.group(1))
+            return 200, self._fal_status(job) if match.group(2) else self._fal_result(job)
+        raise FalError(404, f"No route for {method} {PREFIX}{path}.")
 
     def _fal_submit(self, raw: bytes, hook: str | None) -> dict[str, Any]:
         spec = parse_submit(raw)
@@ -119,11 +112,7 @@ class FalRoutes:
                 "queue_position": 0}
 
     def _fal_job(self, request_id: str) -> Job:
-        with self.sandbox._lock:
-            job = self.sandbox._jobs.get(request_id)
-        if job is None or job.provider != "fal":
-            raise FalError(404, "Request not found.")
-        return job
+        return self._provider_job(request_id, "fal", FalError(404, "Request not found."))
 
     def _fal_status(self, job: Job) -> dict[str, Any]:
         if job.outcome is None:

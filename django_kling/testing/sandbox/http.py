@@ -10,11 +10,22 @@ import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 logger = logging.getLogger("django_kling.sandbox")
 
 BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"  # a proxy's page, not JSON
 MAX_BODY = 64 * 1024 * 1024  # two 10 MB images in base64 fit with room to spare
+
+
+
+class Refusal(Exception):
+    """An error answer of a provider's route, in that provider's shape (``body()``)."""
+
+    status: int
+
+    def body(self) -> Any:
+        raise NotImplementedError
 
 
 class Server(ThreadingHTTPServer):
@@ -145,3 +156,36 @@ class Handler(BaseHTTPRequestHandler):
         if self.sandbox.faults.take(route, ("malformed_json",)) is not None:
             body = body[: max(1, len(body) // 2)]
         self._send(status, body, "application/json")
+
+    def _provider_request(self, method: str, *, prefix: str, provider: str,
+                          answer: Callable[[str, str, bytes], tuple[int, Any]],
+                          errors: Mapping[str, Callable[[Any], tuple[int, Any]]],
+                          unfaulted: tuple[str, ...] = ()) -> None:
+        """One call to a provider's route: recorded, its switched-on fault played (not on the
+        ``unfaulted`` paths), then ``answer(path, query, body) -> (status, payload)``; a
+        ``Refusal`` it raises is sent as the provider's error answer."""
+        parts = urlsplit(self.path)
+        path = parts.path[len(prefix):]
+        raw = (self._read_body() if method == "POST" else b"") or b""
+        self.sandbox._record(method, parts.path, self.headers, raw)
+        route = f"{provider}.start" if method == "POST" else f"{provider}.status"
+        faulted = path not in unfaulted
+        try:
+            if faulted and self._provider_faults(route, errors):
+                return
+            status, payload = answer(path, parts.query, raw)
+        except Refusal as error:
+            self._send_json(error.status, error.body())
+            return
+        if faulted:
+            self._send_answer(route, status, payload)
+        else:
+            self._send_json(status, payload)
+
+    def _provider_job(self, job_id: str, provider: str, refusal: Refusal) -> Any:
+        """The sandbox's job ``job_id`` of ``provider``; ``refusal`` raised when there is none."""
+        with self.sandbox._lock:
+            job = self.sandbox._jobs.get(job_id)
+        if job is None or job.provider != provider:
+            raise refusal
+        return job

@@ -20,8 +20,9 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
+from .http import Refusal
 from .jobs import Job
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
@@ -29,9 +30,15 @@ PREFIX = "/kling"
 CREATE = "/v1/videos/image2video"
 TASK = re.compile(r"^/v1/videos/image2video/([A-Za-z0-9_-]+)$")
 MODEL_NAME = "kling-v2-6"
+FAULT_ANSWERS = {
+    "rate_limit": lambda fault: (429, KlingError(429, 1302, "Rate limit exceeded.").body()),
+    "out_of_credit": lambda fault: (429, KlingError(429, 1102, "Resource pack exhausted.").body()),
+    "server_error": lambda fault: (
+        500, KlingError(500, 5000, str(fault.params["message"])).body()),
+}
 
 
-class KlingError(Exception):
+class KlingError(Refusal):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -51,38 +58,23 @@ class KlingRoutes:
     sandbox: Any
 
     def _kling_request(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        path = parts.path[len(PREFIX):]
-        raw = self._read_body() if method == "POST" else b""
-        self.sandbox._record(method, parts.path, self.headers, raw or b"")
-        route = "kling.start" if method == "POST" else "kling.status"
-        try:
-            if self._kling_faults(route):
-                return
-            self._kling_auth()
-            if method == "POST" and path == CREATE:
-                answer = self._kling_create(raw or b"")
-            elif method == "GET" and path == CREATE:
-                keys = parse_qs(parts.query).get("external_task_id") or [""]
-                answer = self._kling_find(keys[0])
-            elif method == "GET" and TASK.match(path):
-                answer = self._kling_task(self._kling_job(TASK.match(path).group(1)))
-            else:
-                raise KlingError(404, 1202, f"No route for {method} {parts.path}.")
-        except KlingError as error:
-            self._send_json(error.status, error.body())
-            return
-        self._send_answer(route, 200, {"code": 0, "message": "SUCCEED",
-                                       "request_id": secrets.token_hex(8), "data": answer})
+        self._provider_request(method, prefix=PREFIX, provider="kling", answer=self._kling_answer,
+                               errors=FAULT_ANSWERS)
 
-    def _kling_faults(self, route: str) -> bool:
-        return self._provider_faults(route, {
-            "rate_limit": lambda fault: (429, KlingError(429, 1302, "Rate limit exceeded.").body()),
-            "out_of_credit": lambda fault: (
-                429, KlingError(429, 1102, "Resource pack exhausted.").body()),
-            "server_error": lambda fault: (
-                500, KlingError(500, 5000, str(fault.params["message"])).body()),
-        })
+    def _kling_answer(self, path: str, query: str, raw: bytes) -> tuple[int, Any]:
+        method = self.command
+        self._kling_auth()
+        if method == "POST" and path == CREATE:
+            answer = self._kling_create(raw)
+        elif method == "GET" and path == CREATE:
+            keys = parse_qs(query).get("external_task_id") or [""]
+            answer = self._kling_find(keys[0])
+        elif method == "GET" and TASK.match(path):
+            answer = self._kling_task(self._kling_job(TASK.match(path).group(1)))
+        else:
+            raise KlingError(404, 1202, f"No route for {method} {PREFIX}{path}.")
+        return 200, {"code": 0, "message": "SUCCEED", "request_id": secrets.token_hex(8),
+                     "data": answer}
 
     def _kling_auth(self) -> None:
         scheme, _, token = (self.headers.get("authorization") or "").partition(" ")
@@ -119,11 +111,7 @@ class KlingRoutes:
         return self._kling_task(job)
 
     def _kling_job(self, task_id: str) -> Job:
-        with self.sandbox._lock:
-            job = self.sandbox._jobs.get(task_id)
-        if job is None or job.provider != "kling":
-            raise KlingError(404, 1203, "Task not found.")
-        return job
+        return self._provider_job(task_id, "kling", KlingError(404, 1203, "Task not found."))
 
     def _kling_task(self, job: Job) -> dict[str, Any]:
         """The task object, as the query answers it and the callback sends it."""

@@ -21,8 +21,8 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
+from .http import Refusal
 from .jobs import Job
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
@@ -32,13 +32,21 @@ PREDICTION = re.compile(r"^/v1/predictions/([A-Za-z0-9_-]+)$")
 WEBHOOK_KEY_PATH = "/v1/webhooks/default/secret"  # noqa: S105 (a URL path)
 
 
-class ReplicateError(Exception):
+class ReplicateError(Refusal):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status, self.detail = status, detail
 
     def body(self) -> dict[str, Any]:
         return {"title": "Error", "detail": self.detail, "status": self.status}
+
+
+FAULT_ANSWERS = {
+    "rate_limit": lambda fault: (429, ReplicateError(429, "Request was throttled.").body()),
+    "out_of_credit": lambda fault: (402, ReplicateError(
+        402, "You have insufficient credit to run this model.").body()),
+    "server_error": lambda fault: (500, ReplicateError(500, str(fault.params["message"])).body()),
+}
 
 
 def signature_headers(secret: str, body: bytes) -> dict[str, str]:
@@ -57,39 +65,23 @@ class ReplicateRoutes:
     sandbox: Any
 
     def _replicate_request(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        path = parts.path[len(PREFIX):]
-        raw = self._read_body() if method == "POST" else b""
-        self.sandbox._record(method, parts.path, self.headers, raw or b"")
-        route = "replicate.start" if method == "POST" else "replicate.status"
-        try:
-            if path != WEBHOOK_KEY_PATH and self._replicate_faults(route):
-                return
-            token = self.headers.get("authorization") or ""
-            if not hmac.compare_digest(token.encode(), f"Bearer {self.sandbox.api_key}".encode()):
-                raise ReplicateError(401, "You did not pass a valid authentication token")
-            match = PREDICTION.match(path)
-            if method == "POST" and path == CREATE:
-                status, answer = 201, self._replicate_create(raw or b"")
-            elif method == "GET" and match:
-                status, answer = 200, self._prediction(self._replicate_job(match.group(1)))
-            elif method == "GET" and path == WEBHOOK_KEY_PATH:
-                status, answer = 200, {"key": self.sandbox.replicate_webhook_secret}
-            else:
-                raise ReplicateError(404, f"No route for {method} {parts.path}.")
-        except ReplicateError as error:
-            self._send_json(error.status, error.body())
-            return
-        self._send_answer(route, status, answer)
+        self._provider_request(method, prefix=PREFIX, provider="replicate",
+                               answer=self._replicate_answer, errors=FAULT_ANSWERS,
+                               unfaulted=(WEBHOOK_KEY_PATH,))
 
-    def _replicate_faults(self, route: str) -> bool:
-        return self._provider_faults(route, {
-            "rate_limit": lambda fault: (429, ReplicateError(429, "Request was throttled.").body()),
-            "out_of_credit": lambda fault: (402, ReplicateError(
-                402, "You have insufficient credit to run this model.").body()),
-            "server_error": lambda fault: (
-                500, ReplicateError(500, str(fault.params["message"])).body()),
-        })
+    def _replicate_answer(self, path: str, query: str, raw: bytes) -> tuple[int, Any]:
+        method = self.command
+        token = self.headers.get("authorization") or ""
+        if not hmac.compare_digest(token.encode(), f"Bearer {self.sandbox.api_key}".encode()):
+            raise ReplicateError(401, "You did not pass a valid authentication token")
+        match = PREDICTION.match(path)
+        if method == "POST" and path == CREATE:
+            return 201, self._replicate_create(raw)
+        if method == "GET" and match:
+            return 200, self._prediction(self._replicate_job(match.group(1)))
+        if method == "GET" and path == WEBHOOK_KEY_PATH:
+            return 200, {"key": self.sandbox.replicate_webhook_secret}
+        raise ReplicateError(404, f"No route for {method} {PREFIX}{path}.")
 
     def _replicate_create(self, raw: bytes) -> dict[str, Any]:
         spec, hook = parse_prediction(raw)
@@ -106,11 +98,8 @@ class ReplicateRoutes:
         return self._prediction(job, with_faults=False)
 
     def _replicate_job(self, prediction_id: str) -> Job:
-        with self.sandbox._lock:
-            job = self.sandbox._jobs.get(prediction_id)
-        if job is None or job.provider != "replicate":
-            raise ReplicateError(404, "Prediction not found.")
-        return job
+        return self._provider_job(prediction_id, "replicate",
+                                  ReplicateError(404, "Prediction not found."))
 
     def _prediction(self, job: Job, *, with_faults: bool = True) -> dict[str, Any]:
         if job.outcome is None and with_faults:
