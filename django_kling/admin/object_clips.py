@@ -12,6 +12,7 @@ from django.http import QueryDict
 
 from ..jobs import create_video_request, variants_of
 from ..models import VideoRequest
+from ..options.generation import GenerationOptions
 from ..video_presets import FieldFormatter, template_fields
 from .forms import BatchOptionsForm
 
@@ -23,19 +24,15 @@ def queue_object(source: models.Model, field_name: str, user: Any, shared: dict[
     preset = shared.get("preset")
     formats = (preset.format_list() if preset is not None and len(preset.format_list()) > 1
                else [shared["aspect_ratio"]])
+    chosen = GenerationOptions.from_mapping(
+        {**shared, "prompt": prompt, "language": "", "variants": shared.get("variants") or 1})
     queued: list[VideoRequest] = []
     for aspect_ratio in formats:
         for language in shared.get("languages") or [""]:
-            job = create_video_request(
-                source=source, field_name=field_name, user=user, prompt=prompt,
-                negative_prompt=shared["negative_prompt"], last_frame=last_frame,
-                duration=shared["duration"], aspect_ratio=aspect_ratio,
-                mode=shared["mode"], sound=shared["sound"],
-                model=shared["model"] or None, language=language,
-                spoken_line=_line_for(source, shared, language),
-                speaker=shared.get("speaker", ""),
-                variants=shared.get("variants") or 1, preset=preset,
-            )
+            options = chosen.replace(aspect_ratio=aspect_ratio, language=language,
+                                     spoken_line=_line_for(source, shared, language))
+            job = create_video_request(source=source, field_name=field_name, user=user,
+                                       last_frame=last_frame, preset=preset, options=options)
             queued.extend(variants_of(job))
     return queued
 

@@ -35,6 +35,7 @@ from ..jobs import (
     retry_video_request,
 )
 from ..models import Status, VideoBatch, VideoRequest
+from ..options.generation import GenerationOptions
 from ..video_presets import FieldFormatter, VideoPreset, template_fields
 
 logger = logging.getLogger("django_kling.editorial.batches")
@@ -176,7 +177,8 @@ def _create_one(batch: VideoBatch, index: int, objects: dict[str, models.Model])
     preset = VideoPreset.objects.filter(pk=preset_pk).first() if preset_pk else None
     try:
         create_video_request(source=obj, field_name=batch.field_name, user=batch.created_by,
-                             batch=batch, batch_index=index, preset=preset, **options)
+                             batch=batch, batch_index=index, preset=preset,
+                             options=GenerationOptions.from_mapping(options))
     except IntegrityError:  # another worker made this place's job meanwhile
         logger.info("batch %s: place %s already has its job", batch.pk, index)
 

@@ -16,6 +16,7 @@ from django.db import models
 from ..jobs import ImageSource, create_video_request, variants_of
 from ..models import VideoRequest
 from ..options import validate_language
+from ..options.generation import GenerationOptions
 from ..video_presets import VideoPreset
 
 
@@ -42,16 +43,13 @@ def create_preset_requests(
     ``InvalidInput`` reaches the caller.
     """
     chosen = list(dict.fromkeys(validate_language(language) for language in languages)) or [""]
-    filled = []
-    for language in chosen:
-        options = preset.options_for(source, language=language)
-        options.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
-        filled.append(options)
+    filled = [GenerationOptions.from_mapping(preset.options_for(source, language=language))
+              .overlaid(overrides) for language in chosen]
     jobs: list[VideoRequest] = []
     for aspect in list(formats or ()) or preset.format_list():
         for options in filled:
-            first = create_video_request(image, source=source, field_name=field_name,
-                                         aspect_ratio=aspect, variants=variants,
-                                         **options, **common)
+            first = create_video_request(
+                image, source=source, field_name=field_name, preset=preset,
+                options=options.replace(aspect_ratio=aspect, variants=variants), **common)
             jobs.extend(variants_of(first))
     return jobs

@@ -14,6 +14,7 @@ from ...exceptions import InvalidInput
 from ...jobs import create_video_request, resolve_source, variants_of
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, LANGUAGES, MAX_VARIANTS, MODES
+from ...options.generation import GenerationOptions
 from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
 from ...video_presets import VideoPreset
@@ -102,17 +103,20 @@ class Command(KlingCommand):
         if options["preset"]:
             preset = self.preset(options["preset"])
             overrides = {name: common.pop(name) for name in
-                         ("prompt", "negative_prompt", "duration", "mode", "sound", "model")}
+                         ("prompt", "negative_prompt", "duration", "mode", "sound", "model",
+                          "seed", "provider")}
             if options["spoken_line"]:
                 overrides["spoken_line"] = options["spoken_line"]
             formats = [options["aspect_ratio"]] if options["aspect_ratio"] else None
             return create_preset_requests(preset, languages=[options["language"]],
                                           variants=options["variants"], formats=formats,
                                           overrides=overrides, **source, **common)
-        first = create_video_request(**source, **common, aspect_ratio=options["aspect_ratio"],
-                                     language=options["language"],
-                                     spoken_line=options["spoken_line"],
-                                     variants=options["variants"])
+        last_frame = common.pop("last_frame")
+        chosen = GenerationOptions(**common, aspect_ratio=options["aspect_ratio"],
+                                   language=options["language"],
+                                   spoken_line=options["spoken_line"],
+                                   variants=options["variants"])
+        first = create_video_request(**source, last_frame=last_frame, options=chosen)
         return list(variants_of(first))
 
     def batch(self, options: dict[str, Any]) -> None:
