@@ -88,6 +88,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_POLL_INTERVAL", 25.0, "Upper bound of the back-off between status calls "
             "(pending answers and transient errors)."),
     Setting(
+        "POLL_PLAN",
+        {"MIN_SAMPLES": 5, "WINDOW": 64, "CALLS": 8, "MIN_GAP": 1.0, "REPLAN": 8},
+        "Status calls placed where jobs of the same provider, model, mode and duration ended "
+        "before: after MIN_SAMPLES such jobs (of the last WINDOW), checks go where completions "
+        "are likely, expecting at most CALLS status calls per job, never closer than MIN_GAP "
+        "seconds nor further apart than MAX_POLL_INTERVAL; the plan is made again after REPLAN "
+        "more jobs. Until then, and past the plan's end, FIRST_CHECK and the back-off apply. "
+        "Not used while a webhook is expected.",
+    ),
+    Setting(
         "SCHEDULER",
         {"THREADS": 8, "BATCH": 200, "TICK": 1.0, "LEASE": 120.0},
         "The polling scheduler each worker runs: status calls at once (THREADS), jobs claimed "
@@ -280,7 +290,7 @@ class KlingSettings:
         if name not in self.user_settings:
             return default
         value = self.user_settings[name]
-        if name in ("DEFAULTS", "BUDGET", "SCHEDULER"):
+        if name in ("DEFAULTS", "BUDGET", "SCHEDULER", "POLL_PLAN"):
             return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):

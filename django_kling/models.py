@@ -296,6 +296,8 @@ class VideoRequest(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     enqueued_at = models.DateTimeField(_("enqueued"), null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True, editable=False)
+    #: The last status answer that said "still running" (where the job's end is looked for).
+    checked_at = models.DateTimeField(_("last checked"), null=True, blank=True, editable=False)
     next_check_at = models.DateTimeField(_("next check"), null=True, blank=True,
                                          editable=False, db_index=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True, editable=False)
@@ -390,5 +392,6 @@ class BudgetLock(models.Model):
 
 # Defined in their own modules (a preset and a batch are concepts of their own); imported here
 # so that Django finds them.
+from .completion_times import CompletionTimes  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch  # noqa: E402, F401
 from .video_presets import VideoPreset  # noqa: E402, F401

@@ -51,6 +51,15 @@ def _default_language_after_each_test() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _no_learned_plans_across_tests() -> Iterator[None]:
+    """Each test starts with no cached check plan (their rows are gone with the test's data)."""
+    yield
+    from django_kling.flow import completions
+
+    completions.forget()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[Sandbox]:
     from django_kling.testing.sandbox import Sandbox

@@ -28,7 +28,7 @@ from ..files.storage import discard_files
 from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
-from . import admission, callbacks, fallback, polling
+from . import admission, callbacks, completions, fallback, polling
 from .exchange import generation_input, report_fields, url_of
 
 logger = logging.getLogger("django_kling.flow.pipeline")
@@ -182,13 +182,15 @@ def poll_claimed(job: VideoRequest, *, forced: bool = False,
         return _retry_or_fail(job, exc, "poll", None)
     polls = job.poll_count + 1
     if status.state == "pending":
+        now = timezone.now()
         if forced:  # an early nudge: the scheduled polls carry on as they were
-            update_fields(job, expect=Status.RUNNING, poll_count=polls, claimed_until=None)
+            update_fields(job, expect=Status.RUNNING, poll_count=polls, claimed_until=None,
+                          checked_at=now)
             return None
-        delay = polling.pending_delay(polls, webhook=polling.expects_webhook(job))
+        delay = polling.after_pending(job, polls, webhook=polling.expects_webhook(job), now=now)
         update_fields(job, expect=Status.RUNNING, poll_count=polls, error_streak=0,
-                      claimed_until=None,
-                      next_check_at=timezone.now() + timedelta(seconds=delay))
+                      claimed_until=None, checked_at=now,
+                      next_check_at=now + timedelta(seconds=delay))
         return None
     if status.state == "error":
         update_fields(job, expect=Status.RUNNING, poll_count=polls)
@@ -199,6 +201,7 @@ def poll_claimed(job: VideoRequest, *, forced: bool = False,
     if status.state == "expired":
         update_fields(job, expect=Status.RUNNING, poll_count=polls, **report_fields(job, status))
         return _expired(job, status.error)
+    completions.record(job, timezone.now())
     try:
         job = transition(job, Status.FETCHING, expect=Status.RUNNING, poll_count=polls,
                          error_streak=0, result_url=url_of(status.videos[0]),
@@ -372,10 +375,7 @@ def _ended(job: VideoRequest) -> None:
 def _retry_or_fail(job: VideoRequest, exc: KlingError, step: str,
                    attempts: int | None) -> Next | None:
     """Schedule the step again for a transient error, or fail the job with its reason.
-
-    ``attempts`` bounds calls that may be repeated only so often (submit, fetch); polls are
-    bounded by the deadline instead.
-    """
+    ``attempts`` bounds submits and fetches; polls are bounded by the deadline instead."""
     exhausted = attempts is not None and attempts >= kling_settings.MAX_ATTEMPTS
     # The provider's id of the failed call: what its support asks for.
     support = {"generation_id": exc.generation_id} if getattr(exc, "generation_id", "") else {}

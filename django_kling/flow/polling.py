@@ -20,7 +20,7 @@ from django.utils import timezone
 from ..conf import kling_settings
 from ..models import Status, VideoRequest
 from ..providers import provider_class
-from . import locks
+from . import completions, locks, poll_plan
 
 SCHEDULER_LOCK = "scheduler"
 
@@ -32,9 +32,30 @@ def expects_webhook(job: VideoRequest) -> bool:
 
 
 def first_check_delay(job: VideoRequest, *, webhook: bool) -> float:
-    """Seconds from submission to the first status call: the model's typical time."""
+    """Seconds from submission to the first status call: where jobs like it were seen to end
+    (``completions``), else the model's typical time (``FIRST_CHECK``)."""
     delay = kling_settings.first_check(job.model)
-    return max(delay, kling_settings.WEBHOOK_POLL_INTERVAL) if webhook else delay
+    if webhook:
+        return max(delay, kling_settings.WEBHOOK_POLL_INTERVAL)
+    planned = planned_delay(job, 0.0)
+    return delay if planned is None else planned
+
+
+def planned_delay(job: VideoRequest, elapsed: float) -> float | None:
+    """Seconds to the next check the learned plan places after ``elapsed`` seconds of the
+    job's life; None while there is no plan, or once it is spent."""
+    return poll_plan.next_check(completions.plan_for(job), elapsed,
+                                min_gap=float(kling_settings.POLL_PLAN["MIN_GAP"]))
+
+
+def after_pending(job: VideoRequest, polls: int, *, webhook: bool, now: datetime) -> float:
+    """Seconds to the next status call after a "still running" answer: the plan's next check,
+    else (no plan yet, or the job outlived it) the back-off of ``pending_delay``."""
+    if not webhook and job.submitted_at is not None:
+        planned = planned_delay(job, (now - job.submitted_at).total_seconds())
+        if planned is not None:
+            return planned
+    return pending_delay(polls, webhook=webhook)
 
 
 def pending_delay(polls: int, *, webhook: bool) -> float:

@@ -1,0 +1,87 @@
+"""What finished jobs teach the polling: recorded once per job, read once per planned check.
+
+``record`` adds a finished job's completion interval to its kind's ``CompletionTimes`` row and
+makes the plan again now and then (``POLL_PLAN["REPLAN"]``); ``plan_for`` gives the plan of a
+job's kind, from a small per-process cache (a plan changes slowly; a status answer should not
+cost a query more).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from ..conf import kling_settings
+from ..models import CompletionTimes, VideoRequest
+from .poll_plan import make_plan
+
+logger = logging.getLogger("django_kling.flow.completions")
+
+#: Seconds a process keeps a kind's plan before reading it again.
+CACHE_SECONDS = 30.0
+_cache: dict[tuple[str, str, str, int], tuple[float, list[float]]] = {}
+_cache_lock = threading.Lock()
+
+
+def kind(job: VideoRequest) -> tuple[str, str, str, int]:
+    return (job.provider, job.model, job.mode, int(job.duration))
+
+
+def record(job: VideoRequest, done_at: datetime) -> None:
+    """Job ``job`` was seen done at ``done_at``: it ended after its last "still running"
+    answer (``checked_at``, else its submission) and by ``done_at``."""
+    if job.submitted_at is None:
+        return
+    options = kling_settings.POLL_PLAN
+    after = max((job.checked_at - job.submitted_at).total_seconds(), 0.0) \
+        if job.checked_at else 0.0
+    before = max((done_at - job.submitted_at).total_seconds(), after)
+    provider, model, mode, duration = kind(job)
+    try:
+        with transaction.atomic():
+            row, _created = CompletionTimes.objects.select_for_update().get_or_create(
+                provider=provider, model=model, mode=mode, duration=duration)
+            row.intervals = [*row.intervals, [round(after, 2), round(before, 2)]][
+                -int(options["WINDOW"]):]
+            row.stale += 1
+            seen, least = len(row.intervals), int(options["MIN_SAMPLES"])
+            # A young plan is made again with every job: its first intervals are the widest.
+            if seen >= least and (seen <= 2 * least or row.stale >= int(options["REPLAN"])):
+                row.plan = [round(t, 2) for t in make_plan(
+                    row.intervals, calls=float(options["CALLS"]),
+                    max_gap=float(kling_settings.MAX_POLL_INTERVAL))]
+                row.stale = 0
+            row.save()
+    except IntegrityError:  # two first jobs of a kind at once: one sample fewer is harmless
+        logger.info("completion of %s not recorded (row created meanwhile)", job.pk)
+        return
+    if row.plan:
+        with _cache_lock:
+            _cache[kind(job)] = (time.monotonic(), row.plan)
+
+
+def plan_for(job: VideoRequest) -> list[float]:
+    """The check plan of jobs like ``job`` (seconds after submission); empty until learned."""
+    key = kind(job)
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    provider, model, mode, duration = key
+    plan = (CompletionTimes.objects.filter(provider=provider, model=model, mode=mode,
+                                           duration=duration)
+            .values_list("plan", flat=True).first()) or []
+    with _cache_lock:
+        _cache[key] = (now, plan)
+    return plan
+
+
+def forget() -> None:
+    """Drop this process's cached plans (tests, and after the table was edited)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,110 @@
+"""Status calls placed where jobs end (issue 27): the plan, its learning, and the scheduler
+using it against the sandbox."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_kling.flow import completions, polling
+from django_kling.flow.poll_plan import expected_cost, make_plan, next_check, spread
+from django_kling.jobs import create_video_request
+from django_kling.models import CompletionTimes, Status
+
+from .conftest import wait_for_end
+
+
+def lognormal(count: int, seed: int = 7) -> list[float]:
+    draw = random.Random(seed)
+    return [min(300.0, max(60.0, math.exp(math.log(120) + 0.35 * draw.gauss(0, 1))))
+            for _ in range(count)]
+
+
+def test_an_interval_counts_as_points_spread_inside_it():
+    assert spread([(0, 8)]) == [1.0, 3.0, 5.0, 7.0]
+    assert spread([(5, 5)]) == [5.0] * 4
+
+
+def test_the_plan_keeps_the_call_budget_and_the_largest_gap():
+    ends = lognormal(64)
+    plan = make_plan([(t - 2, t + 2) for t in ends], calls=8, max_gap=25)
+    assert plan == sorted(plan) and plan[-1] >= max(ends)
+    assert max(b - a for a, b in zip(plan, plan[1:], strict=False)) <= 25 + 1e-9
+    lag, calls = expected_cost(plan, spread([(t - 2, t + 2) for t in ends]))
+    assert calls <= 8 and lag < 5
+    # Today's back-off from 60 s (5 s doubling to 25 s) over the same jobs, for contrast.
+    backoff = [60.0]
+    while backoff[-1] < 300:
+        backoff.append(backoff[-1] + min(5 * 2 ** (len(backoff) - 1), 25))
+    assert lag < expected_cost(backoff, spread([(t - 2, t + 2) for t in ends]))[0] / 2
+
+
+def test_jobs_that_end_at_the_same_time_are_checked_right_there():
+    plan = make_plan([(4.8, 5.3)] * 5, calls=8, max_gap=25)
+    assert 4.8 <= plan[0] <= 5.3 and plan[-1] <= 5.3
+    assert next_check(plan, 0.0, min_gap=1.0) == plan[0]
+    assert next_check(plan, plan[-1], min_gap=1.0) is None  # spent: the back-off takes over
+
+
+def test_a_wide_first_interval_spreads_the_checks_rather_than_guessing():
+    plan = make_plan([(0, 60)] * 5, calls=8, max_gap=25)
+    assert plan[0] < 15 and plan[-1] == 60
+
+
+@pytest.fixture
+def learning(settings):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING,
+                             "POLL_PLAN": {"MIN_SAMPLES": 5, "MIN_GAP": 0.3}}
+
+
+def finished(db, job, *, took: float, checked: float | None):
+    now = timezone.now()
+    job.submitted_at = now - timedelta(seconds=took + 0.1)
+    job.checked_at = job.submitted_at + timedelta(seconds=checked) if checked else None
+    completions.record(job, job.submitted_at + timedelta(seconds=took))
+
+
+def test_the_plan_is_learned_after_enough_jobs(db, learning, make_image):
+    job = create_video_request(make_image())
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(0.1)  # FIRST_CHECK
+    for _ in range(4):
+        finished(db, job, took=3.0, checked=2.5)
+    assert CompletionTimes.objects.get().plan == []  # four jobs are not enough
+    finished(db, job, took=3.0, checked=2.5)
+    row = CompletionTimes.objects.get()
+    assert (row.provider, row.mode, row.duration) == (job.provider, job.mode, job.duration)
+    assert len(row.intervals) == 5 and 2.5 <= row.plan[0] <= 3.0
+    assert 2.5 <= polling.first_check_delay(job, webhook=False) <= 3.0
+    # A webhook on its way keeps the fallback schedule; the plan is for polling alone.
+    assert polling.first_check_delay(job, webhook=True) >= 0.1
+    now = job.submitted_at + timedelta(seconds=row.plan[-1] + 1)
+    assert polling.after_pending(job, 9, webhook=False, now=now) == 1.0  # MAX_POLL_INTERVAL
+
+
+def test_the_window_keeps_the_newest_jobs(db, settings, make_image):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING,
+                             "POLL_PLAN": {"MIN_SAMPLES": 2, "WINDOW": 3}}
+    job = create_video_request(make_image())
+    for took in (10.0, 20.0, 30.0, 40.0):
+        finished(db, job, took=took, checked=took - 1)
+    assert [b for _a, b in CompletionTimes.objects.get().intervals] == [20.0, 30.0, 40.0]
+
+
+def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learning, make_image):
+    sandbox.delay = 2.0
+    for _ in range(5):
+        job = wait_for_end(create_video_request(make_image()), timeout=30)
+        assert job.status == Status.SUCCEEDED, job.error_message
+    plan = CompletionTimes.objects.get().plan
+    assert 1.5 <= plan[0] <= 3.5, plan
+    before = len(sandbox.calls)
+    job = wait_for_end(create_video_request(make_image()), timeout=30)
+    status_calls = [c for c in sandbox.calls[before:] if c.path.endswith("/status")]
+    # The back-off from FIRST_CHECK 0.1 s would ask ~6 times over 2 s; the plan asks where
+    # the jobs end.
+    assert job.status == Status.SUCCEEDED and 1 <= len(status_calls) <= 3, status_calls
+    assert job.poll_count == len(status_calls)
