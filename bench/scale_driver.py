@@ -69,6 +69,10 @@ def poll(args: argparse.Namespace) -> dict:
     broker = dramatiq.get_broker()
     broker.flush_all()
     harness.clear_tables()
+    if getattr(args, "fresh_plan", False):  # bench.poll_plan: learn from no finished job
+        from django_kling.models import CompletionTimes
+
+        CompletionTimes.objects.all().delete()
     pks = make_rows(args.n)
     end_without_download()
     # A consumer with nothing to do waits up to worker_timeout before it fetches again: 100 ms
@@ -171,6 +175,8 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=6.0)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--fresh-plan", action="store_true",
+                        help="forget the learned check plans first (bench.poll_plan)")
     args = parser.parse_args()
     harness.ensure_database()
     harness.setup_django()

@@ -89,11 +89,13 @@ SETTINGS: tuple[Setting, ...] = (
             "(pending answers and transient errors)."),
     Setting(
         "POLL_PLAN",
-        {"MIN_SAMPLES": 5, "WINDOW": 64, "CALLS": 8, "MIN_GAP": 1.0, "REPLAN": 8},
+        {"MIN_SAMPLES": 5, "WINDOW": 64, "CALLS": 8, "MIN_GAP": 1.0, "MAX_GAP": 15.0,
+         "REPLAN": 16},
         "Status calls placed where jobs of the same provider, model, mode and duration ended "
         "before: after MIN_SAMPLES such jobs (of the last WINDOW), checks go where completions "
         "are likely, expecting at most CALLS status calls per job, never closer than MIN_GAP "
-        "seconds nor further apart than MAX_POLL_INTERVAL; the plan is made again after REPLAN "
+        "seconds nor further apart than MAX_GAP (or MAX_POLL_INTERVAL, if lower); the plan is made "
+        "again after REPLAN "
         "more jobs. Until then, and past the plan's end, FIRST_CHECK and the back-off apply. "
         "Not used while a webhook is expected.",
     ),

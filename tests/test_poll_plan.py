@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from django_kling.flow import completions, polling
-from django_kling.flow.poll_plan import expected_cost, make_plan, next_check, spread
+from django_kling.flow.poll_plan import expected_cost, make_plan, next_check, spread, turnbull
 from django_kling.jobs import create_video_request
 from django_kling.models import CompletionTimes, Status
 
@@ -25,8 +25,20 @@ def lognormal(count: int, seed: int = 7) -> list[float]:
 
 
 def test_an_interval_counts_as_points_spread_inside_it():
-    assert spread([(0, 8)]) == [1.0, 3.0, 5.0, 7.0]
-    assert spread([(5, 5)]) == [5.0] * 4
+    assert spread([(0, 8)]) == [(1.0, 0.25), (3.0, 0.25), (5.0, 0.25), (7.0, 0.25)]
+    assert spread([(5, 5)]) == [(5.0, 1.0)]
+
+
+def test_narrow_intervals_tell_where_wide_ones_ended():
+    """Five jobs first seen done at a 60 s check, one seen done by 7.5 s: all six fit jobs
+    that end before 7.5 s, and that is the most likely reading (Turnbull's estimate)."""
+    estimate = turnbull([(0, 60)] * 5 + [(0, 7.5)])
+    assert [(low, high) for low, high, _ in estimate] == [(0, 7.5)]
+    assert sum(mass for *_, mass in estimate) == pytest.approx(1.0)
+    halves = turnbull([(10, 20), (10, 20), (30, 40), (15, 35)])
+    assert [(a, b) for a, b, _ in halves] == [(15, 20), (30, 35)]
+    # Two jobs can only have ended in the first, one only in the second: 2/3 and 1/3.
+    assert [round(m, 2) for *_, m in halves] == [0.67, 0.33]
 
 
 def test_the_plan_keeps_the_call_budget_and_the_largest_gap():
@@ -53,6 +65,8 @@ def test_jobs_that_end_at_the_same_time_are_checked_right_there():
 def test_a_wide_first_interval_spreads_the_checks_rather_than_guessing():
     plan = make_plan([(0, 60)] * 5, calls=8, max_gap=25)
     assert plan[0] < 15 and plan[-1] == 60
+    # One job seen done early moves every check there.
+    assert make_plan([(0, 60)] * 5 + [(0, 7.5)], calls=8, max_gap=25)[-1] == 7.5
 
 
 @pytest.fixture

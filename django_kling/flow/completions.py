@@ -21,8 +21,6 @@ from .poll_plan import make_plan
 
 logger = logging.getLogger("django_kling.flow.completions")
 
-#: Seconds a process keeps a kind's plan before reading it again.
-CACHE_SECONDS = 30.0
 _cache: dict[tuple[str, str, str, int], tuple[float, list[float]]] = {}
 _cache_lock = threading.Lock()
 
@@ -53,7 +51,8 @@ def record(job: VideoRequest, done_at: datetime) -> None:
             if seen >= least and (seen <= 2 * least or row.stale >= int(options["REPLAN"])):
                 row.plan = [round(t, 2) for t in make_plan(
                     row.intervals, calls=float(options["CALLS"]),
-                    max_gap=float(kling_settings.MAX_POLL_INTERVAL))]
+                    max_gap=min(float(options["MAX_GAP"]),
+                                float(kling_settings.MAX_POLL_INTERVAL)))]
                 row.stale = 0
             row.save()
     except IntegrityError:  # two first jobs of a kind at once: one sample fewer is harmless
@@ -70,7 +69,8 @@ def plan_for(job: VideoRequest) -> list[float]:
     now = time.monotonic()
     with _cache_lock:
         cached = _cache.get(key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
+    # Kept for as long as the back-off's longest wait: a plan changes slowly.
+    if cached is not None and now - cached[0] < float(kling_settings.MAX_POLL_INTERVAL):
         return cached[1]
     provider, model, mode, duration = key
     plan = (CompletionTimes.objects.filter(provider=provider, model=model, mode=mode,

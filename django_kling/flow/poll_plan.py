@@ -1,19 +1,20 @@
 """Status calls placed where jobs end: a check plan learned from the jobs that finished before.
 
 A job's completion time is only seen through our own checks: it finished after the last
-"still running" answer and before the "done" one. Each finished job leaves that interval on
-its ``CompletionTimes`` row (one per provider, model, mode and duration; the last ``WINDOW``
-intervals, so the plan follows a provider that gets faster or slower). Each interval counts as
-a few evenly spread points of equal weight (the completion is anywhere inside it): an
-interval-censored sample, which a wide early interval cannot turn into a confident guess.
+"still running" answer and by the "done" one. Each finished job leaves that interval on its
+kind's ``CompletionTimes`` row (the last ``WINDOW`` of them, so the plan follows a provider that
+gets faster or slower). From interval-censored data like this, the distribution of completion
+times is estimated by Turnbull's self-consistency algorithm (the nonparametric maximum
+likelihood estimate): five jobs first seen done at a 60 s check and one seen done at 7.5 s say
+together that jobs end before 7.5 s, which no average of the intervals would say. Each mass
+of the estimate is spread evenly over its interval.
 
 The plan is the list of check times (seconds after submission) that minimizes the expected
-detection lag plus ``price`` per status call made (a call at a time is made only if the job was
-still running at the check before it), with no gap over ``MAX_POLL_INTERVAL``: a dynamic
-programme over a grid of at most ``GRID`` times, O(grid x gap). ``price`` is searched so that the
-expected number of calls stays within ``POLL_PLAN["CALLS"]``. Computed again only when the row
-changed; until ``MIN_SAMPLES`` jobs were seen, ``polling`` keeps its fixed back-off. Past the
-plan's last time (a job slower than any seen), the back-off takes over again.
+detection lag plus ``price`` per status call made (the call at a time is made only if the job
+was still running at the check before it), with no gap over ``max_gap``: a dynamic programme
+over at most ``GRID`` candidate times, O(grid x gap). ``price`` is searched so that the
+expected number of calls stays within the budget. Past the plan's last time (a job slower than
+any seen), ``polling`` goes back to its back-off.
 """
 
 from __future__ import annotations
@@ -23,65 +24,109 @@ from collections.abc import Sequence
 
 #: Seconds between candidate check times (at least; more for a wide spread, see ``GRID``).
 STEP = 0.5
-#: Most candidate times: bounds the programme's cost (~10 ms) whatever the spread.
+#: Most candidate times: bounds the programme's cost whatever the spread.
 GRID = 240
 #: Prices of a call tried while searching the one that meets the call budget.
 SEARCH_STEPS = 12
-#: Points each observed interval is spread over.
+#: Points each mass of the estimate is spread over.
 SPREAD = 4
+#: Rounds of the self-consistency algorithm (it converges in a few for windows this small).
+ROUNDS = 50
+#: How near apart an interval's ends may be and still be one exact time.
+EXACT = 1e-6
+
+Weighted = list[tuple[float, float]]  # (completion time, probability), sorted by time
 
 
-def spread(intervals: Sequence[Sequence[float]]) -> list[float]:
-    """The completion times the intervals stand for, sorted: ``SPREAD`` points in each."""
-    points: list[float] = []
+def _clean(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+    found = []
     for low, high in intervals:
-        low, high = max(0.0, float(low)), max(0.0, float(high))
-        if high <= low:
-            points.extend([high] * SPREAD)
-        else:
-            width = (high - low) / SPREAD
-            points.extend(low + width * (k + 0.5) for k in range(SPREAD))
+        high = max(0.0, float(high))
+        low = min(max(0.0, float(low)), high - EXACT)  # (low, high]: an exact time is a sliver
+        found.append((low, high))
+    return found
+
+
+def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
+    """``(after, by, probability)``: the estimated distribution of completion times, as the
+    masses of Turnbull's innermost intervals."""
+    observed = _clean(intervals)
+    if not observed:
+        return []
+    # Innermost intervals: a left end followed by a right end with no end between them
+    # (at equal values a right end comes first: (a, b] and (b, c] do not meet).
+    ends = sorted([(low, 1) for low, _ in observed] + [(high, 0) for _, high in observed])
+    inner = [(a, b) for (a, kind_a), (b, kind_b) in zip(ends, ends[1:], strict=False)
+             if kind_a == 1 and kind_b == 0]
+    covers = [[j for j, (a, b) in enumerate(inner) if low <= a and b <= high]
+              for low, high in observed]
+    mass = [1.0 / len(inner)] * len(inner)
+    for _ in range(ROUNDS):
+        new = [0.0] * len(inner)
+        for members in covers:
+            total = sum(mass[j] for j in members)
+            if total <= 0:
+                continue
+            for j in members:
+                new[j] += mass[j] / total
+        size = sum(new) or 1.0
+        mass = [m / size for m in new]
+    return [(a, b, m) for (a, b), m in zip(inner, mass, strict=True) if m > 1e-9]
+
+
+def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
+    """Completion times and their probabilities: each mass of ``turnbull`` in ``SPREAD``
+    evenly spaced points of its interval."""
+    return _spread(turnbull(intervals))
+
+
+def _spread(estimate: list[tuple[float, float, float]]) -> Weighted:
+    points: Weighted = []
+    for low, high, mass in estimate:
+        if high - low <= 2 * EXACT:
+            points.append((high, mass))
+            continue
+        width = (high - low) / SPREAD
+        points.extend((low + width * (k + 0.5), mass / SPREAD) for k in range(SPREAD))
     return sorted(points)
 
 
-def expected_cost(plan: Sequence[float], points: Sequence[float]) -> tuple[float, float]:
-    """(mean lag, mean status calls) of ``plan`` over ``points`` (jobs past the plan's end are
-    counted as found at its end: the back-off's share is not the plan's)."""
-    if not points:
-        return 0.0, 0.0
+def expected_cost(plan: Sequence[float], points: Weighted) -> tuple[float, float]:
+    """(mean lag, mean status calls) of ``plan`` over weighted ``points`` (a job past the
+    plan's end counts as found at its end: what the back-off does then is not the plan's)."""
     lag = calls = 0.0
-    for point in points:
+    for point, weight in points:
         index = min(bisect.bisect_left(plan, point), len(plan) - 1)
-        lag += max(plan[index] - point, 0.0)
-        calls += index + 1
-    return lag / len(points), calls / len(points)
+        lag += weight * max(plan[index] - point, 0.0)
+        calls += weight * (index + 1)
+    return lag, calls
 
 
-def _optimal(points: Sequence[float], price: float, max_gap: float,
-             end: float) -> list[float]:
-    count = len(points)
-    # The plan ends where the latest job was known to be done.
-    first, last = points[0], max(points[-1], end)
+def _optimal(points: Weighted, price: float, max_gap: float, end: float) -> list[float]:
+    times = [t for t, _ in points]
+    first, last = times[0], max(times[-1], end)  # the plan ends where the latest job was done
     step = max(STEP, (last - first) / GRID)
     grid = [first + step * k for k in range(int((last - first) // step) + 1)]
     if grid[-1] < last:
         grid.append(last)
-    done = [bisect.bisect_right(points, t) for t in grid]  # points at or before each time
-    prefix = [0.0]
-    for point in points:
-        prefix.append(prefix[-1] + point)
+    done = [bisect.bisect_right(times, t) for t in grid]  # points at or before each time
+    weight, moment = [0.0], [0.0]
+    for t, w in points:
+        weight.append(weight[-1] + w)
+        moment.append(moment[-1] + w * t)
+    total = weight[-1]
     reach = max(1, int(max_gap // step))
     best = [0.0] * len(grid)
     before = [-1] * len(grid)
     for j, t in enumerate(grid):
-        # First check at t: every point up to t waits until t.
-        best[j] = (done[j] * t - prefix[done[j]]) / count + price
+        dj = done[j]
+        best[j] = t * weight[dj] - moment[dj] + price * total  # the first check
         for i in range(max(0, j - reach), j):
-            if grid[j] - grid[i] > max_gap:
+            if t - grid[i] > max_gap:
                 continue
-            found = done[j] - done[i]
-            cost = (best[i] + (found * t - (prefix[done[j]] - prefix[done[i]])) / count
-                    + price * (count - done[i]) / count)
+            di = done[i]
+            cost = (best[i] + t * (weight[dj] - weight[di]) - (moment[dj] - moment[di])
+                    + price * (total - weight[di]))
             if cost < best[j]:
                 best[j], before[j] = cost, i
     plan = []
@@ -96,22 +141,23 @@ def make_plan(intervals: Sequence[Sequence[float]], *, calls: float,
               max_gap: float) -> list[float]:
     """The check times for jobs like those that left ``intervals``, expecting at most ``calls``
     status calls per job, no two checks more than ``max_gap`` apart."""
-    points = spread(intervals)
-    if not points:
+    estimate = turnbull(intervals)
+    if not estimate:
         return []
-    end = max(float(high) for _low, high in intervals)
-    low, high = 0.0, 1000.0
-    plan = _optimal(points, low, max_gap, end)
+    points = _spread(estimate)
+    end = max(high for _low, high, _mass in estimate)
+    cheap, dear = 0.0, 1000.0
+    plan = _optimal(points, cheap, max_gap, end)
     if expected_cost(plan, points)[1] <= calls:
         return plan
-    best = _optimal(points, high, max_gap, end)
+    best = _optimal(points, dear, max_gap, end)
     for _ in range(SEARCH_STEPS):  # bisection on the price of a call
-        price = (low + high) / 2
+        price = (cheap + dear) / 2
         candidate = _optimal(points, price, max_gap, end)
         if expected_cost(candidate, points)[1] <= calls:
-            best, high = candidate, price
+            best, dear = candidate, price
         else:
-            low = price
+            cheap = price
     return best
 
 

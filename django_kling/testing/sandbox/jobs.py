@@ -15,6 +15,7 @@ import hmac
 import io
 import json
 import logging
+import math
 import random
 import secrets
 import threading
@@ -114,6 +115,10 @@ class JobBook:
         return httpx.Client(timeout=10.0)
 
     def _generation_time(self) -> float:
+        if self.delay_lognormal:
+            median, sigma, low, high = self.delay_lognormal
+            drawn = random.lognormvariate(math.log(median), sigma)  # noqa: S311  (a simulation)
+            return min(high, max(low, drawn))
         if self.delay_range:
             return random.uniform(*self.delay_range)  # noqa: S311  (a simulation, not a secret)
         return max(0.0, float(self.delay))

@@ -53,7 +53,8 @@ class Sandbox(JobBook):
     ``oidc_token``: the Vercel OIDC token accepted besides the API key (None: API key only).
     Options that may change while it runs: ``delay`` (seconds a generation takes; read when a
     job starts), ``delay_range`` (``(low, high)``: each generation takes a random time in it
-    instead; for benchmarks), ``result`` ("url" or "base64"; read when an answer is built),
+    instead; for benchmarks) or ``delay_lognormal`` (``(median, sigma, low, high)``), ``result``
+    ("url" or "base64"; read when an answer is built),
     ``render_scale`` (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
 
     What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
@@ -81,6 +82,8 @@ class Sandbox(JobBook):
         self.oidc_token = oidc_token
         self.delay = delay
         self.delay_range: tuple[float, float] | None = None
+        #: ``(median, sigma, low, high)``: log-normal generation times, clipped (benchmarks).
+        self.delay_lognormal: tuple[float, float, float, float] | None = None
         self.result = result
         self.render_scale = render_scale
         self.host = host

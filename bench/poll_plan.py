@@ -1,0 +1,129 @@
+"""Issue 27, part 1: status calls placed where jobs end, against today's back-off, in one run.
+
+    python -m bench.poll_plan            # ~6 min
+    python -m bench.poll_plan --quick    # a fifth of the jobs, ~3 min
+
+**Polling at scale, no webhooks** (time-scaled as ``bench.scale`` is: every interval divided by
+``--scale``, lags multiplied back). Generation times are log-normal around 120 s (sigma 0.35,
+clipped to 60-300 s); 5,000 in flight at full time (500 jobs at scale 10), submitted over
+3 minutes, on one worker process. Three runs on the same sandbox and database: today's
+back-off (``POLL_PLAN["MIN_SAMPLES"]`` out of reach), the learned plan starting from no
+finished job (the first jobs of the run teach it), and the learned plan again with what the
+run before left (the steady state of a shop that has made clips before).
+
+**The sandbox, unscaled**: 5-second generations and the app's default timing (``FIRST_CHECK``
+60 s, back-off 5 s to 25 s): five jobs at once, then five one after another; the detection lag
+of each (the sandbox's "done" to our first status call after it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench import harness
+from bench.harness import say
+from bench.scale import drive, lags, scaled_settings
+
+LOGNORMAL = (120.0, 0.35, 60.0, 300.0)  # median, sigma, low, high (seconds, full time)
+GOAL = {"p50": 5.0, "p99": 15.0, "calls": 8.0}
+
+
+def at_scale(sandbox, root, database, scale: float, quick: bool) -> list[str]:
+    n = int(5000 / scale / (5 if quick else 1))
+    median, sigma, low, high = LOGNORMAL
+    runs = [("today's back-off", {"MIN_SAMPLES": 10**9}, True),
+            ("learned, from nothing", {"MIN_GAP": 1 / scale, "MAX_GAP": 15 / scale}, True),
+            ("learned, steady", {"MIN_GAP": 1 / scale, "MAX_GAP": 15 / scale}, False)]
+    rows = {}
+    for label, plan, fresh in runs:
+        sandbox.reset()
+        sandbox.set(delay_range=None,
+                    delay_lognormal=(median / scale, sigma, low / scale, high / scale))
+        extra = {**scaled_settings("new", scale, None, None), "POLL_PLAN": plan}
+        result = drive(root, database, "poll", extra, "--n", str(n), "--spread",
+                       str(180 / scale), "--timeout", str(600 / scale + 60),
+                       *(["--fresh-plan"] if fresh else []))
+        result.update(lags(sandbox, scale))
+        result["per_job"] = result["status_calls"] / n
+        rows[label] = result
+        say(f"{label}: {n} jobs (= {n * int(scale)} in flight at full time): lag p50 "
+            f"{result['p50']:.1f} s, p99 {result['p99']:.1f} s, undetected "
+            f"{result['undetected']}; {result['per_job']:.2f} status calls per job; worker "
+            f"{result['cpu']:.1f} s CPU in {result['wall']:.0f} s "
+            f"({result['cpu'] / result['wall']:.2f} cores); final {result['statuses']}")
+    base = rows["today's back-off"]
+    verdicts = []
+    for label in ("learned, from nothing", "learned, steady"):
+        row = rows[label]
+        ok = (row["p50"] <= GOAL["p50"] and row["p99"] <= GOAL["p99"]
+              and row["per_job"] <= GOAL["calls"] and row["undetected"] == 0)
+        verdicts.append(harness.verdict(
+            f"27.1 {n * int(scale)} in flight without webhooks ({label})", ok,
+            f"lag p50 {row['p50']:.1f} / p99 {row['p99']:.1f} s at {row['per_job']:.2f} calls "
+            f"per job; today's back-off in the same run {base['p50']:.1f} / {base['p99']:.1f} s "
+            f"at {base['per_job']:.2f}; goal <= 5 / 15 s at <= 8"))
+    return verdicts
+
+
+def unscaled(sandbox, root, database) -> list[str]:
+    sandbox.reset()
+    sandbox.set(delay_range=None, delay_lognormal=None, delay=5.0)
+    found = []
+    for index, n in enumerate([5, 1, 1, 1, 1, 1]):
+        before = len(sandbox.jobs())
+        drive(root, database, "poll", {}, "--n", str(n), "--spread", "0", "--timeout", "120",
+              *(["--fresh-plan"] if index == 0 else []))
+        lag = lags_since(sandbox, before)
+        found.append(lag)
+        say(f"sandbox, 5 s jobs, round {index + 1} ({n} job{'s' if n > 1 else ''}): detection "
+            f"lag {', '.join(f'{x:.2f}' for x in lag)} s")
+    after_five = [x for round_ in found[1:] for x in round_]
+    return [harness.verdict(
+        "27.2 the sandbox, after 5 finished jobs, detects a job within 2 s", max(after_five) <= 2,
+        f"jobs 6-10: {', '.join(f'{x:.2f}' for x in after_five)} s (the first five: "
+        f"{', '.join(f'{x:.1f}' for x in found[0])} s, at FIRST_CHECK)")]
+
+
+def lags_since(sandbox, before: int) -> list[float]:
+    polls: dict[str, list[float]] = {}
+    for _method, path, _key, job_id, when in sandbox.calls():
+        if path.endswith("/video-model/status") and job_id:
+            polls.setdefault(job_id, []).append(when)
+    found = []
+    for job_id, _start, ready in sandbox.jobs()[before:]:
+        after = sorted(t for t in polls.get(job_id, []) if t >= ready)
+        found.append(after[0] - ready if after else float("inf"))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["scale", "sandbox"])
+    args = parser.parse_args()
+    redis = harness.redis_url()
+    if redis is None:
+        raise SystemExit("Redis is needed (BENCH_REDIS_URL)")
+    database = os.environ.get("BENCH_DATABASE_URL", harness.DEFAULT_DB)
+    busy, started = harness.machine_busy(), time.time()
+    sandbox = harness.SandboxProcess(render_scale=0.1, result="url")
+    verdicts: list[str] = []
+    try:
+        with harness.temp_media() as media:
+            os.environ.update(BENCH_MEDIA_ROOT=media, BENCH_GATEWAY_URL=sandbox.v4_url,
+                              BENCH_REDIS_URL=redis)
+            if args.only in (None, "scale"):
+                verdicts += at_scale(sandbox, harness.ROOT, database, args.scale, args.quick)
+            if args.only in (None, "sandbox"):
+                verdicts += unscaled(sandbox, harness.ROOT, database)
+    finally:
+        sandbox.stop()
+    say(harness.load_note(busy, time.time() - started))
+    say("\n" + "\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
