@@ -89,8 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(pending answers and transient errors)."),
     Setting(
         "POLL_PLAN",
-        {"MIN_SAMPLES": 5, "WINDOW": 64, "CALLS": 8, "MIN_GAP": 1.0, "MAX_GAP": 15.0,
-         "REPLAN": 16},
+        {"MIN_SAMPLES": 5, "WINDOW": 256, "CALLS": 8, "MIN_GAP": 1.0, "MAX_GAP": 15.0,
+         "REPLAN": 64},
         "Status calls placed where jobs of the same provider, model, mode and duration ended "
         "before: after MIN_SAMPLES such jobs (of the last WINDOW), checks go where completions "
         "are likely, expecting at most CALLS status calls per job, never closer than MIN_GAP "

@@ -75,6 +75,12 @@ def learning(settings):
                              "POLL_PLAN": {"MIN_SAMPLES": 5, "MIN_GAP": 0.3}}
 
 
+@pytest.fixture
+def first_check_later(settings, learning):
+    """FIRST_CHECK bounds a plan's first check: the suite's 0.1 s would pin it there."""
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 5.0}}
+
+
 def finished(db, job, *, took: float, checked: float | None):
     now = timezone.now()
     job.submitted_at = now - timedelta(seconds=took + 0.1)
@@ -82,9 +88,9 @@ def finished(db, job, *, took: float, checked: float | None):
     completions.record(job, job.submitted_at + timedelta(seconds=took))
 
 
-def test_the_plan_is_learned_after_enough_jobs(db, learning, make_image):
+def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image):
     job = create_video_request(make_image())
-    assert polling.first_check_delay(job, webhook=False) == pytest.approx(0.1)  # FIRST_CHECK
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(5.0)  # FIRST_CHECK
     for _ in range(4):
         finished(db, job, took=3.0, checked=2.5)
     assert CompletionTimes.objects.get().plan == []  # four jobs are not enough
@@ -94,7 +100,7 @@ def test_the_plan_is_learned_after_enough_jobs(db, learning, make_image):
     assert len(row.intervals) == 5 and 2.5 <= row.plan[0] <= 3.0
     assert 2.5 <= polling.first_check_delay(job, webhook=False) <= 3.0
     # A webhook on its way keeps the fallback schedule; the plan is for polling alone.
-    assert polling.first_check_delay(job, webhook=True) >= 0.1
+    assert polling.first_check_delay(job, webhook=True) >= 5.0
     now = job.submitted_at + timedelta(seconds=row.plan[-1] + 1)
     assert polling.after_pending(job, 9, webhook=False, now=now) == 1.0  # MAX_POLL_INTERVAL
 
@@ -113,12 +119,16 @@ def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learni
     for _ in range(5):
         job = wait_for_end(create_video_request(make_image()), timeout=30)
         assert job.status == Status.SUCCEEDED, job.error_message
+    # The first check stays at FIRST_CHECK (0.1 s here), the next ones where the jobs ended,
+    # at most MAX_POLL_INTERVAL (1 s here) apart.
     plan = CompletionTimes.objects.get().plan
-    assert 1.5 <= plan[0] <= 3.5, plan
+    assert plan[0] == pytest.approx(0.1) and 1.5 <= plan[-1] <= 3.0, plan
     before = len(sandbox.calls)
     job = wait_for_end(create_video_request(make_image()), timeout=30)
-    status_calls = [c for c in sandbox.calls[before:] if c.path.endswith("/status")]
-    # The back-off from FIRST_CHECK 0.1 s would ask ~6 times over 2 s; the plan asks where
-    # the jobs end.
-    assert job.status == Status.SUCCEEDED and 1 <= len(status_calls) <= 3, status_calls
-    assert job.poll_count == len(status_calls)
+    calls = sandbox.calls[before:]
+    submitted = next(c.time for c in calls if c.path.endswith("/start"))
+    asked = [round(c.time - submitted, 2) for c in calls if c.path.endswith("/status")]
+    # The back-off would ask at 0.1, 0.3, 0.7, 1.5 and 2.5 s: the plan skips what it knows.
+    assert job.status == Status.SUCCEEDED and len(asked) <= 4, asked
+    assert not [t for t in asked if 0.3 <= t <= 0.8], asked
+    assert job.poll_count == len(asked)

@@ -52,7 +52,8 @@ def record(job: VideoRequest, done_at: datetime) -> None:
                 row.plan = [round(t, 2) for t in make_plan(
                     row.intervals, calls=float(options["CALLS"]),
                     max_gap=min(float(options["MAX_GAP"]),
-                                float(kling_settings.MAX_POLL_INTERVAL)))]
+                                float(kling_settings.MAX_POLL_INTERVAL)),
+                    first_by=kling_settings.first_check(job.model))]
                 row.stale = 0
             row.save()
     except IntegrityError:  # two first jobs of a kind at once: one sample fewer is harmless

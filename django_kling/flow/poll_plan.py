@@ -20,6 +20,7 @@ any seen), ``polling`` goes back to its back-off.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 #: Seconds between candidate check times (at least; more for a wide spread, see ``GRID``).
@@ -58,8 +59,8 @@ def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, f
     ends = sorted([(low, 1) for low, _ in observed] + [(high, 0) for _, high in observed])
     inner = [(a, b) for (a, kind_a), (b, kind_b) in zip(ends, ends[1:], strict=False)
              if kind_a == 1 and kind_b == 0]
-    covers = [[j for j, (a, b) in enumerate(inner) if low <= a and b <= high]
-              for low, high in observed]
+    starts = [a for a, _ in inner]
+    covers = [_inside(inner, starts, low, high) for low, high in observed]
     mass = [1.0 / len(inner)] * len(inner)
     for _ in range(ROUNDS):
         new = [0.0] * len(inner)
@@ -72,6 +73,17 @@ def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, f
         size = sum(new) or 1.0
         mass = [m / size for m in new]
     return [(a, b, m) for (a, b), m in zip(inner, mass, strict=True) if m > 1e-9]
+
+
+def _inside(inner: list[tuple[float, float]], starts: list[float], low: float,
+            high: float) -> list[int]:
+    # Innermost intervals do not overlap: those inside (low, high] are one run of the list.
+    found = []
+    for j in range(bisect.bisect_left(starts, low), len(inner)):
+        if inner[j][1] > high:
+            break
+        found.append(j)
+    return found
 
 
 def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
@@ -102,9 +114,10 @@ def expected_cost(plan: Sequence[float], points: Weighted) -> tuple[float, float
     return lag, calls
 
 
-def _optimal(points: Weighted, price: float, max_gap: float, end: float) -> list[float]:
+def _optimal(points: Weighted, price: float, max_gap: float, end: float,
+             first_by: float) -> list[float]:
     times = [t for t, _ in points]
-    first, last = times[0], max(times[-1], end)  # the plan ends where the latest job was done
+    first, last = min(times[0], first_by), max(times[-1], end)  # ends where the latest did
     step = max(STEP, (last - first) / GRID)
     grid = [first + step * k for k in range(int((last - first) // step) + 1)]
     if grid[-1] < last:
@@ -120,7 +133,8 @@ def _optimal(points: Weighted, price: float, max_gap: float, end: float) -> list
     before = [-1] * len(grid)
     for j, t in enumerate(grid):
         dj = done[j]
-        best[j] = t * weight[dj] - moment[dj] + price * total  # the first check
+        # The first check: no later than first_by, whatever the estimate says.
+        best[j] = t * weight[dj] - moment[dj] + price * total if t <= first_by else math.inf
         for i in range(max(0, j - reach), j):
             if t - grid[i] > max_gap:
                 continue
@@ -137,23 +151,25 @@ def _optimal(points: Weighted, price: float, max_gap: float, end: float) -> list
     return plan[::-1]
 
 
-def make_plan(intervals: Sequence[Sequence[float]], *, calls: float,
-              max_gap: float) -> list[float]:
+def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: float,
+              first_by: float = math.inf) -> list[float]:
     """The check times for jobs like those that left ``intervals``, expecting at most ``calls``
-    status calls per job, no two checks more than ``max_gap`` apart."""
+    status calls per job, the first by ``first_by`` and no two more than ``max_gap`` apart
+    (bounds that hold however wrong the estimate is: a window of the slowest jobs of a batch,
+    say, must not leave the next batch's quick ones waiting)."""
     estimate = turnbull(intervals)
     if not estimate:
         return []
     points = _spread(estimate)
     end = max(high for _low, high, _mass in estimate)
     cheap, dear = 0.0, 1000.0
-    plan = _optimal(points, cheap, max_gap, end)
+    plan = _optimal(points, cheap, max_gap, end, first_by)
     if expected_cost(plan, points)[1] <= calls:
         return plan
-    best = _optimal(points, dear, max_gap, end)
+    best = _optimal(points, dear, max_gap, end, first_by)
     for _ in range(SEARCH_STEPS):  # bisection on the price of a call
         price = (cheap + dear) / 2
-        candidate = _optimal(points, price, max_gap, end)
+        candidate = _optimal(points, price, max_gap, end, first_by)
         if expected_cost(candidate, points)[1] <= calls:
             best, dear = candidate, price
         else:
