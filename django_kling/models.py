@@ -309,7 +309,8 @@ class VideoRequest(models.Model):
         verbose_name_plural = _("video requests")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["content_type", "object_id", "status"]),
-                   models.Index(fields=["status", "next_check_at"])]
+                   models.Index(fields=["status", "next_check_at"]),
+                   models.Index(fields=["provider", "status", "batch", "created_at"])]
         permissions = [("review_videorequest", _("Can approve or reject video clips"))]
         constraints = [
             # One featured clip per slot, held by the database whatever code writes the rows.

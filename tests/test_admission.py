@@ -157,3 +157,31 @@ def test_the_cap_holds_under_two_worker_processes(transactional_db, sandbox, set
     assert [job.status for job in jobs] == [Status.SUCCEEDED] * 12, workers.logs()
     assert sandbox.max_running == 3
     assert sandbox.bill_count == 12
+
+
+def test_the_scheduler_round_asks_each_capped_provider_once_whatever_waits(
+        db, settings, make_image, django_capture_on_commit_callbacks):
+    """Issue 27: waiting costs only a row. The round used to call ``admit`` once per queued
+    job (a DISTINCT over the provider column kept the model's ordering by created_at)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    capped(settings, {"gateway": 1})
+    calls = []
+    real = admission.admit
+    queries = []
+    try:
+        admission.admit = lambda provider, **kw: calls.append(provider) or real(provider, **kw)
+        for waiting in (6, 18):
+            with django_capture_on_commit_callbacks(execute=False):
+                while VideoRequest.objects.filter(status=Status.QUEUED).count() < waiting:
+                    create_video_request(make_image(), prompt="wait")
+                real("gateway")  # the one slot taken: the rounds below find the cap full
+            calls.clear()
+            with CaptureQueriesContext(connection) as captured:
+                admission.admit_waiting()
+            queries.append(len(captured))
+            assert calls == ["gateway"]
+    finally:
+        admission.admit = real
+    assert queries[0] == queries[1], queries

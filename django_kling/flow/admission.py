@@ -22,13 +22,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from ..conf import kling_settings
+from ..conf import PROVIDER_OPTIONS, kling_settings
 from ..exceptions import InvalidTransition
-from ..models import Status, Throttle, VideoRequest
+from ..models import Status, Throttle, VideoBatch, VideoRequest
 from . import dispatch, locks
 
 logger = logging.getLogger("django_kling.flow.admission")
@@ -63,11 +62,7 @@ def admit(provider: str, *, created_before: Any = None) -> list[Any]:
         free = (queued.count() if cap is None else cap - in_flight(provider))
         if free <= 0:
             return []
-        # Round robin over lanes (each batch, and the single requests), oldest first.
-        turn = Window(RowNumber(), partition_by=[F("batch_id")],
-                      order_by=[F("created_at").asc(), F("pk").asc()])
-        chosen = list(queued.annotate(turn=turn).order_by("turn", "created_at", "pk")
-                      .values_list("pk", flat=True)[:free])
+        chosen = _in_turn(queued, free)
         admitted = []
         for pk in chosen:
             try:
@@ -83,11 +78,24 @@ def admit(provider: str, *, created_before: Any = None) -> list[Any]:
     return admitted
 
 
+def _in_turn(queued: QuerySet, count: int) -> list[Any]:
+    """The first ``count`` of ``queued`` round robin over lanes (each batch, and the single
+    requests as one more), oldest first in each: a few rows read per lane, never all of them
+    (the lanes are the batches that have queued jobs, found through the batch's index)."""
+    lanes = [None, *VideoBatch.objects.filter(Exists(queued.filter(batch=OuterRef("pk"))))
+             .values_list("pk", flat=True)]
+    heads = []
+    for lane in lanes:
+        rows = (queued.filter(batch__isnull=True) if lane is None else queued.filter(batch=lane))
+        ranked = rows.order_by("created_at", "pk").values_list("created_at", "pk")[:count]
+        heads.extend((turn, created, pk) for turn, (created, pk) in enumerate(ranked))
+    return [pk for _turn, _created, pk in sorted(heads)[:count]]
+
+
 def admit_waiting() -> None:
-    """``admit`` for every provider with queued jobs and a cap (the scheduler's round)."""
-    providers = (VideoRequest.objects.filter(status=Status.QUEUED)
-                 .values_list("provider", flat=True).distinct())
-    for provider in providers:
+    """``admit`` for every provider with a cap (the scheduler's round): the providers come from
+    the settings, so the round costs the same however many jobs wait."""
+    for provider in PROVIDER_OPTIONS:
         if limit(provider) is not None:
             admit(provider)
     # An uncapped provider's jobs made while a 429 throttled it were left queued without a
