@@ -34,11 +34,21 @@ demo: $(BIN)/.installed
 
 # The Wagtail integration's tests run in their own settings, when Wagtail is installed (the
 # [wagtail] extra is part of [dev]).
+# Both suites run even when the first fails, and the last line says which failed.
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
-	@if $(BIN)/python -c 'import wagtail' 2>/dev/null; then \
-	  $(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings; \
-	else echo "Wagtail is not installed: tests/wagtail skipped (pip install -e '.[wagtail]')"; fi
+	@main=0; wagtail=0; \
+	echo "$(BIN)/python -m pytest"; \
+	$(BIN)/python -m pytest || main=$$?; \
+	if $(BIN)/python -c 'import wagtail' 2>/dev/null; then \
+	  echo "$(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings"; \
+	  $(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings || wagtail=$$?; \
+	else echo "Wagtail is not installed: tests/wagtail skipped (pip install -e '.[wagtail]')"; fi; \
+	if [ $$main -ne 0 ] || [ $$wagtail -ne 0 ]; then \
+	  echo; \
+	  [ $$main -eq 0 ] || echo "make test: FAILED the main suite (pytest exit $$main)"; \
+	  [ $$wagtail -eq 0 ] || echo "make test: FAILED the Wagtail suite (pytest exit $$wagtail)"; \
+	  exit 1; \
+	fi
 
 # The version matrix (noxfile.py): newest and oldest stacks, Django 6.0, RabbitMQ, packaging.
 matrix: $(BIN)/.installed

@@ -2,8 +2,10 @@
 
 ``nox -l`` lists the sessions; ``nox -s newest`` runs one. Sessions inherit the environment, so
 ``DATABASE_URL`` and ``REDIS_URL`` (PostgreSQL and Redis, as ``.ci/run`` sets them) reach the
-tests. Interpreters are found on ``PATH``; on a machine with pyenv, its installed versions are
-added to ``PATH`` so that ``python3.10`` ... ``python3.13`` resolve without activating them.
+tests; ``.ci/run`` runs ``oldest`` without them (SQLite and the in-memory broker, the README's
+``make test`` on a laptop). Interpreters are found on ``PATH``; on a machine with pyenv, its
+installed versions are added to ``PATH`` so that ``python3.10`` ... ``python3.13`` resolve
+without activating them.
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ def wagtail_newest(session: nox.Session) -> None:
 
 @nox.session(python="3.10")
 def wagtail_oldest(session: nox.Session) -> None:
-    """Wagtail 7.0 LTS, the oldest Wagtail supported, on the oldest stack (Python 3.10)."""
-    session.install("-e", ".[dev]", "wagtail~=7.0.0", "-c", str(OLDEST))
+    """Wagtail 7.4 LTS, the oldest Wagtail supported, on the oldest stack (Python 3.10).
+
+    (7.0 LTS left Wagtail's support in November 2026.)"""
+    session.install("-e", ".[dev]", "wagtail~=7.4.0", "-c", str(OLDEST))
     session.run("python", "-c", WAGTAIL_VERSIONS, silent=False)
     session.run("python", "-m", "pytest", *WAGTAIL_TESTS,
                 "--ignore=tests/wagtail/test_browser.py", *session.posargs)

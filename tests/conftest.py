@@ -69,13 +69,41 @@ def sandbox_server() -> Iterator[Sandbox]:
         yield server
 
 
+# The sandbox's options a test may change; each test starts with the session's values.
+SANDBOX_OPTIONS = ("api_key", "oidc_token", "delay", "delay_range", "result", "render_scale",
+                   "pad_to_bytes", "kling_access_key", "kling_secret_key",
+                   "replicate_webhook_secret")
+
+
+@pytest.fixture(scope="session")
+def sandbox_defaults(sandbox_server: Sandbox) -> dict[str, object]:
+    """The session sandbox's options as it started, and its fal signing key.
+
+    The key is made now and kept: the fal provider caches the JWKS it fetched, so a test that
+    rotates it must not leave a key the cache does not know for the tests after it.
+    """
+    defaults: dict[str, object] = {name: getattr(sandbox_server, name)
+                                   for name in SANDBOX_OPTIONS}
+    try:
+        from django_kling.testing.sandbox.fal import signing_key
+
+        defaults["_fal_key"] = signing_key(sandbox_server)
+    except ImportError:  # no cryptography: the fal tests skip
+        pass
+    return defaults
+
+
 @pytest.fixture
-def sandbox(sandbox_server: Sandbox, settings) -> Iterator[Sandbox]:
-    """The sandbox, fresh counters, and DJANGO_KLING pointing at it (async protocol)."""
+def sandbox(sandbox_server: Sandbox, sandbox_defaults: dict[str, object],
+            settings) -> Iterator[Sandbox]:
+    """The sandbox as the session started it, fresh counters, and DJANGO_KLING pointing at it
+    (async protocol)."""
     sandbox_server.reset()
     sandbox_server.clear_faults()
-    sandbox_server.delay = 0.0
-    sandbox_server.result = "url"
+    for name, value in sandbox_defaults.items():
+        setattr(sandbox_server, name, value)
+    # A class default; a test may set it on the instance.
+    sandbox_server.__dict__.pop("heartbeat_interval", None)
     settings.DJANGO_KLING = {
         **settings.DJANGO_KLING,
         "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": sandbox_server.v4_url},

@@ -31,7 +31,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"kling-tests-{os.getpid()}.sqlite3")
     }
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"].setdefault("OPTIONS", {})
+    # Transactions take the write lock when they begin (Django 5.1+): a transaction that
+    # read first and then wrote (``transition``: SELECT ... then UPDATE) got "database is
+    # locked" at once, whatever the timeout, when another connection was writing; SQLite
+    # cannot wait there without risking a deadlock. Now it waits its turn.
+    DATABASES["default"]["OPTIONS"].update(timeout=30, transaction_mode="IMMEDIATE")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -5,6 +5,7 @@ import gzip
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from django_kling.exceptions import DownloadError
@@ -101,7 +102,10 @@ def test_public_https_and_allowed_hosts_pass(dns):
 ])                                                           # whatever else means it
 def test_allowed_hosts_name_port_and_plain_http(url, entry, admitted):
     if admitted:
-        check_url(url, allowed_hosts=[entry])
+        target = check_url(url, allowed_hosts=[entry])
+        assert (target.host, target.port) == (httpx.URL(url).host.rstrip("."),
+                                              httpx.URL(url).port or 443)
+        assert target.address in ("127.0.0.1", "::1")
     else:
         with pytest.raises(DownloadError) as caught:
             check_url(url, allowed_hosts=[entry])

@@ -99,7 +99,7 @@ def test_a_submit_that_timed_out_is_not_resent(worker, sandbox, make_image, sett
     sandbox.set_fault("slow", times=1, seconds=1.0, route="fal.start")
     job = wait_for_end(create_video_request(make_image(), provider="fal"))
     assert (job.status, job.error_code) == (Status.FAILED, "provider_timeout")
-    time.sleep(0.7)
+    assert sandbox.wait_until_idle()  # the slow submit is answered (and queued) by now
     assert sandbox.bill_count == 1  # the sandbox queued it once; we never asked again
 
 

@@ -140,7 +140,8 @@ def test_a_create_that_timed_out_is_found_by_its_key(sandbox, make_image, settin
         provider.start(generation(make_image), idempotency_key="kling_slow_key")
     assert (error.value.code, error.value.retryable, error.value.fallback) == (
         "provider_timeout", True, False)
-    time.sleep(0.8)  # the sandbox finishes the create it was sent
+    assert sandbox.wait_until_idle()  # the sandbox finishes (and bills) the create it was sent
+    assert sandbox.billed == {"kling_slow_key": 1}
     started = provider.start(generation(make_image), idempotency_key="kling_slow_key")
     assert started.generation_id
     assert sandbox.billed == {"kling_slow_key": 1}

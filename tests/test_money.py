@@ -106,7 +106,10 @@ def test_canceled_before_reaching_the_provider_does_not_count(budget_of_one_clip
                                                               quiet):
     job = create_video_request(make_image())
     assert cancel_video_request(job)
-    create_video_request(make_image())  # nothing was sent, nothing billed
+    again = create_video_request(make_image())  # nothing was sent, nothing billed
+    assert again.status == Status.QUEUED
+    with pytest.raises(BudgetExceeded):  # and the new one counts
+        create_video_request(make_image())
 
 
 def test_failed_after_the_clip_was_made_still_counts(worker, sandbox, budget_of_one_clip,
@@ -124,7 +127,9 @@ def test_failed_at_the_provider_does_not_count(worker, sandbox, budget_of_one_cl
     job = wait_for_end(create_video_request(make_image()))
     assert (job.status, job.error_code) == (Status.FAILED, "generation_failed")
     sandbox.clear_faults()
-    wait_for_end(create_video_request(make_image()))
+    again = wait_for_end(create_video_request(make_image()))
+    assert again.status == Status.SUCCEEDED, again.error_message
+    assert sandbox.bill_count == 2  # the sandbox billed both; only the clip counts here
 
 
 @pytest.mark.django_db
@@ -133,6 +138,8 @@ def test_the_reported_cost_is_preferred(settings, make_image, quiet):
     job = create_video_request(make_image())  # 0.70 estimated
     VideoRequest.objects.filter(pk=job.pk).update(reported_cost=Decimal("0.20"))
     create_video_request(make_image())  # 0.20 + 0.70 fits
+    with pytest.raises(BudgetExceeded):  # 0.20 + 0.70 + 0.70 does not
+        create_video_request(make_image())
 
 
 # -- check and insert are one step (issue 13, item 1) -----------------------------------------

@@ -59,6 +59,7 @@ class Receiver:
     def __init__(self) -> None:
         self.images: dict[str, bytes] = {}
         self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[tuple[str, bytes]] = []
         self.received = threading.Event()
         receiver = self
 
@@ -73,6 +74,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.paths.append((self.path, body))
                 receiver.received.set()
                 self.send_response(204)
                 self.end_headers()
@@ -772,6 +774,50 @@ def test_reset_forgets_everything(client, server):
     server.reset()
     assert server.calls == [] and server.billed == {} and server.bill_count == 0
     assert server.start_calls == {} and server.faults.active() == []
+
+
+def test_reset_waits_for_a_create_in_flight(server):
+    """A create still being answered when the reset comes bills in the book the reset clears.
+
+    The fault matrix's and fallback's slow creates used to bill after the next test's reset:
+    that test saw a bill for a key it never sent (issue 21).
+    """
+    server.set_fault("slow", times=1, seconds=0.5, route="start")
+    answers: list[int] = []
+
+    def send() -> None:
+        with httpx.Client(timeout=30) as http:
+            answers.append(post_start(http, server, key="late").status_code)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    wait_for(lambda: server.start_calls.get("late") == 1)  # received, now being slow
+    server.reset()
+    sender.join(10)
+    assert answers == [202]
+    assert server.billed == {} and server.bill_count == 0 and server.start_calls == {}
+    assert server.calls == []
+    assert server.wait_until_idle(timeout=1)
+
+
+def test_a_job_from_before_the_reset_calls_nobody_back(client, server, receiver):
+    server.delay = 0.3
+    post_start(client, server, make_body(callbackUrl=receiver.url + "/old"), key="old")
+    server.reset()
+    server.delay = 0.3
+    post_start(client, server, make_body(callbackUrl=receiver.url + "/new"), key="new")
+    # The old job was ready first: had it called back, its post would be here before this one.
+    wait_for(lambda: any(d.url.endswith("/new") for d in server.webhooks))
+    assert [path for path, _ in receiver.paths] == ["/new"]
+    assert [delivery.url for delivery in server.webhooks] == [receiver.url + "/new"]
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    limit = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > limit:
+            pytest.fail("timed out")
+        time.sleep(0.01)
 
 
 def test_sandbox_does_not_import_django():

@@ -19,7 +19,7 @@ from django_kling.jobs import create_video_request
 from django_kling.models import Status
 from django_kling.providers.gateway.provider import GatewayProvider
 
-from .conftest import wait_for_end
+from .conftest import wait_for_end, wait_until
 
 
 def checks_until(done: float, first: float) -> int:
@@ -147,3 +147,62 @@ def test_kling_sync_loop_polls_until_stopped(transactional_db, sandbox, make_ima
     assert not command.is_alive()
     # The loop asked, saw the clip ready and handed the download to a worker.
     assert job.status == Status.FETCHING and job.poll_count >= 1
+
+
+# -- a poll that fails on the database (issue 21) ------------------------------------------------
+
+
+def locked_once_on(target: str, monkeypatch) -> list:
+    """Make the job's next move to ``target`` fail as SQLite does under load, once."""
+    from django.db import OperationalError
+
+    real = pipeline.transition
+    failed: list = []
+
+    def transition(job, to, **fields):
+        if to == target and not failed:
+            failed.append(getattr(job, "pk", job))
+            raise OperationalError("database is locked")
+        return real(job, to, **fields)
+
+    monkeypatch.setattr(pipeline, "transition", transition)
+    return failed
+
+
+def test_a_poll_that_fails_on_the_database_gives_its_claim_back(worker, sandbox, make_image,
+                                                                 monkeypatch):
+    """The scheduler's poll died of "database is locked": the job waited out the whole lease
+    (120 s by default) before anyone asked again; test_editorial_flow took 125 s on SQLite."""
+    failed = locked_once_on(Status.FETCHING, monkeypatch)
+    started = time.monotonic()
+    job = wait_for_end(create_video_request(make_image()), timeout=30)
+    assert job.status == Status.SUCCEEDED, job.error_message
+    assert failed == [job.pk]
+    assert time.monotonic() - started < 5  # the lease here is 10 s: it was not waited out
+
+
+@pytest.mark.django_db
+def test_a_nudge_that_fails_on_the_database_gives_its_claim_back(
+        sandbox, make_image, monkeypatch, django_capture_on_commit_callbacks):
+    from django.db import OperationalError
+
+    from django_kling.models import VideoRequest
+
+    with django_capture_on_commit_callbacks(execute=False):
+        job = create_video_request(make_image())
+    assert pipeline.submit_step(job.pk) is None  # running
+    failed = locked_once_on(Status.FETCHING, monkeypatch)
+    raised: list[OperationalError] = []
+
+    def nudge() -> bool:  # until the clip is ready and the move to fetching fails
+        try:
+            pipeline.poll_step(job.pk, forced=True)
+        except OperationalError as error:  # Dramatiq retries the message after a second
+            raised.append(error)
+        return bool(raised)
+
+    wait_until(nudge, timeout=20, what="the locked move")
+    assert failed == [job.pk]
+    assert VideoRequest.objects.get(pk=job.pk).claimed_until is None  # the retry may claim it
+    pipeline.poll_step(job.pk, forced=True)
+    assert VideoRequest.objects.get(pk=job.pk).status == Status.SUCCEEDED

@@ -45,6 +45,19 @@ def test_oldest_stack_is_the_floor():
     assert version("dramatiq") == "1.17.0"
 
 
+@pytest.mark.skipif(STACK != "oldest", reason="only the 'oldest' nox session")
+def test_oldest_stack_runs_the_laptop_path():
+    """CI's oldest session is the README's `make test` on a laptop: SQLite and the in-memory
+    broker, no services (a leak that only showed there once broke `make test`; issue 21)."""
+    import dramatiq
+    from django.db import connection
+    from dramatiq.brokers.stub import StubBroker
+
+    assert connection.vendor == "sqlite"
+    assert isinstance(dramatiq.get_broker(), StubBroker)
+    assert not os.environ.get("DATABASE_URL") and not os.environ.get("REDIS_URL")
+
+
 @pytest.mark.skipif(STACK != "django60", reason="only the 'django60' nox session")
 def test_django_60_stack():
     assert release("django") == (6, 0)

@@ -155,14 +155,14 @@ def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False)
 
 def poll_step(pk: Any, *, forced: bool = False) -> Next | None:
     """A webhook's nudge (``forced``) or a due ``kling_poll`` message, under the job's claim."""
-    if not polling.claim_one(pk, due_only=not forced):
+    if not (claim := polling.claim_one(pk, due_only=not forced)):
         job = _load(pk)
         if forced and job is not None and job.status in (Status.RUNNING, Status.SUBMITTING):
             # Another worker is asking, or the webhook beat our own start's answer: repeat.
             return Next("poll_now", polling.nudge_delay(job))
         return _elsewhere(job, "poll") if job is not None and job.status not in FINAL else None
-    job = _load(pk)
-    return poll_claimed(job, forced=forced) if job is not None else None
+    with polling.released_on_error(pk, claim):  # an error: the message's retry may claim it
+        return poll_claimed(job, forced=forced) if (job := _load(pk)) is not None else None
 
 
 def poll_claimed(job: VideoRequest, *, forced: bool = False,

@@ -10,10 +10,13 @@ two workers at once and never left unpolled.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +26,7 @@ from ..providers import provider_class
 from . import completions, locks, poll_plan
 
 SCHEDULER_LOCK = "scheduler"
+logger = logging.getLogger("django_kling.flow.polling")
 
 
 def expects_webhook(job: VideoRequest) -> bool:
@@ -88,14 +92,39 @@ def _unclaimed(now: datetime) -> Q:
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
-def claim_one(pk: Any, *, due_only: bool) -> bool:
-    """Claim one running job for a status call; False if another worker holds it (or, with
-    ``due_only``, if its next check is not due yet)."""
+def claim_one(pk: Any, *, due_only: bool) -> datetime | None:
+    """Claim one running job for a status call: the claim's end (``claimed_until``), or None
+    if another worker holds it (or, with ``due_only``, if its next check is not due yet)."""
     now = timezone.now()
     due = Q(next_check_at__lte=now + timedelta(seconds=kling_settings.POLL_INTERVAL / 2)) \
         if due_only else Q()
-    return bool(VideoRequest.objects.filter(_unclaimed(now), due, pk=pk, status=Status.RUNNING)
-                .update(claimed_until=lease_end(now)))
+    end = lease_end(now)
+    claimed = (VideoRequest.objects.filter(_unclaimed(now), due, pk=pk, status=Status.RUNNING)
+               .update(claimed_until=end))
+    return end if claimed else None
+
+
+@contextlib.contextmanager
+def released_on_error(pk: Any, claim: datetime | None) -> Iterator[None]:
+    """Give the claim ``claim`` back when the poll made under it fails unexpectedly.
+
+    The lease is for a worker that died; one that caught an error ("database is locked" on
+    SQLite under load) says so at once, so the job is asked about again after
+    ``POLL_INTERVAL`` instead of after the whole lease (120 s by default).
+    """
+    try:
+        yield
+    except Exception:
+        if claim is not None:
+            try:
+                VideoRequest.objects.filter(pk=pk, status=Status.RUNNING,
+                                            claimed_until=claim).update(
+                    claimed_until=None, next_check_at=timezone.now() + timedelta(
+                        seconds=kling_settings.POLL_INTERVAL))
+            except DatabaseError:
+                logger.warning("job %s: its claim could not be given back; it lapses after "
+                               "the lease", pk, exc_info=True)
+        raise
 
 
 def claim_due(limit: int) -> list[VideoRequest]:

@@ -90,10 +90,11 @@ class Scheduler:
         # ``provider``: the loop thread's client, shared by every thread of the pool.
         self._remember_connection()
         try:
-            following = pipeline.poll_claimed(job, provider=provider)
+            with polling.released_on_error(job.pk, job.claimed_until):
+                following = pipeline.poll_claimed(job, provider=provider)
             if following is not None:
                 dispatch.send(following.step, job.pk, delay=following.delay)
-        except Exception:  # noqa: BLE001  (the claim lapses after its lease; polled again)
+        except Exception:  # noqa: BLE001  (the claim was given back, or lapses: polled again)
             logger.exception("polling job %s failed", job.pk)
             connections["default"].close()
 

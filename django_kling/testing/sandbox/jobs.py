@@ -85,6 +85,8 @@ class Job:
     provider: str = "gateway"
     #: Delivers the provider's own completion callback (other protocols than the gateway's).
     notify: Callable[[Job], None] | None = None
+    #: The sandbox's book it was created in; a ``reset()`` starts a new one.
+    generation: int = 0
 
     def ready(self) -> bool:
         return self.rendered.is_set() and time.monotonic() >= self.ready_at
@@ -96,6 +98,7 @@ class JobBook:
     # Set by Sandbox.__init__; declared here for the methods below.
     _lock: threading.RLock
     _stopping: threading.Event
+    _generation: int
 
     def _record(self, method: str, path: str, headers: Any, raw: bytes) -> None:
         clean = {name.lower(): value for name, value in headers.items()}
@@ -162,6 +165,7 @@ class JobBook:
                 secret=("whsec_" + secrets.token_urlsafe(32)) if spec.callback_url else None,
                 provider=provider,
                 notify=notify,
+                generation=self._generation,
             )
             self._jobs[job.id] = job
             self._count_running(job.ready_at)
@@ -198,7 +202,8 @@ class JobBook:
                     audio=spec.audio,
                 ))
             with self._lock:
-                self._files[job.file_id] = job.video
+                if job.generation == self._generation:  # not into the book after a reset
+                    self._files[job.file_id] = job.video
         except Exception as exc:
             # A render failure is the job's failure, as a failed task is for the real service.
             logger.exception("sandbox render failed for %s", job.id)
@@ -212,11 +217,13 @@ class JobBook:
             self._deliver_webhook(job)
 
     def _wait_ready(self, job: Job) -> bool:
+        """Wait for the job's end; False if the sandbox stopped or was reset meanwhile (a job
+        of a test that is over calls nobody back)."""
         job.rendered.wait()
         while not self._stopping.is_set():
             remaining = job.ready_at - time.monotonic()
             if remaining <= 0:
-                return True
+                return job.generation == self._generation
             self._stopping.wait(remaining)
         return False
 

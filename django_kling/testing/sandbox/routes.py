@@ -35,12 +35,14 @@ class SandboxHandler(KlingRoutes, FalRoutes, ReplicateRoutes, GatewayHandler):
         return False
 
     def do_POST(self) -> None:
-        if not self._provider_route("POST"):
-            super().do_POST()
+        with self.sandbox._answering():
+            if not self._provider_route("POST"):
+                super().do_POST()
 
     def do_GET(self) -> None:
-        if self.command == "GET" and self._provider_route("GET"):
-            return
-        super().do_GET()
+        with self.sandbox._answering():
+            if self.command == "GET" and self._provider_route("GET"):
+                return
+            super().do_GET()
 
     do_HEAD = do_GET

@@ -35,8 +35,11 @@ are never padded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from .faults import FaultBoard
@@ -62,9 +65,14 @@ class Sandbox(JobBook):
     generations, streams included), ``start_calls`` (idempotency key -> start requests,
     faulted ones included), ``webhooks`` (``WebhookDelivery`` records) and ``max_running``
     (the most generations running at once, from a start to its ``delay``'s end).
+
+    ``reset()`` waits for the requests being answered (a ``slow`` create bills when it wakes),
+    and a job created before a reset calls nobody back after it: each reset starts a clean book.
     """
 
     heartbeat_interval = 0.5
+    #: How long ``reset()`` waits for requests in flight before it gives up (RuntimeError).
+    reset_timeout = 15.0
 
     def __init__(
         self,
@@ -110,6 +118,10 @@ class Sandbox(JobBook):
         self._jobs_by_key: dict[tuple[str, str], Job] = {}
         self._files: dict[str, bytes] = {}
         self._lock = threading.RLock()
+        #: Requests being answered now, and the book they write in (``reset()`` starts another).
+        self._in_flight = 0
+        self._idle = threading.Condition(threading.Lock())
+        self._generation = 0
         # Two renders at once keep a 1080p burst from starving the request threads.
         self._render_slots = threading.BoundedSemaphore(2)
         self._stopping = threading.Event()
@@ -218,9 +230,46 @@ class Sandbox(JobBook):
     def clear_faults(self, name: str | None = None) -> None:
         self.faults.clear(name)
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Count a request as in flight while its handler runs (see ``wait_until_idle``)."""
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_until_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being answered; False if some still are after ``timeout``.
+
+        A test that let its client time out waits here for the sandbox to finish the request it
+        was sent (and bill it) instead of sleeping for a guessed time.
+        """
+        limit = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight:
+                remaining = limit - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
     def reset(self) -> None:
-        """Forget calls, bills, jobs, files, webhooks and faults (options stay as they are)."""
+        """Forget calls, bills, jobs, files, webhooks and faults (options stay as they are).
+
+        Requests in flight are answered first, so what they bill is forgotten with the rest
+        instead of showing up in the next test's counters; jobs created before the reset never
+        call back (webhooks, provider callbacks) after it.
+        """
+        if not self.wait_until_idle(self.reset_timeout):
+            raise RuntimeError(
+                f"sandbox reset: {self._in_flight} request(s) still being answered after "
+                f"{self.reset_timeout:g} s; their bills would land in the next test")
         with self._lock:
+            self._generation += 1
             self._calls.clear()
             self.billed.clear()
             self.billed_by.clear()
