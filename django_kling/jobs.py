@@ -77,11 +77,13 @@ def billed() -> Q:
 
 def spent_since(since: Any) -> Decimal:
     """Money spent or committed by requests created since ``since`` (reported cost first),
-    and the cost reserved by batches for the jobs they have yet to create."""
+    and the cost reserved by batches for the jobs they have yet to create.
+
+    A reservation counts in every period whatever day its batch started: its jobs are made
+    (and paid) now, so a batch started at 23:59 must not escape tomorrow's limit."""
     spent = VideoRequest.objects.filter(billed(), created_at__gte=since).aggregate(
         total=Sum(Coalesce("reported_cost", "estimated_cost")))["total"] or Decimal("0")
-    reserved = VideoBatch.objects.filter(
-        status=VideoBatch.Status.CREATING, created_at__gte=since).aggregate(
+    reserved = VideoBatch.objects.filter(status=VideoBatch.Status.CREATING).aggregate(
         total=Sum("pending_cost"))["total"] or Decimal("0")
     return spent + reserved
 
