@@ -25,18 +25,18 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..conf import kling_settings
 from ..editorial import batches
 from ..exceptions import BudgetExceeded
 from ..jobs import check_budget
-from ..models import Status, VideoBatch
+from ..models import Status, VideoBatch, VideoRequest
 from ..options import MAX_PROMPT_LENGTH
 from . import display
 from .forms import BatchOptionsForm
 from .generate import estimate_per_clip
-from .permissions import can_generate_videos
+from .permissions import can_generate_videos, may_use_source
 
 TEMPLATE = "django_kling/admin/generate_batch.html"
 PANEL_TEMPLATE = "django_kling/admin/videobatch/panel.html"
@@ -196,12 +196,19 @@ class VideoBatchAdmin(admin.ModelAdmin):
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         batch = self._acting_on(request, object_id)
         try:
-            count = len(batches.retry_failed(batch, user=request.user))
+            retried, denied = batches.retry_failed(
+                batch, user=request.user, permitted=self._retry_rule(request))
         except BudgetExceeded as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(request, _("%(count)d failed job(s) queued again.")
-                              % {"count": count}, messages.SUCCESS)
+                              % {"count": len(retried)}, messages.SUCCESS)
+            if denied:
+                self.message_user(request, ngettext(
+                    "%(count)d job was not retried: retrying needs the permission to change "
+                    "its object.",
+                    "%(count)d jobs were not retried: retrying needs the permission to change "
+                    "their objects.", denied) % {"count": denied}, messages.ERROR)
         return HttpResponseRedirect(batch_url(self.admin_site, batch))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -210,6 +217,19 @@ class VideoBatchAdmin(admin.ModelAdmin):
         self.message_user(request, _("The batch was stopped; %(count)d queued job(s) canceled.")
                           % {"count": count}, messages.SUCCESS)
         return HttpResponseRedirect(batch_url(self.admin_site, batch))
+
+    def _retry_rule(self, request: HttpRequest) -> Callable[[VideoRequest], bool]:
+        """Retrying a batch's job needs what retrying that request alone needs: the request
+        admin's ``may_retry`` on this site (its object-level rules included)."""
+        requests_admin = self.admin_site._registry.get(VideoRequest)  # noqa: SLF001
+        if requests_admin is not None and hasattr(requests_admin, "may_retry"):
+            return lambda job: requests_admin.may_retry(request, job)
+
+        def rule(job: VideoRequest) -> bool:
+            model = job.content_type.model_class() if job.content_type_id else None
+            return model is None or may_use_source(request, self.admin_site, model,
+                                                   job.source_object)
+        return rule
 
     def _batch(self, request: HttpRequest, object_id: str) -> VideoBatch:
         if not self.has_view_permission(request):

@@ -12,6 +12,7 @@ places that already have a job. So every object gets exactly one job, once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -202,8 +203,12 @@ def cancel_rest(batch: VideoBatch) -> int:
     return sum(cancel_video_request(job) for job in queued)
 
 
-def retry_failed(batch: VideoBatch, *, user: Any = None) -> list[VideoRequest]:
-    """A new job for every failed or canceled job of the batch not retried yet."""
+def retry_failed(batch: VideoBatch, *, user: Any = None,
+                 permitted: Callable[[VideoRequest], bool] | None = None) \
+        -> tuple[list[VideoRequest], int]:
+    """A new job for every failed or canceled job of the batch not retried yet, among those
+    ``permitted`` allows (the screen's rule for retrying one request); the new jobs and how
+    many were not permitted."""
     retried_sources = set(batch.jobs.filter(batch_index__isnull=True, status__in=[
         s for s in Status.values if s not in (Status.FAILED, Status.CANCELED)])
         .values_list("object_id", flat=True))
@@ -211,8 +216,12 @@ def retry_failed(batch: VideoBatch, *, user: Any = None) -> list[VideoRequest]:
         .exclude(object_id__in=retried_sources)
     seen: set[str] = set()
     retried = []
+    denied = 0
     for job in ended.order_by("created_at"):
         if job.object_id not in seen:
             seen.add(job.object_id)
+            if permitted is not None and not permitted(job):
+                denied += 1
+                continue
             retried.append(retry_video_request(job, user=user))
-    return retried
+    return retried, denied

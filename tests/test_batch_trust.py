@@ -1,0 +1,60 @@
+"""Batches without permission or budget holes (issue 23, items 7-13).
+
+Real database, real admin views and image checks; the chunks are run in the test's thread
+(``create_chunk``), as the ``kling_batch`` actor runs them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from django_kling.editorial import batches
+from django_kling.models import Status, VideoBatch, VideoRequest
+from tests.shop.models import Product
+
+from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
+    KLING_ALL,
+    PRODUCT_PERMS,
+    login,
+    make_product_fixture,
+    make_staff,
+    messages_of,
+    producer_fixture,
+)
+
+
+@pytest.fixture
+def viewer_producer(db):
+    """May queue, retry and cancel requests and see products, but not change them."""
+    return make_staff("viewer_producer", "shop.view_product", *KLING_ALL)
+
+
+def started(products, *, user=None, options=None, capture) -> VideoBatch:
+    """A batch over ``products`` with its first chunk made (nothing sent to a worker)."""
+    with capture(execute=False):
+        batch = batches.start_batch(Product, [p.pk for p in products], field_name="image",
+                                    options=options or {}, user=user)
+        batches.create_chunk(batch.pk)
+    return VideoBatch.objects.get(pk=batch.pk)
+
+
+# -- 7: retrying a batch's failed jobs needs what retrying one request needs --------------------
+
+
+def test_retrying_a_batch_checks_each_objects_permission(
+        viewer_producer, producer, make_product, django_capture_on_commit_callbacks):
+    # The editor made the batch while they could change products; that right is gone now.
+    batch = started([make_product("Jar")], user=viewer_producer,
+                    capture=django_capture_on_commit_callbacks)
+    job = batch.jobs.get()
+    VideoRequest.objects.transition(job, Status.FAILED, error_code="generation_failed",
+                                    error_message="Policy")
+    retry = reverse("admin:django_kling_videobatch_retry", args=[batch.pk])
+    with django_capture_on_commit_callbacks(execute=False):
+        response = login(viewer_producer).post(retry, follow=True)
+    assert batch.jobs.count() == 1, "retried without the permission to change the object"
+    assert any("not retried" in m for m in messages_of(response))
+    with django_capture_on_commit_callbacks(execute=False):
+        login(producer).post(retry)
+    assert batch.jobs.count() == 2
