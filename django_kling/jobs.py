@@ -262,9 +262,14 @@ def create_video_request(
                 # Again under the lock, with the inserts in the same transaction: every
                 # variant counts.
                 check_budget(cost * count)
-            else:
-                VideoBatch.objects.filter(pk=batch.pk).update(
-                    pending_cost=Greatest(F("pending_cost") - cost, Value(Decimal("0"))))
+            elif not VideoBatch.objects.filter(
+                    pk=batch.pk, status=VideoBatch.Status.CREATING).update(
+                    pending_cost=Greatest(F("pending_cost") - cost, Value(Decimal("0")))):
+                # Canceled (its reservation released): no job more. The update locks the
+                # batch's row, so a Cancel either waits for this job (and cancels it) or
+                # comes first and is seen here.
+                raise InvalidInput(_("The batch was canceled; no more of its jobs are made."),
+                                   code="batch_canceled", field="__all__")
             jobs = [VideoRequest.objects.create(
                 batch=batch, batch_index=batch_index,
                 created_by=user if getattr(user, "is_authenticated", False) else None,

@@ -58,3 +58,32 @@ def test_retrying_a_batch_checks_each_objects_permission(
     with django_capture_on_commit_callbacks(execute=False):
         login(producer).post(retry)
     assert batch.jobs.count() == 2
+
+
+# -- 9: Cancel stops the chunk being made --------------------------------------------------------
+
+
+def test_cancel_stops_the_chunk_being_created(db, make_product, settings, monkeypatch,
+                                              django_capture_on_commit_callbacks):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BATCH_CHUNK": 10}
+    products = [make_product(f"Jar {i}") for i in range(6)]
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = batches.start_batch(Product, [p.pk for p in products], field_name="image",
+                                    options={})
+    real = batches.create_video_request
+    canceled = []
+
+    def editor_cancels_after_two(*args, **kwargs):
+        job = real(*args, **kwargs)
+        if batch.jobs.count() == 2 and not canceled:
+            canceled.append(batches.cancel_rest(batch))  # the click, mid-chunk
+        return job
+
+    monkeypatch.setattr(batches, "create_video_request", editor_cancels_after_two)
+    with django_capture_on_commit_callbacks(execute=False):
+        batches.create_chunk(batch.pk)
+    assert canceled == [2]
+    assert batch.jobs.count() == 2, "jobs were still made after Cancel returned"
+    assert not batch.jobs.filter(status=Status.QUEUED).exists()
+    batch.refresh_from_db()
+    assert batch.status == VideoBatch.Status.CANCELED and batch.pending_cost == 0

@@ -39,6 +39,8 @@ from ..models import Status, VideoBatch, VideoRequest
 from ..video_presets import FieldFormatter, VideoPreset, template_fields
 
 logger = logging.getLogger("django_kling.editorial.batches")
+#: The code ``create_video_request`` refuses a canceled batch's job with.
+BATCH_CANCELED = "batch_canceled"
 #: Threads that make a chunk's jobs side by side.
 THREADS = 4
 #: The options a batch passes to every job (``create_video_request``'s keywords), and the
@@ -151,6 +153,8 @@ def _create_lane(batch: VideoBatch, places: list[int], objects: dict[str, models
             try:
                 _create_one(batch, index, objects)
             except InvalidInput as error:
+                if error.code == BATCH_CANCELED:
+                    break  # Cancel was pressed: the rest of the chunk is not made
                 failures[str(index)] = {"object_id": batch.object_ids[index],
                                         "code": error.code, "message": error.message}
     finally:
