@@ -166,7 +166,13 @@ def open_source_image(obj: models.Model, field_name: str) -> Iterator[IO[bytes]]
         raise InvalidInput(_("%(object)s has no image in %(field)s.")
                            % {"object": obj, "field": field_name},
                            code="image_empty", field="image")
-    with fieldfile.open("rb") as fh:
+    try:
+        fh = fieldfile.open("rb")
+    except OSError as error:  # gone from the storage, or not readable
+        raise InvalidInput(_("The image file of %(object)s could not be opened (%(error)s).")
+                           % {"object": obj, "error": type(error).__name__},
+                           code="image_unreadable", field="image") from error
+    with fh:
         yield fh
 
 

@@ -87,3 +87,38 @@ def test_cancel_stops_the_chunk_being_created(db, make_product, settings, monkey
     assert not batch.jobs.filter(status=Status.QUEUED).exists()
     batch.refresh_from_db()
     assert batch.status == VideoBatch.Status.CANCELED and batch.pending_cost == 0
+
+
+# -- 11: one bad object never stalls a batch -----------------------------------------------------
+
+
+def test_one_bad_object_fails_alone_and_the_batch_goes_on(
+        db, make_product, settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BATCH_CHUNK": 3}
+    products = [make_product(f"Jar {i}") for i in range(6)]
+    missing, broken = products[0], products[1]
+    missing.image.storage.delete(missing.image.name)  # the file is gone from the storage
+    real = batches.create_video_request
+
+    def breaks_on_one(*args, source, **kwargs):
+        if source.pk == broken.pk:
+            raise RuntimeError("a host signal handler broke")
+        return real(*args, source=source, **kwargs)
+
+    monkeypatch.setattr(batches, "create_video_request", breaks_on_one)
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = batches.start_batch(Product, [p.pk for p in products], field_name="image",
+                                    options={})
+        per_clip = batch.estimated_cost / 6
+        assert batches.create_chunk(batch.pk)  # did not die on the two bad objects
+        batch.refresh_from_db()
+        assert batch.next_index == 3
+        # Their share of the reservation is released at once, not when the batch ends.
+        assert batch.pending_cost == 3 * per_clip
+        assert not batches.create_chunk(batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == VideoBatch.Status.CREATED
+    assert sorted(batch.jobs.values_list("batch_index", flat=True)) == [2, 3, 4, 5]
+    codes = {item["object_id"]: item["code"] for item in batch.failures.values()}
+    assert codes == {str(missing.pk): "image_unreadable",
+                     str(broken.pk): "batch_object_failed"}

@@ -20,8 +20,8 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connections, models, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -138,6 +138,9 @@ def create_chunk(pk: Any) -> bool:
                               "updated_at": timezone.now()}
     if failures:
         fields["failures"] = {**batch.failures, **failures}
+        # The refused objects' share of the reservation is free at once (no job will pay it).
+        share = batch.estimated_cost / len(batch.object_ids) * len(failures)
+        fields["pending_cost"] = Greatest(F("pending_cost") - share, Value(Decimal("0")))
     if not more:
         fields.update(status=VideoBatch.Status.CREATED, pending_cost=Decimal("0"))
     VideoBatch.objects.filter(pk=pk, status=VideoBatch.Status.CREATING).update(**fields)
@@ -157,6 +160,14 @@ def _create_lane(batch: VideoBatch, places: list[int], objects: dict[str, models
                     break  # Cancel was pressed: the rest of the chunk is not made
                 failures[str(index)] = {"object_id": batch.object_ids[index],
                                         "code": error.code, "message": error.message}
+            except Exception as error:  # noqa: BLE001  (one object must not stall the batch)
+                # Logged in full for the developer; the page shows the type only (the text
+                # may hold anything).
+                logger.exception("batch %s: the job of place %s failed", batch.pk, index)
+                failures[str(index)] = dict(
+                    object_id=batch.object_ids[index], code="batch_object_failed",
+                    message=_("The job could not be made (%(error)s); the details are in "
+                              "the log.") % {"error": type(error).__name__})
     finally:
         if own_connection:
             connections.close_all()  # the pool thread's own connection
