@@ -54,6 +54,9 @@ class VideoBatch(models.Model):
         verbose_name = _("video batch")
         verbose_name_plural = _("video batches")
         ordering = ["-created_at"]
+        permissions = [("view_all_batches",
+                        _("Can see every video batch (and cancel it with the permission to "
+                          "change video requests)"))]
 
     def __str__(self) -> str:
         return f"{len(self.object_ids)} × {self.content_type.model} ({self.get_status_display()})"

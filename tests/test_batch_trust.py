@@ -122,3 +122,51 @@ def test_one_bad_object_fails_alone_and_the_batch_goes_on(
     codes = {item["object_id"]: item["code"] for item in batch.failures.values()}
     assert codes == {str(missing.pk): "image_unreadable",
                      str(broken.pk): "batch_object_failed"}
+
+
+# -- 12: who sees and cancels a batch ------------------------------------------------------------
+
+
+def test_a_batch_is_seen_and_canceled_by_its_creator_and_those_who_see_all(
+        producer, make_product, settings, django_capture_on_commit_callbacks):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "ADMIN_SHOW_ALL_REQUESTS": False}
+    other = make_staff("other_producer", *PRODUCT_PERMS, *KLING_ALL)
+    batch = started([make_product("Jar"), make_product("Pot")], user=producer,
+                    capture=django_capture_on_commit_callbacks)
+    pages = [reverse(f"admin:django_kling_videobatch_{view}", args=[batch.pk])
+             for view in ("change", "progress")]
+    cancel = reverse("admin:django_kling_videobatch_cancel", args=[batch.pk])
+    listing = reverse("admin:django_kling_videobatch_changelist")
+
+    client = login(other)
+    assert [client.get(page).status_code for page in pages] == [404, 404], \
+        "another editor sees the batch"
+    assert str(batch.pk) not in client.get(listing).content.decode()
+    assert client.post(cancel).status_code == 404
+    batch.refresh_from_db()
+    assert batch.status == VideoBatch.Status.CREATED
+    assert not batch.jobs.filter(status=Status.CANCELED).exists()
+
+    mine = login(producer)
+    assert [mine.get(page).status_code for page in pages] == [200, 200]
+    assert str(batch.pk) in mine.get(listing).content.decode()
+
+    # The named permission (or ADMIN_SHOW_ALL_REQUESTS with the view permission) sees them all.
+    everyone = make_staff("batch_manager", *PRODUCT_PERMS, *KLING_ALL,
+                          "django_kling.view_all_batches")
+    client = login(everyone)
+    assert [client.get(page).status_code for page in pages] == [200, 200]
+    assert client.post(cancel).status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == VideoBatch.Status.CANCELED
+
+
+def test_with_all_requests_shown_a_batch_needs_the_view_permission_on_requests(
+        producer, make_product, django_capture_on_commit_callbacks):
+    batch = started([make_product("Jar")], user=producer,
+                    capture=django_capture_on_commit_callbacks)
+    page = reverse("admin:django_kling_videobatch_progress", args=[batch.pk])
+    queuer = make_staff("queuer", *PRODUCT_PERMS, "django_kling.add_videorequest")
+    assert login(queuer).get(page).status_code == 404
+    viewer = make_staff("viewer", "django_kling.view_videorequest")
+    assert login(viewer).get(page).status_code == 200

@@ -132,6 +132,28 @@ def batch_url(site: admin.AdminSite, batch: VideoBatch, view: str = "change") ->
     return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_{view}", args=[batch.pk])
 
 
+def sees_all_batches(request: HttpRequest) -> bool:
+    """Whether the user sees every batch, not only their own: superusers, holders of
+    ``django_kling.view_all_batches``, and, with ``ADMIN_SHOW_ALL_REQUESTS`` (the default),
+    whoever may view video requests (they see the batches' jobs anyway)."""
+    user = request.user
+    opts = VideoBatch._meta
+    if user.is_superuser or user.has_perm(f"{opts.app_label}.view_all_batches"):
+        return True
+    return bool(kling_settings.ADMIN_SHOW_ALL_REQUESTS) and user.has_perm(
+        f"{opts.app_label}.view_{VideoRequest._meta.model_name}")
+
+
+def may_act_on(request: HttpRequest, batch: VideoBatch) -> bool:
+    """Retry and Cancel: the batch's creator, or one who sees every batch and may cancel
+    requests (``change_videorequest``, as cancelling one request needs)."""
+    if batch.created_by_id is not None and batch.created_by_id == request.user.pk:
+        return True
+    opts = VideoRequest._meta
+    return sees_all_batches(request) and request.user.has_perm(
+        f"{opts.app_label}.change_{opts.model_name}")
+
+
 class VideoBatchAdmin(admin.ModelAdmin):
     list_display = ["created_at", "created_by", "content_type", "size", "status"]
     list_filter = ["status"]
@@ -148,7 +170,16 @@ class VideoBatchAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or can_generate_videos(request)
+        return (super().has_view_permission(request, obj) or can_generate_videos(request)
+                or sees_all_batches(request))
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        """A batch shows what was made for its objects (prompts, pictures, clips): its
+        creator sees it, and those who see all requests (``sees_all_batches``)."""
+        queryset = super().get_queryset(request)
+        if sees_all_batches(request):
+            return queryset
+        return queryset.filter(created_by=request.user.pk)
 
     def get_urls(self) -> list:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -184,7 +215,7 @@ class VideoBatchAdmin(admin.ModelAdmin):
             "done": batch.status != VideoBatch.Status.CREATING
             and not any(state["counts"][s] for s in (Status.QUEUED, Status.SUBMITTING,
                                                      Status.RUNNING, Status.FETCHING)),
-            "may_act": can_generate_videos(request),
+            "may_act": can_generate_videos(request) and may_act_on(request, batch),
             "retry_url": batch_url(self.admin_site, batch, "retry"),
             "cancel_url": batch_url(self.admin_site, batch, "cancel"),
         }
@@ -243,4 +274,7 @@ class VideoBatchAdmin(admin.ModelAdmin):
     def _acting_on(self, request: HttpRequest, object_id: str) -> VideoBatch:
         if request.method != "POST" or not can_generate_videos(request):
             raise PermissionDenied
-        return self._batch(request, object_id)
+        batch = self._batch(request, object_id)
+        if not may_act_on(request, batch):
+            raise PermissionDenied
+        return batch
