@@ -390,5 +390,5 @@ class BudgetLock(models.Model):
 
 # Defined in their own modules (a preset and a batch are concepts of their own); imported here
 # so that Django finds them.
-from .video_batches import BatchStatus, VideoBatch  # noqa: E402, F401
+from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401
 from .video_presets import VideoPreset  # noqa: E402, F401

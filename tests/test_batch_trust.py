@@ -119,7 +119,7 @@ def test_one_bad_object_fails_alone_and_the_batch_goes_on(
     batch.refresh_from_db()
     assert batch.status == VideoBatch.Status.CREATED
     assert sorted(batch.jobs.values_list("batch_index", flat=True)) == [2, 3, 4, 5]
-    codes = {item["object_id"]: item["code"] for item in batch.failures.values()}
+    codes = dict(batch.items.exclude(error_code="").values_list("object_id", "error_code"))
     assert codes == {str(missing.pk): "image_unreadable",
                      str(broken.pk): "batch_object_failed"}
 
@@ -170,3 +170,76 @@ def test_with_all_requests_shown_a_batch_needs_the_view_permission_on_requests(
     assert login(queuer).get(page).status_code == 404
     viewer = make_staff("viewer", "django_kling.view_videorequest")
     assert login(viewer).get(page).status_code == 200
+
+
+# -- 13: selections of any size without quadratic work -------------------------------------------
+
+
+def chunk_peak(size: int, capture) -> int:
+    """Peak memory (bytes, tracemalloc) of one chunk in the middle of a batch of ``size``
+    places (ids of objects that do not exist: the batch's own work, no image work)."""
+    import tracemalloc
+
+    with capture(execute=False):
+        batch = batches.start_batch(Product, [10**9 + i for i in range(size)],
+                                    field_name="image", options={})
+    VideoBatch.objects.filter(pk=batch.pk).update(next_index=size // 2)
+    tracemalloc.start()
+    try:
+        with capture(execute=False):
+            batches.create_chunk(batch.pk)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_chunk_does_not_read_the_whole_selection(db, settings,
+                                                   django_capture_on_commit_callbacks):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BATCH_CHUNK": 10}
+    small = chunk_peak(100, django_capture_on_commit_callbacks)
+    large = chunk_peak(20_000, django_capture_on_commit_callbacks)
+    # 20,000 ids read whole are over a megabyte of strings; a chunk reads its 10 places only.
+    assert large < small + 200_000, f"a chunk's peak grows with the batch: {small} -> {large}"
+
+
+def test_a_batch_over_the_maximum_is_refused_before_anything_is_stored(
+        db, settings, django_capture_on_commit_callbacks):
+    from django_kling.exceptions import InvalidInput
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "BATCH_MAX_OBJECTS": 50}
+    with pytest.raises(InvalidInput) as refused:
+        batches.start_batch(Product, list(range(51)), field_name="image", options={})
+    assert refused.value.code == "batch_too_large" and "50" in refused.value.message
+    assert VideoBatch.objects.count() == 0
+
+
+# -- 8: "all N matching" and big selections honour object permissions ----------------------------
+
+
+def test_select_all_honours_object_permissions_at_chunk_time(
+        producer, make_product, monkeypatch, django_capture_on_commit_callbacks):
+    from tests.shop.admin import ProductAdmin
+
+    from .test_batches import confirm_batch
+
+    def no_secrets(self, request, obj=None):  # a host's object-level rule
+        return obj is None or not obj.name.startswith("Secret")
+
+    monkeypatch.setattr(ProductAdmin, "has_change_permission", no_secrets)
+    products = [make_product(name) for name in ("Jar", "Secret jar", "Pot", "Secret pot")]
+    client = login(producer)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("admin:shop_product_changelist"),
+                               confirm_batch(products, prompt="Turns."))
+        assert response.status_code == 302
+        batch = VideoBatch.objects.get()
+        while batches.create_chunk(batch.pk):
+            pass
+    made = sorted(Product.objects.get(pk=job.object_id).name for job in batch.jobs.all())
+    assert made == ["Jar", "Pot"], "jobs were made for objects the editor may not change"
+    refused = dict(batch.items.exclude(error_code="").values_list("object_id", "error_code"))
+    assert refused == {str(products[1].pk): "not_permitted", str(products[3].pk): "not_permitted"}
+    batch.refresh_from_db()
+    assert batches.progress(batch)["not_permitted"] == 2 and batch.pending_cost == 0
+    panel = client.get(reverse("admin:django_kling_videobatch_progress", args=[batch.pk]))
+    assert "2 objects not permitted" in panel.content.decode()

@@ -204,7 +204,8 @@ def test_kling_generate_all_with_a_preset_fills_its_template_per_object(
 
     call_command("kling_generate", "shop.Product", "--all", "--preset", "intro",
                  "--language", "en")
-    assert "2/2 jobs created" in capsys.readouterr().out, VideoBatch.objects.get().failures
+    assert "2/2 jobs created" in capsys.readouterr().out, list(
+        VideoBatch.objects.get().items.values_list("error_code", "error_message"))
     made = VideoBatch.objects.get().jobs.order_by("batch_index")
     assert [job.prompt for job in made] == [
         'Jar A on a table. A woman says in English: "This is Jar A."',

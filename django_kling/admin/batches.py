@@ -29,14 +29,17 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from ..conf import kling_settings
 from ..editorial import batches
-from ..exceptions import BudgetExceeded
+from ..exceptions import BudgetExceeded, InvalidInput
 from ..jobs import check_budget
 from ..models import Status, VideoBatch, VideoRequest
 from ..options import MAX_PROMPT_LENGTH
 from . import display
 from .forms import BatchOptionsForm
 from .generate import estimate_per_clip
-from .permissions import can_generate_videos, may_use_source
+from .permissions import batch_rule, can_generate_videos, may_use_source
+
+# Each chunk of a batch started here checks its objects as this page checks a few.
+batches.register_permission_rule("admin", batch_rule)
 
 TEMPLATE = "django_kling/admin/generate_batch.html"
 PANEL_TEMPLATE = "django_kling/admin/videobatch/panel.html"
@@ -65,8 +68,9 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
     total = per_clip * count
     budget_error = ""
     try:
+        batches.check_size(count)
         check_budget(total, lock=False)
-    except BudgetExceeded as exc:
+    except InvalidInput as exc:  # too many objects, or over the budget
         budget_error = exc.message
     if (CONFIRM in request.POST and shared.is_valid() and _one_clip_per_object(shared)
             and prompt.is_valid() and not budget_error):
@@ -86,8 +90,9 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
                 field_name=options.image_field, user=request.user,
                 prompt_field="" if chosen.get("prompt") else options.prompt_field or "",
                 selection=request.get_full_path() if select_across else "",
-                options=chosen)
-        except BudgetExceeded as exc:  # spent meanwhile: checked again under the lock
+                options=chosen, permission_rule=(
+                    f"admin:{model_admin.admin_site.name}:{options.source_permission}"))
+        except InvalidInput as exc:  # spent meanwhile: checked again under the lock
             budget_error = exc.message
         else:
             model_admin.message_user(request, _(
@@ -161,7 +166,7 @@ class VideoBatchAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("objects"))
     def size(self, batch: VideoBatch) -> int:
-        return len(batch.object_ids)
+        return batch.size
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made by the "Generate video" action and kling_generate --all
@@ -209,7 +214,8 @@ class VideoBatchAdmin(admin.ModelAdmin):
                 (Status(value).label, number) for value, number in state["counts"].items()],
             "estimated": display.money(state["estimated"]),
             "reported": display.money(state["reported"]),
-            "refused": list(batch.failures.values())[:SHOWN], "failed": failed,
+            "refused": list(batch.items.exclude(error_code="").order_by("-index")[:SHOWN]),
+            "failed": failed,
             "clips": [(job, display.file_url(job.poster), display.file_url(job.video))
                       for job in clips],
             "done": batch.status != VideoBatch.Status.CREATING
