@@ -122,6 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
         100,
         "Jobs a batch creates per background step (one transaction per job).",
     ),
+    Setting(
+        "BATCH_MAX_OBJECTS",
+        100_000,
+        "Most objects one batch takes (None: no limit); a larger selection is refused with "
+        "batch_too_large before anything is stored.",
+    ),
     Setting("DEADLINE", 1200.0, "Seconds after submission after which a job is failed."),
     Setting("MAX_ATTEMPTS", 6, "Tries of one call on retryable errors before the job fails."),
     Setting("MAX_DOWNLOAD_BYTES", 512 * 1024 * 1024, "Largest clip accepted, in bytes."),

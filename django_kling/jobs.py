@@ -77,11 +77,13 @@ def billed() -> Q:
 
 def spent_since(since: Any) -> Decimal:
     """Money spent or committed by requests created since ``since`` (reported cost first),
-    and the cost reserved by batches for the jobs they have yet to create."""
+    and the cost reserved by batches for the jobs they have yet to create.
+
+    A reservation counts in every period whatever day its batch started: its jobs are made
+    (and paid) now, so a batch started at 23:59 must not escape tomorrow's limit."""
     spent = VideoRequest.objects.filter(billed(), created_at__gte=since).aggregate(
         total=Sum(Coalesce("reported_cost", "estimated_cost")))["total"] or Decimal("0")
-    reserved = VideoBatch.objects.filter(
-        status=VideoBatch.Status.CREATING, created_at__gte=since).aggregate(
+    reserved = VideoBatch.objects.filter(status=VideoBatch.Status.CREATING).aggregate(
         total=Sum("pending_cost"))["total"] or Decimal("0")
     return spent + reserved
 
@@ -164,7 +166,13 @@ def open_source_image(obj: models.Model, field_name: str) -> Iterator[IO[bytes]]
         raise InvalidInput(_("%(object)s has no image in %(field)s.")
                            % {"object": obj, "field": field_name},
                            code="image_empty", field="image")
-    with fieldfile.open("rb") as fh:
+    try:
+        fh = fieldfile.open("rb")
+    except OSError as error:  # gone from the storage, or not readable
+        raise InvalidInput(_("The image file of %(object)s could not be opened (%(error)s).")
+                           % {"object": obj, "error": type(error).__name__},
+                           code="image_unreadable", field="image") from error
+    with fh:
         yield fh
 
 
@@ -260,9 +268,14 @@ def create_video_request(
                 # Again under the lock, with the inserts in the same transaction: every
                 # variant counts.
                 check_budget(cost * count)
-            else:
-                VideoBatch.objects.filter(pk=batch.pk).update(
-                    pending_cost=Greatest(F("pending_cost") - cost, Value(Decimal("0"))))
+            elif not VideoBatch.objects.filter(
+                    pk=batch.pk, status=VideoBatch.Status.CREATING).update(
+                    pending_cost=Greatest(F("pending_cost") - cost, Value(Decimal("0")))):
+                # Canceled (its reservation released): no job more. The update locks the
+                # batch's row, so a Cancel either waits for this job (and cancels it) or
+                # comes first and is seen here.
+                raise InvalidInput(_("The batch was canceled; no more of its jobs are made."),
+                                   code="batch_canceled", field="__all__")
             jobs = [VideoRequest.objects.create(
                 batch=batch, batch_index=batch_index,
                 created_by=user if getattr(user, "is_authenticated", False) else None,

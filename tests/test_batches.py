@@ -204,7 +204,8 @@ def test_kling_generate_all_with_a_preset_fills_its_template_per_object(
 
     call_command("kling_generate", "shop.Product", "--all", "--preset", "intro",
                  "--language", "en")
-    assert "2/2 jobs created" in capsys.readouterr().out, VideoBatch.objects.get().failures
+    assert "2/2 jobs created" in capsys.readouterr().out, list(
+        VideoBatch.objects.get().items.values_list("error_code", "error_message"))
     made = VideoBatch.objects.get().jobs.order_by("batch_index")
     assert [job.prompt for job in made] == [
         'Jar A on a table. A woman says in English: "This is Jar A."',
@@ -222,3 +223,28 @@ def test_the_batch_page_refuses_variants_and_several_languages(producer, make_pr
     text = page.content.decode()
     assert "make variants from an object" in text and "choose one language" in text
     assert VideoBatch.objects.count() == 0 and VideoRequest.objects.count() == 0
+
+
+# -- issue 23 ------------------------------------------------------------------------------
+
+
+def test_a_batchs_reservation_counts_today_whatever_day_it_started(
+        db, make_product, settings, django_capture_on_commit_callbacks):
+    """Item 10: a batch started yesterday at 23:59 still holds its unspent reservation today
+    and this month, so its jobs and new requests together cannot overrun today's limit."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING,
+                             "BUDGET": {"per_day": "2.50", "per_month": "2.50"}}
+    products = [make_product(f"Jar {i}") for i in range(3)]  # 3 × 0.70 = 2.10 reserved
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = batches.start_batch(Product, [p.pk for p in products], field_name="image",
+                                    options={})
+    started = timezone.localtime().replace(hour=23, minute=59) - timedelta(days=40)
+    VideoBatch.objects.filter(pk=batch.pk).update(created_at=started)
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert jobs.spent_since(today) == Decimal("2.100")
+    with pytest.raises(BudgetExceeded, match="today"):
+        jobs.create_video_request(source=products[0], field_name="image")

@@ -25,18 +25,21 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..conf import kling_settings
 from ..editorial import batches
-from ..exceptions import BudgetExceeded
+from ..exceptions import BudgetExceeded, InvalidInput
 from ..jobs import check_budget
-from ..models import Status, VideoBatch
+from ..models import Status, VideoBatch, VideoRequest
 from ..options import MAX_PROMPT_LENGTH
 from . import display
 from .forms import BatchOptionsForm
 from .generate import estimate_per_clip
-from .permissions import can_generate_videos
+from .permissions import batch_rule, can_generate_videos, may_use_source
+
+# Each chunk of a batch started here checks its objects as this page checks a few.
+batches.register_permission_rule("admin", batch_rule)
 
 TEMPLATE = "django_kling/admin/generate_batch.html"
 PANEL_TEMPLATE = "django_kling/admin/videobatch/panel.html"
@@ -65,8 +68,9 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
     total = per_clip * count
     budget_error = ""
     try:
+        batches.check_size(count)
         check_budget(total, lock=False)
-    except BudgetExceeded as exc:
+    except InvalidInput as exc:  # too many objects, or over the budget
         budget_error = exc.message
     if (CONFIRM in request.POST and shared.is_valid() and _one_clip_per_object(shared)
             and prompt.is_valid() and not budget_error):
@@ -86,8 +90,9 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
                 field_name=options.image_field, user=request.user,
                 prompt_field="" if chosen.get("prompt") else options.prompt_field or "",
                 selection=request.get_full_path() if select_across else "",
-                options=chosen)
-        except BudgetExceeded as exc:  # spent meanwhile: checked again under the lock
+                options=chosen, permission_rule=(
+                    f"admin:{model_admin.admin_site.name}:{options.source_permission}"))
+        except InvalidInput as exc:  # spent meanwhile: checked again under the lock
             budget_error = exc.message
         else:
             model_admin.message_user(request, _(
@@ -132,6 +137,28 @@ def batch_url(site: admin.AdminSite, batch: VideoBatch, view: str = "change") ->
     return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_{view}", args=[batch.pk])
 
 
+def sees_all_batches(request: HttpRequest) -> bool:
+    """Whether the user sees every batch, not only their own: superusers, holders of
+    ``django_kling.view_all_batches``, and, with ``ADMIN_SHOW_ALL_REQUESTS`` (the default),
+    whoever may view video requests (they see the batches' jobs anyway)."""
+    user = request.user
+    opts = VideoBatch._meta
+    if user.is_superuser or user.has_perm(f"{opts.app_label}.view_all_batches"):
+        return True
+    return bool(kling_settings.ADMIN_SHOW_ALL_REQUESTS) and user.has_perm(
+        f"{opts.app_label}.view_{VideoRequest._meta.model_name}")
+
+
+def may_act_on(request: HttpRequest, batch: VideoBatch) -> bool:
+    """Retry and Cancel: the batch's creator, or one who sees every batch and may cancel
+    requests (``change_videorequest``, as cancelling one request needs)."""
+    if batch.created_by_id is not None and batch.created_by_id == request.user.pk:
+        return True
+    opts = VideoRequest._meta
+    return sees_all_batches(request) and request.user.has_perm(
+        f"{opts.app_label}.change_{opts.model_name}")
+
+
 class VideoBatchAdmin(admin.ModelAdmin):
     list_display = ["created_at", "created_by", "content_type", "size", "status"]
     list_filter = ["status"]
@@ -139,7 +166,7 @@ class VideoBatchAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("objects"))
     def size(self, batch: VideoBatch) -> int:
-        return len(batch.object_ids)
+        return batch.size
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made by the "Generate video" action and kling_generate --all
@@ -148,7 +175,16 @@ class VideoBatchAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or can_generate_videos(request)
+        return (super().has_view_permission(request, obj) or can_generate_videos(request)
+                or sees_all_batches(request))
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        """A batch shows what was made for its objects (prompts, pictures, clips): its
+        creator sees it, and those who see all requests (``sees_all_batches``)."""
+        queryset = super().get_queryset(request)
+        if sees_all_batches(request):
+            return queryset
+        return queryset.filter(created_by=request.user.pk)
 
     def get_urls(self) -> list:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -178,13 +214,14 @@ class VideoBatchAdmin(admin.ModelAdmin):
                 (Status(value).label, number) for value, number in state["counts"].items()],
             "estimated": display.money(state["estimated"]),
             "reported": display.money(state["reported"]),
-            "refused": list(batch.failures.values())[:SHOWN], "failed": failed,
+            "refused": list(batch.items.exclude(error_code="").order_by("-index")[:SHOWN]),
+            "failed": failed,
             "clips": [(job, display.file_url(job.poster), display.file_url(job.video))
                       for job in clips],
             "done": batch.status != VideoBatch.Status.CREATING
             and not any(state["counts"][s] for s in (Status.QUEUED, Status.SUBMITTING,
                                                      Status.RUNNING, Status.FETCHING)),
-            "may_act": can_generate_videos(request),
+            "may_act": can_generate_videos(request) and may_act_on(request, batch),
             "retry_url": batch_url(self.admin_site, batch, "retry"),
             "cancel_url": batch_url(self.admin_site, batch, "cancel"),
         }
@@ -196,12 +233,19 @@ class VideoBatchAdmin(admin.ModelAdmin):
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         batch = self._acting_on(request, object_id)
         try:
-            count = len(batches.retry_failed(batch, user=request.user))
+            retried, denied = batches.retry_failed(
+                batch, user=request.user, permitted=self._retry_rule(request))
         except BudgetExceeded as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(request, _("%(count)d failed job(s) queued again.")
-                              % {"count": count}, messages.SUCCESS)
+                              % {"count": len(retried)}, messages.SUCCESS)
+            if denied:
+                self.message_user(request, ngettext(
+                    "%(count)d job was not retried: retrying needs the permission to change "
+                    "its object.",
+                    "%(count)d jobs were not retried: retrying needs the permission to change "
+                    "their objects.", denied) % {"count": denied}, messages.ERROR)
         return HttpResponseRedirect(batch_url(self.admin_site, batch))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -210,6 +254,19 @@ class VideoBatchAdmin(admin.ModelAdmin):
         self.message_user(request, _("The batch was stopped; %(count)d queued job(s) canceled.")
                           % {"count": count}, messages.SUCCESS)
         return HttpResponseRedirect(batch_url(self.admin_site, batch))
+
+    def _retry_rule(self, request: HttpRequest) -> Callable[[VideoRequest], bool]:
+        """Retrying a batch's job needs what retrying that request alone needs: the request
+        admin's ``may_retry`` on this site (its object-level rules included)."""
+        requests_admin = self.admin_site._registry.get(VideoRequest)  # noqa: SLF001
+        if requests_admin is not None and hasattr(requests_admin, "may_retry"):
+            return lambda job: requests_admin.may_retry(request, job)
+
+        def rule(job: VideoRequest) -> bool:
+            model = job.content_type.model_class() if job.content_type_id else None
+            return model is None or may_use_source(request, self.admin_site, model,
+                                                   job.source_object)
+        return rule
 
     def _batch(self, request: HttpRequest, object_id: str) -> VideoBatch:
         if not self.has_view_permission(request):
@@ -223,4 +280,7 @@ class VideoBatchAdmin(admin.ModelAdmin):
     def _acting_on(self, request: HttpRequest, object_id: str) -> VideoBatch:
         if request.method != "POST" or not can_generate_videos(request):
             raise PermissionDenied
-        return self._batch(request, object_id)
+        batch = self._batch(request, object_id)
+        if not may_act_on(request, batch):
+            raise PermissionDenied
+        return batch

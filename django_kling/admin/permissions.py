@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.sites import all_sites
 from django.contrib.auth import get_permission_codename
 from django.db import models
 from django.http import HttpRequest
@@ -69,3 +70,19 @@ def may_use_source(request: HttpRequest, admin_site: admin.AdminSite,
     actions = ("view", "change") if permission == "view" else ("change",)
     return any(request.user.has_perm(f"{opts.app_label}.{get_permission_codename(a, opts)}")
                for a in actions)
+
+
+def batch_rule(user: Any, spec: str, objects: list[models.Model]) -> list[models.Model]:
+    """The objects of a batch's chunk its creator may use: ``may_use_source`` on the admin
+    site and with the permission ``spec`` names (``"site_name:change"``), object by object,
+    as the "Generate video" page checks a small selection (``batches``' permission rule
+    ``"admin"``)."""
+    site_name, _sep, permission = spec.partition(":")
+    site = next((s for s in list(all_sites) if s.name == site_name), None)
+    if site is None or user is None or not user.is_active:
+        return []
+    request = HttpRequest()  # the rules of ModelAdmins read request.user
+    request.user = user
+    return [obj for obj in objects if may_use_source(
+        request, site, type(obj), obj,
+        permission=permission if permission in SOURCE_PERMISSIONS else None)]

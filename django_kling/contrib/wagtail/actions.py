@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from ...editorial import review
 from ...jobs import cancel_video_request, retry_video_request
 from ...models import ReviewStatus, Status, VideoRequest
-from .permissions import may_request
+from .permissions import may_request, may_retry
 
 
 @dataclass(frozen=True)
@@ -76,4 +76,5 @@ ACTIONS: dict[str, Action] = {
 def available_actions(user: Any, job: VideoRequest) -> list[Action]:
     """The actions ``user`` may run on ``job`` now, in the order of the table."""
     return [action for action in ACTIONS.values()
-            if action.applies(job) and may_request(user, action.permission)]
+            if action.applies(job) and may_request(user, action.permission)
+            and (action.name != "retry" or may_retry(user, job))]

@@ -15,6 +15,7 @@ from wagtail.admin import messages
 from ...exceptions import KlingError
 from ...models import VideoRequest
 from .actions import ACTIONS, available_actions
+from .permissions import visible_requests
 
 
 class VideoActionView(View):
@@ -24,7 +25,8 @@ class VideoActionView(View):
     def post(self, request: HttpRequest, pk: Any, action: str) -> HttpResponseRedirect:
         if action not in ACTIONS:
             raise Http404
-        job = get_object_or_404(VideoRequest, pk=pk)
+        job = get_object_or_404(visible_requests(request.user, VideoRequest.objects.all()),
+                                pk=pk)
         chosen = ACTIONS[action]
         if chosen not in available_actions(request.user, job):
             if chosen.applies(job):

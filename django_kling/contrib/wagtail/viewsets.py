@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.text import Truncator
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views import generic
+from wagtail.admin.views.generic import history, usage
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
@@ -25,7 +27,7 @@ from ...models import FINAL, ReviewStatus, Status, VideoRequest
 from ...site.clips import Clip
 from .actions import available_actions
 from .bulk_actions import VIDEOS
-from .permissions import may_request
+from .permissions import may_request, visible_requests
 from .views import VideoActionView
 
 
@@ -61,13 +63,16 @@ class VideoIndexView(generic.IndexView):
         return columns
 
     def get_base_queryset(self) -> QuerySet[VideoRequest]:
-        return (super().get_base_queryset().select_related("poster", "video")
-                .prefetch_related("source_object"))
+        queryset = visible_requests(self.request.user, super().get_base_queryset())
+        return queryset.select_related("poster", "video").prefetch_related("source_object")
 
 
 class VideoInspectView(generic.InspectView):
     template_name = "django_kling_wagtail/inspect_video.html"
     action_url_name: str = ""
+
+    def get_object(self, queryset: Any = None) -> VideoRequest:
+        return visible_object(self)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -83,6 +88,22 @@ class VideoInspectView(generic.InspectView):
         return context
 
 
+def visible_object(view: Any) -> VideoRequest:
+    """The view's request if the editor may see its image (collections), else not found."""
+    return get_object_or_404(visible_requests(view.request.user, VideoRequest.objects.all()),
+                             pk=view.pk)
+
+
+class VideoHistoryView(history.HistoryView):
+    def get_object(self) -> VideoRequest:
+        return visible_object(self)
+
+
+class VideoUsageView(usage.UsageView):
+    def get_object(self) -> VideoRequest:
+        return visible_object(self)
+
+
 class VideoRequestViewSet(ModelViewSet):
     model = VideoRequest
     name = VIDEOS
@@ -95,6 +116,8 @@ class VideoRequestViewSet(ModelViewSet):
     inspect_view_enabled = True
     index_view_class = VideoIndexView
     inspect_view_class = VideoInspectView
+    history_view_class = VideoHistoryView
+    usage_view_class = VideoUsageView
     list_filter = ["status", "review_status", "featured", "provider", "model"]
     list_per_page = 25
     ordering = ["-created_at"]

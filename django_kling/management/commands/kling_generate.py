@@ -142,7 +142,7 @@ class Command(KlingCommand):
         except InvalidInput as exc:
             raise CommandError(f"{exc.message} [{exc.code}]") from None
         self.stdout.write(_("Batch %(id)s: %(count)s objects, estimated %(cost)s %(currency)s")
-                          % {"id": batch.pk, "count": len(batch.object_ids),
+                          % {"id": batch.pk, "count": batch.size,
                              "cost": batch.estimated_cost,
                              "currency": kling_settings.CURRENCY})
         if uses_in_memory_broker():
