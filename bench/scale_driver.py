@@ -50,7 +50,10 @@ def cpu() -> float:
 def end_without_download() -> None:
     """Detection is measured, not the download: a found clip ends its job at once (both trees
     call ``pipeline.deliver`` once the provider says it is done)."""
-    from django_kling.flow import pipeline
+    try:
+        from django_kling.flow import pipeline
+    except ImportError:  # the old design's tree, from before the package had wings
+        from django_kling import pipeline
     from django_kling.models import Status, VideoRequest
 
     def deliver(job, video):

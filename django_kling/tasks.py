@@ -10,7 +10,7 @@ import dramatiq
 
 from .editorial import batches
 from .flow import dispatch, pipeline
-from .flow.actor_options import ACTOR_OPTIONS
+from .flow.actor_options import ACTOR_OPTIONS, FINISH_OPTIONS
 
 
 def schedule(pk: str, next_step: pipeline.Next | None) -> None:
@@ -28,13 +28,13 @@ def poll(pk: str) -> None:
     schedule(pk, pipeline.poll_step(pk))
 
 
-@dramatiq.actor(actor_name="kling_poll_now", **ACTOR_OPTIONS)
+@dramatiq.actor(actor_name="kling_poll_now", **FINISH_OPTIONS)
 def poll_now(pk: str) -> None:
     """A webhook said the job finished: ask now rather than at the next scheduled poll."""
     schedule(pk, pipeline.poll_step(pk, forced=True))
 
 
-@dramatiq.actor(actor_name="kling_fetch", **ACTOR_OPTIONS)
+@dramatiq.actor(actor_name="kling_fetch", **FINISH_OPTIONS)
 def fetch(pk: str) -> None:
     schedule(pk, pipeline.fetch_step(pk))
 

@@ -14,7 +14,7 @@ from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.providers.gateway import SIGNATURE_HEADER, callback_signature
 
-from .conftest import finished_by_callback
+from .conftest import finished_by_callback, wait_until
 
 BODY = b'{"type":"video.generation.completed","jobId":"job_x"}'
 
@@ -30,6 +30,48 @@ def test_a_webhook_finishes_the_job_with_two_calls(worker, hooks, sandbox, make_
     # The signing secret was used but never stored with the job.
     row = json.dumps(list(VideoRequest.objects.filter(pk=job.pk).values())[0], default=str)
     assert "whsec_" not in row and "webhookSigningSecret" not in row
+
+
+#: What a worker's busy threads finished of the backlog in the test below.
+BACKLOG_DONE: list[int] = []
+
+
+def backlog_actor():
+    """A stand-in for other work on the main queue (submits of a large batch)."""
+    import dramatiq
+    from dramatiq.errors import ActorNotFound
+
+    from django_kling.conf import kling_settings
+
+    broker = dramatiq.get_broker()
+    try:
+        return broker.get_actor("test_backlog")
+    except ActorNotFound:
+        @dramatiq.actor(actor_name="test_backlog", queue_name=kling_settings.QUEUE_NAME)
+        def backlog(index: int) -> None:
+            time.sleep(0.25)
+            BACKLOG_DONE.append(index)
+
+        return backlog
+
+
+def test_a_webhook_finishes_its_job_ahead_of_the_work_waiting(worker, hooks, sandbox, make_image):
+    """The nudge and the fetch take the finishing queue, ahead of what waits on the main queue:
+    behind 60 waiting messages (15 s of work for this worker) the clip is stored within seconds."""
+    backlog = backlog_actor()
+    BACKLOG_DONE.clear()
+    sandbox.delay = 1.5
+    job = create_video_request(make_image())
+    wait_until(lambda: VideoRequest.objects.get(pk=job.pk).status == Status.RUNNING, 20,
+               "the job to start")
+    for index in range(60):
+        backlog.send(index)
+    wait_until(lambda: VideoRequest.objects.get(pk=job.pk).status == Status.SUCCEEDED, 30,
+               "the job to succeed")
+    assert len(BACKLOG_DONE) < 30, "the job waited for the backlog"
+    assert [c.path for c in sandbox.calls if c.path.endswith("/status")] == [
+        "/v4/ai/video-model/status"]
+    assert len(sandbox.webhooks) == 1
 
 
 @pytest.fixture

@@ -17,3 +17,9 @@ ACTOR_OPTIONS = {
     "max_backoff": 60_000,
     "time_limit": 30 * 60 * 1000,
 }
+
+#: The finishing steps (a webhook's nudge, the fetch of a finished clip) have a queue of their
+#: own, taken before anything else a worker holds. On the main queue a nudge waited behind every
+#: submit queued ahead of it: at 20,000 jobs in flight, 90 % of a webhook's lag (bench.webhooks).
+FINISH_QUEUE = f"{kling_settings.QUEUE_NAME}_finish"
+FINISH_OPTIONS = {**ACTOR_OPTIONS, "queue_name": FINISH_QUEUE, "priority": -1}
