@@ -48,11 +48,12 @@ def make_waiting(n: int) -> None:
 
 def timed(call: Any, reps: int) -> tuple[float, float, int]:
     """(median CPU ms, median wall ms, queries of one call)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    # Counted at the cursor: Django's CaptureQueriesContext saw 0 for the admin's page, whose
+    # request_started signal empties the connection's query log.
+    from bench.scale_driver import counting_queries
 
     call()  # warm
-    with CaptureQueriesContext(connection) as captured:
+    with counting_queries() as captured:
         call()
     cpu, wall = [], []
     for _ in range(reps):
@@ -60,13 +61,37 @@ def timed(call: Any, reps: int) -> tuple[float, float, int]:
         call()
         cpu.append(time.thread_time() - c)
         wall.append(time.perf_counter() - w)
-    return 1000 * statistics.median(cpu), 1000 * statistics.median(wall), len(captured)
+    return 1000 * statistics.median(cpu), 1000 * statistics.median(wall), captured[0]
+
+
+def slowest(call: Any, most: int) -> list[tuple[float, str]]:
+    """The ``most`` slowest SQL statements of one call: (ms, statement), slowest first."""
+    from django.db.backends.utils import CursorWrapper
+
+    seen: list[tuple[float, str]] = []
+    saved = CursorWrapper.execute
+
+    def execute(self, sql, params=None):
+        started = time.perf_counter()
+        try:
+            return saved(self, sql, params)
+        finally:
+            seen.append((1000 * (time.perf_counter() - started), sql))
+
+    CursorWrapper.execute = execute
+    try:
+        call()
+    finally:
+        CursorWrapper.execute = saved
+    return sorted(seen, reverse=True)[:most]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--slowest", type=int, default=0,
+                        help="print the N slowest statements of each figure at each size")
     args = parser.parse_args()
     sizes = (1000, 10_000) if args.quick else (1000, 10_000, 100_000)
     with harness.temp_media() as media_root, harness.time_limit(1200, "waiting"):
@@ -116,6 +141,10 @@ def main() -> None:
                 cpu, wall, queries = by_size[n]
                 say(f"{name}, {n} waiting: {cpu:.1f} ms CPU, {wall:.1f} ms wall, {queries} "
                     "queries")
+            for name, call in (("scheduler round", round_),
+                               ("admin request list", lambda: client.get(changelist))):
+                for ms, sql in slowest(call, args.slowest):
+                    say(f"  {name}, {n} waiting: {ms:.1f} ms  {sql[:300]}")
         note = harness.load_note(busy, time.time() - started)
     verdicts = []
     for name, by_size in rows.items():

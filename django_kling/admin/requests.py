@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -31,6 +31,7 @@ from ..jobs import cancel_video_request, retry_video_request
 from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
 from .explanations import explain
+from .list_filters import ModelFilter, ProviderFilter
 from .permissions import may_use_source
 from .review import ReviewAdminMixin, ReviewFilter, review_badges, review_buttons
 from .sources import SourcesChangeList
@@ -46,8 +47,9 @@ class SourceTypeFilter(admin.SimpleListFilter):
     parameter_name = "source_type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        used = VideoRequest.objects.order_by().values("content_type")
-        return [(str(ct.pk), capfirst(ct.name)) for ct in ContentType.objects.filter(pk__in=used)]
+        # One index probe per content type (a short list), not a pass over every job.
+        used = Exists(VideoRequest.objects.filter(content_type=OuterRef("pk")))
+        return [(str(ct.pk), capfirst(ct.name)) for ct in ContentType.objects.filter(used)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -60,10 +62,12 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "status_badge", "review", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
-    list_filter = [ReviewFilter, "status", "language", "provider", "model", "created_at",
+    list_filter = [ReviewFilter, "status", "language", ProviderFilter, ModelFilter, "created_at",
                    "generate_audio", SourceTypeFilter]
     list_select_related = ["first_frame", "content_type"]
     list_per_page = 50
+    # The "(N total)" beside a filtered count is a COUNT over every job, on each view.
+    show_full_result_count = False
     search_fields = ["prompt", "id", "operation_id", "generation_id"]
     actions = ["approve_clips", "reject_clips", "retry_requests", "cancel_requests"]
     change_list_template = "django_kling/admin/videorequest/change_list.html"
