@@ -19,6 +19,7 @@ from dramatiq.common import dq_name
 
 from django_kling import tasks
 from django_kling.conf import kling_settings
+from django_kling.flow.actor_options import FINISH_QUEUE
 from django_kling.jobs import create_video_request, retry_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.signals import video_failed, video_ready, video_requested
@@ -72,7 +73,8 @@ def drain(worker: dramatiq.Worker, timeout: float = 30.0) -> None:
     earlier tests never finished, so it would wait forever.
     """
     broker = dramatiq.get_broker()
-    names = (kling_settings.QUEUE_NAME, dq_name(kling_settings.QUEUE_NAME))
+    names = [name for queue in (kling_settings.QUEUE_NAME, FINISH_QUEUE)
+             for name in (queue, dq_name(queue))]
     limit, quiet = time.monotonic() + timeout, 0
     while quiet < 3:  # a message may be between the broker and the worker for a moment
         assert time.monotonic() < limit, "messages still pending"
