@@ -54,6 +54,7 @@ REFUSED_AT_START_CODES = frozenset({
     "provider_model_not_found", "provider_not_found", "provider_failed_dependency",
     "provider_rate_limited",
     "provider_server_error", "provider_error", "provider_unreachable", "provider_no_credentials",
+    "provider_prompt_required",
 })
 BUDGET_LOCK = "budget"
 #: The option to change when no provider can do a request (other refusals are the row's).

@@ -8,6 +8,7 @@ before anything is paid, and the fallback order moves on to a provider that can.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
@@ -110,3 +111,64 @@ def test_a_silent_clip_for_a_sound_request_is_kept_with_a_warning(worker, sandbo
         "clip_without_audio"]
     assert job.review_status == "pending"  # review still decides
     assert sandbox.billed == {job.idempotency_key: 1}
+
+
+# -- fal requires a prompt (item 3) ---------------------------------------------------------------
+
+FAL_SUBMIT = "/fal/fal-ai/kling-video/v2.6/pro/image-to-video"
+
+
+def fal_first(settings, *names: str, **fal_options) -> None:
+    providers = {**settings.DJANGO_KLING["PROVIDERS"]}
+    providers["fal"] = {**providers["fal"], **fal_options}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS_ORDER": ["fal", *names],
+                             "PROVIDERS": providers}
+
+
+def test_the_sandbox_refuses_a_submit_without_a_prompt_as_fal_does(sandbox, make_image):
+    import base64
+
+    image = "data:image/png;base64," + base64.b64encode(make_image()).decode()
+    answer = httpx.post(sandbox.fal_url + "/fal-ai/kling-video/v2.6/pro/image-to-video",
+                        json={"start_image_url": image, "duration": "5"},
+                        headers={"authorization": f"Key {sandbox.api_key}"})
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "prompt"], "missing")
+    assert sandbox.billed_by.get("fal", {}) == {}
+
+
+def test_a_request_without_a_prompt_is_sent_to_fal_with_the_default(worker, sandbox, settings,
+                                                                     make_image):
+    from django_kling.providers.fal import DEFAULT_PROMPT
+
+    fal_first(settings)
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    submit = next(c for c in sandbox.calls if c.method == "POST" and c.path == FAL_SUBMIT)
+    assert submit.json["prompt"] == DEFAULT_PROMPT
+    assert job.prompt == ""  # what the editor wrote stays as written
+    assert [w["type"] for w in job.warnings] == ["default_prompt"]
+
+
+def test_without_a_default_fal_refuses_before_sending_and_the_order_moves_on(
+        worker, sandbox, settings, make_image):
+    fal_first(settings, "kling", DEFAULT_PROMPT="")
+    job = wait_for_end(create_video_request(make_image()))
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    assert job.provider == "kling"
+    assert [(a["provider"], a["outcome"], a["code"]) for a in job.provider_attempts] == [
+        ("fal", "moved on", "provider_prompt_required")]
+    assert not any(c.path.startswith("/fal/") for c in sandbox.calls)
+    assert sandbox.billed_by == {"kling": {job.idempotency_key: 1}}
+
+
+def test_with_only_fal_and_no_default_the_request_fails_unbilled(worker, sandbox, settings,
+                                                                 make_image):
+    from django_kling.jobs import billed
+
+    fal_first(settings, DEFAULT_PROMPT="")
+    job = wait_for_end(create_video_request(make_image()))
+    assert (job.status, job.error_code) == (Status.FAILED, "provider_prompt_required")
+    assert not any(c.path.startswith("/fal/") for c in sandbox.calls)
+    assert not VideoRequest.objects.filter(billed(), pk=job.pk).exists()
