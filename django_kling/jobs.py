@@ -54,8 +54,11 @@ REFUSED_AT_START_CODES = frozenset({
     "provider_model_not_found", "provider_not_found", "provider_failed_dependency",
     "provider_rate_limited",
     "provider_server_error", "provider_error", "provider_unreachable", "provider_no_credentials",
+    "provider_prompt_required",
 })
 BUDGET_LOCK = "budget"
+#: The option to change when no provider can do a request (other refusals are the row's).
+REFUSED_FIELDS = {"last_frame_sound_unsupported": "sound"}
 
 
 def billed() -> Q:
@@ -225,10 +228,12 @@ def create_video_request(
         refusal = fallback.cannot_do(provider, features, model)
     else:
         provider, skipped = fallback.first_provider(features, model)
-        refusal = skipped[-1] if provider is None else None
+        # No provider can: the most telling reason is the combination's, when it is one.
+        refusal = None if provider is not None else next(
+            (s for s in skipped if s["code"] != "provider_unsupported_feature"), skipped[-1])
     if refusal is not None:
-        raise InvalidInput(refusal["reason"], code="provider_unsupported_feature",
-                           field="__all__")
+        raise InvalidInput(refusal["reason"], code=refusal["code"], field=REFUSED_FIELDS.get(
+            refusal["code"], "__all__"))
     protocol = _model_and_protocol(provider)[1]
     if mode != Mode.PRO and sound:
         raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),

@@ -319,6 +319,8 @@ class VideoRequest(models.Model):
                 condition=models.Q(featured=True), name="django_kling_one_featured_clip"),
             models.UniqueConstraint(fields=["batch", "batch_index"],
                                     name="kling_one_job_per_batch_place"),
+            models.UniqueConstraint(fields=["provider", "operation_id"], condition=~models.Q(
+                operation_id=""), name="kling_one_job_per_provider_task"),  # never adopt one
         ]
 
     def __str__(self) -> str:

@@ -32,15 +32,17 @@ def fresh_keys():
 
 
 def test_a_job_runs_end_to_end(worker, sandbox, make_image):
+    # Silent with a last frame: fal is not known to honour a last frame with sound (the model
+    # registry), so that pair is refused before paying (tests/test_route_capabilities.py).
     job = wait_for_end(create_video_request(make_image(), prompt="Steam rises.",
                                             last_frame=make_image(color=(0, 90, 0)),
-                                            provider="fal"))
+                                            provider="fal", sound=False))
     assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
-    assert job.video.has_audio
+    assert not job.video.has_audio
     submit = next(c for c in sandbox.calls if c.method == "POST")
     assert submit.path == SUBMIT and submit.headers["authorization"] == "[REDACTED]"
     assert (submit.json["duration"], submit.json["generate_audio"], submit.json["prompt"]) == (
-        "5", True, "Steam rises.")
+        "5", False, "Steam rises.")
     assert submit.json["start_image_url"].startswith("data:image/")
     assert "end_image_url" in submit.json
     # Only the URLs the submit answered with are used afterwards.

@@ -48,7 +48,8 @@ def test_a_job_runs_end_to_end_and_is_billed_once(worker, sandbox, make_image):
                                                              "Waves.")
     assert create.headers["authorization"] == "[REDACTED]"
     # The lookup by our key comes first, so a retried create can never pay twice.
-    assert kling_calls(sandbox)[:2] == [("GET", CREATE), ("POST", CREATE)]
+    assert kling_calls(sandbox)[:2] == [("GET", f"{CREATE}/{job.idempotency_key}"),
+                                        ("POST", CREATE)]
     assert job.operation == {"task_id": job.operation_id,
                              "external_task_id": job.idempotency_key}
     assert job.provider_metadata["kling"]["task_status"] == "succeed"
@@ -270,8 +271,8 @@ def test_the_beijing_host_and_unknown_regions(settings):
 
 def test_a_callback_finishes_the_job_early(worker, hooks, sandbox, make_image):
     job = finished_by_callback(sandbox, make_image(), "kling")
-    assert kling_calls(sandbox) == [("GET", CREATE), ("POST", CREATE),
-                                    ("GET", f"{CREATE}/{job.operation_id}")]
+    assert kling_calls(sandbox) == [("GET", f"{CREATE}/{job.idempotency_key}"),
+                                    ("POST", CREATE), ("GET", f"{CREATE}/{job.operation_id}")]
     assert sandbox.webhooks[0].status_code == 200
     create = next(c for c in sandbox.calls if c.method == "POST" and c.path == CREATE)
     assert create.json["callback_url"].startswith(hooks.url)
@@ -318,3 +319,81 @@ def test_encoded_or_oversized_answers_are_refused(make_image):
         provider.status({"task_id": "t"})
     assert (error.value.code, error.value.retry_after, seen) == (
         "provider_rate_limited", 7.0, ["identity"])
+
+
+# -- one task per job (issue 23, item 1) ---------------------------------------------------------
+
+
+def test_a_new_job_never_adopts_the_accounts_newest_task(sandbox, make_image):
+    """The list endpoint ignores ``external_task_id``: reading it as "our task" took another
+    job's task (nothing generated, another product's clip shown)."""
+    provider = get_provider("kling")
+    first = provider.start(generation(make_image), idempotency_key="kling_first_product")
+    second = provider.start(generation(make_image), idempotency_key="kling_second_product")
+    assert second.operation["task_id"] != first.operation["task_id"]
+    assert sandbox.billed == {"kling_first_product": 1, "kling_second_product": 1}
+    # The lookup is the single query by path, never the list.
+    lookups = [c.path for c in sandbox.calls if c.method == "GET" and c.path.startswith(CREATE)]
+    assert lookups == [f"{CREATE}/kling_first_product", f"{CREATE}/kling_second_product"]
+
+
+def test_the_sandbox_lists_tasks_newest_first_and_queries_one_by_path(sandbox, make_image):
+    provider = get_provider("kling")
+    older = provider.start(generation(make_image), idempotency_key="kling_older")
+    newer = provider.start(generation(make_image), idempotency_key="kling_newer")
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    url = sandbox.kling_url + "/v1/videos/image2video"
+    listed = httpx.get(url, params={"pageNum": 1, "pageSize": 1,
+                                    "external_task_id": "kling_older"}, headers=headers).json()
+    assert [t["task_id"] for t in listed["data"]] == [newer.operation["task_id"]]
+    page_two = httpx.get(url, params={"pageNum": 2, "pageSize": 1}, headers=headers).json()
+    assert [t["task_id"] for t in page_two["data"]] == [older.operation["task_id"]]
+    for path in ("kling_older", older.operation["task_id"]):
+        one = httpx.get(f"{url}/{path}", headers=headers).json()["data"]
+        assert (one["task_id"], one["task_info"]["external_task_id"]) == (
+            older.operation["task_id"], "kling_older")
+    assert httpx.get(f"{url}/kling_nobody", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize("answer", [
+    {"code": 0, "data": {"task_id": "t_other", "task_status": "succeed",
+                         "task_info": {"external_task_id": "kling_someone_else"}}},
+    {"code": 0, "data": {"task_id": "t_unnamed", "task_status": "succeed"}},
+    {"code": 0, "data": [{"task_id": "t_other", "task_status": "succeed",
+                          "task_info": {"external_task_id": "kling_someone_else"}}]},
+])
+def test_a_lookup_naming_another_key_is_not_found(answer):
+    """Only a task whose ``task_info.external_task_id`` is ours is ours; anything else is a
+    miss, and the create goes out (Kling refuses it if the key really exists)."""
+    seen = []
+
+    def kling(request):
+        seen.append((request.method, request.url.path))
+        if request.method == "GET":
+            return httpx.Response(200, json=answer)
+        return httpx.Response(200, json={"code": 0, "data": {
+            "task_id": "t_ours", "task_status": "submitted",
+            "task_info": {"external_task_id": "kling_ours"}}})
+
+    provider = KlingProvider({**dict(get_provider("kling").options), "API_KEY": "k"},
+                             transport=httpx.MockTransport(kling))
+    started = provider.start(GenerationInput(first_frame=ImageInput(
+        "image/png", url="https://example.com/a.png")), idempotency_key="kling_ours")
+    assert started.operation["task_id"] == "t_ours"
+    assert seen == [("GET", "/v1/videos/image2video/kling_ours"),
+                    ("POST", "/v1/videos/image2video")]
+
+
+def test_no_two_jobs_hold_the_same_provider_task(db):
+    from django.db import IntegrityError, transaction
+
+    from django_kling.models import Asset
+
+    frame = Asset.objects.create(kind="source_image", file="x.png", mime="image/png")
+    for provider, task in (("kling", "task_1"), ("kling", ""), ("kling", ""), ("fal", "task_1")):
+        # Jobs not sent yet all hold "": only real task ids are unique per provider.
+        VideoRequest.objects.create(provider=provider, model="m", operation_id=task,
+                                    first_frame=frame)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VideoRequest.objects.create(provider="kling", model="m", operation_id="task_1",
+                                    first_frame=frame)

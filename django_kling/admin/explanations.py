@@ -51,6 +51,9 @@ EXPLANATIONS = {
     "provider_unsupported_feature": _(
         "The chosen provider cannot do what this request asks for (a last frame or sound). "
         "Choose another provider, or drop that option."),
+    "provider_prompt_required": _(
+        "This provider needs a prompt and the request had none; nothing was sent or paid. "
+        "Write a prompt and retry, or choose another provider."),
     "media_check_failed": _(
         "The provider made the clip and it was saved, but the site's video library could not "
         "check it (often an incompatible version of PyAV). The file is kept on this request: "

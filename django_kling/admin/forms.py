@@ -94,6 +94,7 @@ VideoRowFormSet = forms.formset_factory(VideoRowForm, extra=0)
 #: Errors whose ``field`` is not where the editor can fix them.
 ERROR_FIELDS = {
     "last_frame_needs_pro": "last_frame",  # raised on "mode", but only rows with a last frame
+    "last_frame_sound_unsupported": "last_frame",  # raised on "sound", the same rows only
 }
 
 

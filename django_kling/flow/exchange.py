@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from ..conf import kling_settings
 from ..models import Asset, VideoRequest
@@ -92,3 +93,18 @@ def report_fields(job: VideoRequest, answer: Answer) -> dict[str, Any]:
     if answer.generation_id and answer.generation_id != job.generation_id:
         fields["generation_id"] = answer.generation_id
     return fields
+
+
+def audio_warning(job: VideoRequest, has_audio: bool) -> dict[str, Any]:
+    """The warning fields for a clip that came without the sound it was asked for, else none.
+
+    Such a clip was paid for and may still be usable (silent, or sound added later): it is
+    kept and the request succeeds, the reviewer is told, and review decides. Failing it would
+    throw away a paid clip for something a person can judge.
+    """
+    if not job.generate_audio or has_audio:
+        return {}
+    warning = dict(type="no_audio", code="clip_without_audio", message=gettext(
+        "Sound was asked for, but the clip arrived without an audio track. It was paid for "
+        "and is kept: listen to it before approving it."))
+    return {"warnings": [*job.warnings, warning]}

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from ..conf import kling_settings
 from ..exceptions import ProviderError
 from ..models import Status, VideoRequest
+from ..options import last_frame_with_sound, model_label
 from ..providers import REGISTRY
 
 
@@ -47,17 +48,23 @@ def default_model() -> str:
 
 
 def cannot_do(provider: str, features: set[str], model: str = "") -> dict[str, Any] | None:
-    """The skip record for ``provider`` if it lacks one of ``features`` or cannot run
-    ``model``, else None."""
+    """The skip record for ``provider`` if it lacks one of ``features``, cannot run
+    ``model``, or cannot do the two features together on it (the model registry's
+    ``last_frame_with_sound``), else None."""
     cls = REGISTRY[provider]
     missing = sorted(cls.missing_features(features))
     if model and not cls.runs_model(model, kling_settings.provider_options(provider)):
         missing.append(model)
-    if not missing:
-        return None
-    return record(provider, "skipped", "provider_unsupported_feature",
-                  _("%(provider)s cannot do: %(features)s.")
-                  % {"provider": provider, "features": ", ".join(missing)})
+    if missing:
+        return record(provider, "skipped", "provider_unsupported_feature",
+                      _("%(provider)s cannot do: %(features)s.")
+                      % {"provider": provider, "features": ", ".join(missing)})
+    if {"last_frame", "sound"} <= features and not last_frame_with_sound(model, provider):
+        return record(provider, "skipped", code="last_frame_sound_unsupported", reason=_(
+            "%(model)s on %(provider)s cannot make a clip with a last frame and sound "
+            "together: turn sound off, leave out the last frame, or choose another provider.")
+            % {"model": model_label(model), "provider": provider})
+    return None
 
 
 def first_provider(features: set[str], model: str = "") -> tuple[str | None,

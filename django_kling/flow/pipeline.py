@@ -29,7 +29,7 @@ from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
 from . import admission, callbacks, completions, fallback, polling
-from .exchange import generation_input, report_fields, url_of
+from .exchange import audio_warning, generation_input, report_fields, url_of
 
 logger = logging.getLogger("django_kling.flow.pipeline")
 # The only two writers of a job's row (see models.py), under short names for the steps.
@@ -257,7 +257,7 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
         return _retry_or_fail(job, exc, "fetch", attempts)
     try:
         try:
-            info = media.probe(downloaded.path, require_audio=job.generate_audio)
+            info = media.probe(downloaded.path)  # no sound is a warning, not a failure
             poster = media.poster_jpeg(downloaded.path)
         except MediaError as exc:
             return _keep_unchecked(job, downloaded, exc, attempts)
@@ -292,7 +292,7 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
             cover.save()
             done = transition(job, Status.SUCCEEDED, expect=Status.FETCHING, video=clip,
                               poster=cover, error_code="", error_message="", error_streak=0,
-                              next_check_at=None)
+                              next_check_at=None, **audio_warning(job, info.has_audio))
             transaction.on_commit(lambda: video_ready.send(
                 sender=VideoRequest, request=done, video=clip, poster=cover))
             transaction.on_commit(lambda: _ended(done))

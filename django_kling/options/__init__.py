@@ -65,12 +65,19 @@ class KlingModel(models.TextChoices):
 @dataclass(frozen=True)
 class Capabilities:
     sound: bool
+    #: The providers (by name) known to honour a last frame *and* sound in one request.
+    last_frame_with_sound: frozenset[str] = frozenset()
 
 
 #: What each model can do. Sound came with v2.6 ("Only V2.6 and subsequent versions support
-#: this parameter": the AI SDK's klingai-video-model-options.ts, ``sound``).
+#: this parameter": the AI SDK's klingai-video-model-options.ts, ``sound``). A last frame with
+#: sound on v2.6 depends on the route: Kling's capability map lists start+end frames as pro
+#: mode "only no audio", the gateway's model page promises transitions with audio, and fal's
+#: and Replicate's pages say nothing (Replicate takes no last frame at all). Only the gateway
+#: is listed until another provider is known to honour both: paying for a clip whose sound or
+#: last frame is silently dropped is worse than refusing it before anything is paid.
 CAPABILITIES: dict[str, Capabilities] = {
-    KlingModel.V2_6: Capabilities(sound=True),
+    KlingModel.V2_6: Capabilities(sound=True, last_frame_with_sound=frozenset({"gateway"})),
     KlingModel.V2_5_TURBO: Capabilities(sound=False),
 }
 
@@ -238,6 +245,16 @@ def validate_variants(value: int | str | None) -> int:
 def model_label(model: str) -> str:
     """The human name of a model id (the id itself for a model this version does not know)."""
     return str(dict(KlingModel.choices).get(model, model))
+
+
+def last_frame_with_sound(model: str, provider: str) -> bool:
+    """Whether ``provider`` is known to honour a last frame together with sound on ``model``.
+
+    A model this version does not describe is left to the shop that added it (True), as its
+    sound is in :func:`validate_model`.
+    """
+    capabilities = CAPABILITIES.get(model)
+    return capabilities is None or provider in capabilities.last_frame_with_sound
 
 
 def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:

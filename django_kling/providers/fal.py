@@ -44,6 +44,10 @@ ENDPOINT = "fal-ai/kling-video/v2.6/pro/image-to-video"
 # UNVERIFIED: the address fal's docs give for the webhook keys.
 JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+#: Sent when a request has no prompt: fal's API reference marks ``prompt`` required for this
+#: endpoint. Neutral on purpose: the picture decides what the clip shows.
+DEFAULT_PROMPT = ("The scene comes gently to life with subtle, natural motion and a slow "
+                  "camera move; the subject stays as it is in the picture.")
 
 
 def _api_key_from_environment() -> str | None:
@@ -71,6 +75,9 @@ class FalProvider(PollingProvider):
         Setting("JWKS_URL", JWKS_URL, "Where fal publishes the keys that sign webhooks."),
         Setting("JWKS_TTL", 3600, "Seconds the fetched key set is trusted before refetching."),
         Setting("TIMEOUT", 30.0, "Seconds allowed for one submit, status or result call."),
+        Setting("DEFAULT_PROMPT", DEFAULT_PROMPT,
+                "Prompt sent for a request without one (fal requires a prompt); empty: such "
+                "a request is refused before sending, and the fallback order moves on."),
     )
 
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):
@@ -85,11 +92,10 @@ class FalProvider(PollingProvider):
 
     def start(self, job: GenerationInput, *, idempotency_key: str,
               callback_url: str | None = None) -> Started:
+        prompt, warnings = self._prompt(job)
         body: dict[str, Any] = {"start_image_url": data_uri(job.first_frame),
                                 "duration": str(job.duration),
-                                "generate_audio": job.generate_audio}
-        if job.prompt:
-            body["prompt"] = job.prompt
+                                "generate_audio": job.generate_audio, "prompt": prompt}
         if job.negative_prompt:
             body["negative_prompt"] = job.negative_prompt
         if job.last_frame is not None:
@@ -118,7 +124,24 @@ class FalProvider(PollingProvider):
                      "response_url": response_url}
         return Started(operation=operation, job_id=request_id, generation_id=request_id,
                        signing_secret=request_id if callback_url else None,
-                       metadata={"fal": {"request_id": request_id}})
+                       metadata={"fal": {"request_id": request_id}}, warnings=warnings)
+
+    def _prompt(self, job: GenerationInput) -> tuple[str, list[dict[str, Any]]]:
+        """The prompt to send and the warnings it brings: fal refuses a submit without one
+        (422), so an empty prompt becomes ``DEFAULT_PROMPT``; with no default, the request is
+        refused here, before anything is sent, as a refusal the fallback order may pass on."""
+        if job.prompt:
+            return job.prompt, []
+        default = str(self.options.get("DEFAULT_PROMPT") or "").strip()
+        if not default:
+            raise ProviderError(
+                _("fal requires a prompt, and this request has none (no DEFAULT_PROMPT is "
+                  "set for fal): write a prompt, or choose another provider."),
+                code="provider_prompt_required", status=422, retryable=False, fallback=True,
+                provider=self.name)
+        return default, [{"type": "default_prompt", "message": _(
+            "The request had no prompt; fal requires one, so its default prompt was sent: "
+            "“%(prompt)s”.") % {"prompt": default}}]
 
     def status(self, operation: Any, *, model: str = "") -> JobStatus:
         operation = as_dict(operation)

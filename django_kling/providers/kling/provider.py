@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.core.checks import CheckMessage, Error
@@ -19,7 +20,7 @@ from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, PollingProvider, Started
 from ..gateway.wire import parse_retry_after
 from ..transport import JsonTransport, as_dict
-from .wire import create_body, error_for, jwt_token, parse_task, task_of
+from .wire import create_body, error_for, jwt_token, own_task, parse_task, task_of
 
 HOSTS = {
     "global": "https://api-singapore.klingai.com",
@@ -108,9 +109,10 @@ class KlingProvider(PollingProvider):
         if not isinstance(task_id, str) or not task_id:
             raise ProviderError("The job has no Kling task id.", code="provider_bad_response",
                                 status=502, provider=self.name)
-        task = task_of(self._call("GET", f"{PATH}/{task_id}"))
-        if task is None:
-            raise self.http.bad_response("the query answer has no task")
+        task = task_of(self._call("GET", f"{PATH}/{quote(task_id, safe='')}"))
+        if task is None or str(task["task_id"]) != task_id:
+            # Another task's state (or clip) must never finish this job.
+            raise self.http.bad_response("the query answer is not the task asked for")
         return parse_task(task, provider=self.name)
 
     def operation_id(self, operation: Any) -> str:
@@ -160,15 +162,21 @@ class KlingProvider(PollingProvider):
     def _find(self, external_task_id: str) -> dict[str, Any] | None:
         """The task created with our key, or None when Kling has none.
 
+        Asked by path (``GET .../image2video/{external_task_id}``, the single query), never by
+        the list (``GET .../image2video``), which is the account's tasks newest first whatever
+        the query says: read as "ours", every job would adopt the newest task, another
+        product's clip. Even the single answer is ours only if it names our key.
+
         A failed lookup keeps its ``fallback``: the pipeline moves a job on only after its
         first try with a provider, when no earlier create of ours can exist there.
         """
         try:
-            return task_of(self._call("GET", f"{PATH}?external_task_id={external_task_id}"))
+            answer = self._call("GET", f"{PATH}/{quote(external_task_id, safe='')}")
         except ProviderError as exc:
             if exc.code == "provider_not_found":
                 return None
             raise
+        return own_task(answer, external_task_id)
 
     # -- options and callbacks -----------------------------------------------------------------
 

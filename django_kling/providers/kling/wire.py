@@ -1,7 +1,7 @@
 """Kling's own API on the wire: the JWT, the error codes, the create body and the task object.
 
 Module level, without a client, so tests can throw any JSON at the parsers. The format is
-Kling's published API (``POST /v1/videos/image2video`` and ``GET .../{task_id}``), as summed
+Kling's published API (``POST /v1/videos/image2video`` and ``GET .../{id}``), as summed
 up in ``docs/providers/kling.rst``.
 """
 
@@ -128,15 +128,23 @@ def error_for(status: int, payload: Any, *, provider: str, retry_after: float | 
 
 
 def task_of(payload: Any) -> dict[str, Any] | None:
-    """The task object of a create or query answer (``data`` as an object or a one-item list).
-
-    The query by ``external_task_id`` is documented as a query parameter; whether it answers
-    with one task or a list is UNVERIFIED, so both are read.
-    """
+    """The task object of a create or query-by-id answer (``data`` as an object)."""
     data = as_dict(payload).get("data")
-    if isinstance(data, list):
-        data = data[0] if data else None
     return data if isinstance(data, dict) and data.get("task_id") else None
+
+
+def own_task(payload: Any, external_task_id: str) -> dict[str, Any] | None:
+    """The task of a lookup by our key, only if it names that key, else None ("not found").
+
+    ``task_info.external_task_id`` is where Kling puts the key; a task without it, with
+    another key, or a list (the account's tasks, whatever was asked) is never taken for ours:
+    adopting it would show another job's clip and generate nothing for this one.
+    """
+    task = task_of(payload)
+    if task is None:
+        return None
+    ours = as_dict(task.get("task_info")).get("external_task_id")
+    return task if isinstance(ours, str) and ours == external_task_id else None
 
 
 def parse_task(task: dict[str, Any], *, provider: str) -> JobStatus:

@@ -4,7 +4,9 @@
 Key <api_key>``) queues a job and answers its ``status_url`` / ``response_url`` /
 ``cancel_url``; ``GET .../requests/{id}/status`` says ``IN_QUEUE``, ``IN_PROGRESS`` or
 ``COMPLETED``; ``GET .../requests/{id}`` gives ``{"video": {...}}`` (a failed job answers 422
-with ``detail``). fal has no idempotency key: each submit is billed (``billed_by["fal"]``, by
+with ``detail``). A submit without ``prompt`` (required by fal's API reference) is refused with
+422 ``{"detail": [{"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}]}``
+and not billed. fal has no idempotency key: each submit is billed (``billed_by["fal"]``, by
 request id). With ``fal_webhook`` the result is POSTed there once, signed with the sandbox's
 ED25519 key, whose public half is served as a JWKS at ``GET /fal/.well-known/jwks.json``
 (``sandbox.fal_jwks_url``).
@@ -160,6 +162,10 @@ def parse_submit(raw: bytes) -> GenerationSpec:
     voices = body.get("voice_ids", [])
     if not isinstance(voices, list) or len(voices) > 2:
         raise FalError(422, [{"loc": ["body", "voice_ids"], "msg": "at most 2 voice ids"}])
+    if not body.get("prompt"):
+        # fal's API reference marks prompt required: its validation error (pydantic's shape).
+        raise FalError(422, [{"loc": ["body", "prompt"], "msg": "Field required",
+                              "type": "missing"}])
     texts = {}
     for name in ("prompt", "negative_prompt"):
         value = body.get(name, "")

@@ -66,6 +66,8 @@ FAULTS: dict[str, FaultKind] = {
     "truncated_mp4": FaultKind(("file",), {},
                                "serve the first half of the clip (content-length matches)"),
     "not_a_video": FaultKind(("file",), {}, "serve an HTML page labelled video/mp4"),
+    "silent_clip": FaultKind(("file",), {},
+                             "serve the clip without its audio track (the video copied as it is)"),
 }
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from .http import Handler
 from .jobs import Job, new_generation_id
+from .render import without_audio
 from .validation import MODELS, GatewayError, check_headers, invalid, parse_generation, parse_json
 
 POST_ROUTES: dict[str, tuple[str, str]] = {
@@ -193,7 +194,8 @@ class GatewayHandler(Handler):
         sandbox = self.sandbox
         if self._early_faults("file", new_generation_id()):
             return
-        fault = sandbox.faults.take("file", ("expired_url", "truncated_mp4", "not_a_video"))
+        fault = sandbox.faults.take("file", ("expired_url", "truncated_mp4", "not_a_video",
+                                             "silent_clip"))
         content = sandbox._file(file_id)
         if content is None or (fault is not None and fault.name == "expired_url"):
             status = 404 if fault is None else int(fault.params["status"])
@@ -208,6 +210,8 @@ class GatewayHandler(Handler):
         padding = 0
         if fault is not None and fault.name == "truncated_mp4":
             content = content[: len(content) // 2]
+        elif fault is not None and fault.name == "silent_clip":
+            content = without_audio(content)
         elif sandbox.pad_to_bytes:
             padding = _padding_size(len(content), sandbox.pad_to_bytes)
         self.send_response(200)

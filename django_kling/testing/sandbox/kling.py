@@ -2,9 +2,13 @@
 
 ``POST /kling/v1/videos/image2video`` creates a task (billed once per ``external_task_id``; a
 second create with the same one is refused with code 1201, the likelier of the two readings of
-Kling's docs), ``GET /kling/v1/videos/image2video/{task_id}`` and ``...?external_task_id=``
-query it. Auth: ``Bearer <api_key>`` or an HS256 JWT signed with ``sandbox.kling_secret_key``
-whose ``iss`` is ``sandbox.kling_access_key`` (checked for ``exp`` and ``nbf``). With a
+Kling's docs); ``GET /kling/v1/videos/image2video/{id}`` queries one task, the path holding its
+task id or its external task id; ``GET /kling/v1/videos/image2video`` is the paginated list of
+the account's tasks (``pageNum``, ``pageSize``; newest first), which ignores any other query
+parameter, ``external_task_id`` included, as Kling's list does: a client that reads it as "my
+task" adopts another job's task here, as it would there. Auth: ``Bearer <api_key>`` or an
+HS256 JWT signed with ``sandbox.kling_secret_key`` whose ``iss`` is
+``sandbox.kling_access_key`` (checked for ``exp`` and ``nbf``). With a
 ``callback_url`` the finished task object is POSTed there once, unsigned, as Kling does.
 Errors are ``{"code", "message", "request_id"}`` with Kling's codes and HTTP statuses.
 """
@@ -67,8 +71,7 @@ class KlingRoutes:
         if method == "POST" and path == CREATE:
             answer = self._kling_create(raw)
         elif method == "GET" and path == CREATE:
-            keys = parse_qs(query).get("external_task_id") or [""]
-            answer = self._kling_find(keys[0])
+            answer = self._kling_list(parse_qs(query))
         elif method == "GET" and TASK.match(path):
             answer = self._kling_task(self._kling_job(TASK.match(path).group(1)))
         else:
@@ -103,23 +106,33 @@ class KlingRoutes:
                 "task_info": {"external_task_id": key or ""},
                 "created_at": int(time.time() * 1000), "updated_at": int(time.time() * 1000)}
 
-    def _kling_find(self, key: str) -> dict[str, Any]:
+    def _kling_list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """One page of the account's tasks, newest first (``pageNum`` from 1, ``pageSize`` up
+        to 500, default 30); unknown parameters are ignored, as Kling's list does."""
+        page, size = _page_number(query, "pageNum", 1, 1_000_000), \
+            _page_number(query, "pageSize", 30, 500)
         with self.sandbox._lock:
-            job = self.sandbox._jobs_by_key.get(("kling", key))
-        if job is None:
-            raise KlingError(404, 1203, "Task not found.")
-        return self._kling_task(job)
+            jobs = [job for job in reversed(self.sandbox._jobs.values())
+                    if job.provider == "kling" and job.generation == self.sandbox._generation]
+        return [self._kling_task(job, with_faults=False)
+                for job in jobs[(page - 1) * size: page * size]]
 
     def _kling_job(self, task_id: str) -> Job:
+        """The task by its task id, or by our external task id (both are documented)."""
+        with self.sandbox._lock:
+            job = self.sandbox._jobs_by_key.get(("kling", task_id))
+        if job is not None:
+            return job
         return self._provider_job(task_id, "kling", KlingError(404, 1203, "Task not found."))
 
-    def _kling_task(self, job: Job) -> dict[str, Any]:
-        """The task object, as the query answers it and the callback sends it."""
+    def _kling_task(self, job: Job, *, with_faults: bool = True) -> dict[str, Any]:
+        """The task object, as the query answers it and the callback sends it (a listing
+        plays no fault: a fault is meant for one task's query)."""
         task: dict[str, Any] = {
             "task_id": job.id, "task_info": {"external_task_id": job.key or ""},
             "created_at": int(time.time() * 1000), "updated_at": int(time.time() * 1000),
         }
-        if job.outcome is None:
+        if job.outcome is None and with_faults:
             fault = self.sandbox.faults.take("kling.status", ("generation_error",))
             if fault is not None:
                 job.outcome = ("error", str(fault.params["message"]))
@@ -134,6 +147,15 @@ class KlingRoutes:
                 "final_unit_deduction": str(seconds // 5 * (2 if job.spec.audio else 1)),
                 "task_result": {"videos": [{"id": job.file_id, "url": self.sandbox._file_url(job),
                                             "duration": str(seconds)}]}}
+
+
+def _page_number(query: dict[str, list[str]], name: str, default: int, top: int) -> int:
+    value = (query.get(name) or [""])[0]
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= top:
+        raise _invalid(f"{name} must be a whole number from 1 to {top}.")
+    return int(value)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -62,6 +62,21 @@ def cover_fit(image: Image.Image, width: int, height: int) -> Image.Image:
     return ImageOps.fit(image.convert("RGB"), (width, height), method=Image.Resampling.BICUBIC)
 
 
+def without_audio(clip: bytes) -> bytes:
+    """The same MP4 without its audio track: the video packets are copied, not re-encoded (a
+    provider that dropped the sound it was asked for)."""
+    out = io.BytesIO()
+    with av.open(io.BytesIO(clip)) as source, av.open(out, "w", format="mp4") as target:
+        video = source.streams.video[0]
+        copy = target.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = copy
+            target.mux(packet)
+    return out.getvalue()
+
+
 def render_clip(
     first: Image.Image,
     last: Image.Image | None,
