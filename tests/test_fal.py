@@ -71,10 +71,40 @@ def test_an_error_in_the_status_answer_is_read_too():
     def handler(request):
         return httpx.Response(200, json=next(answers))
 
-    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k"},
+    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k",
+                            "QUEUE_URL": "https://queue.fal.run"},
                            transport=httpx.MockTransport(handler))
-    status = provider.status({"status_url": "https://q/s", "response_url": "https://q/r"})
+    status = provider.status({"status_url": "https://queue.fal.run/s",
+                              "response_url": "https://queue.fal.run/r"})
     assert (status.state, status.error) == ("error", "Out of memory.")
+
+
+def test_the_key_goes_only_to_the_origin_the_job_was_submitted_to(worker, sandbox,
+                                                                 foreign_host, make_image):
+    """Item 4 of issue 23: a submit answer naming another host never gets it the key."""
+    sandbox.set_fault("foreign_urls", times=1, route="fal.start", origin=foreign_host.url)
+    job = wait_for_end(create_video_request(make_image(), prompt="Steam.", provider="fal"))
+    assert (job.status, job.error_code) == (Status.FAILED, "provider_foreign_url")
+    assert foreign_host.url not in job.error_message  # says what, not a URL to click
+    assert not [c for c in foreign_host.calls if "authorization" in c.headers]
+    assert foreign_host.calls == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://queue.fal.run/fal-ai/kling-video/requests/r/status",  # plain http
+    "https://queue.fal.run:8443/fal-ai/kling-video/requests/r/status",  # another port
+    "https://queue.fal.run.evil.test/fal-ai/kling-video/requests/r/status",
+    "https://user@evil.test/fal-ai/kling-video/requests/r/status",
+])
+def test_job_urls_off_the_submit_origin_are_refused_unsent(url):
+    sent = []
+    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k",
+                            "QUEUE_URL": "https://queue.fal.run"},
+                           transport=httpx.MockTransport(
+                               lambda request: sent.append(request) or httpx.Response(404)))
+    with pytest.raises(ProviderError) as error:
+        provider.status({"status_url": url, "response_url": url})
+    assert (error.value.code, error.value.retryable, sent) == ("provider_foreign_url", False, [])
 
 
 @pytest.mark.parametrize(("fault", "code", "retryable", "fallback"), [

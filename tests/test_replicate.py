@@ -82,6 +82,17 @@ def test_output_as_a_url_or_a_list(output, url):
     assert status.videos[0].url == url
 
 
+def test_urls_get_on_another_origin_never_gets_the_token(sandbox, foreign_host, make_image):
+    """Item 4 of issue 23: the token goes only where the prediction was created."""
+    sandbox.set_fault("foreign_urls", times=1, route="replicate.start", origin=foreign_host.url)
+    provider = get_provider("replicate")
+    started = provider.start(generation(make_image), idempotency_key="kling_foreign")
+    with pytest.raises(ProviderError) as error:
+        provider.status(started.operation)
+    assert (error.value.code, error.value.retryable) == ("provider_foreign_url", False)
+    assert not [c for c in foreign_host.calls if "authorization" in c.headers]
+
+
 def test_the_webhook_secret_comes_from_the_account_once(sandbox, make_image):
     provider = get_provider("replicate")
     for key in ("kling_a", "kling_b"):

@@ -161,6 +161,7 @@ class FalProvider(PollingProvider):
                                   "environment variable."),
                                 code="provider_no_credentials", provider=self.name)
         return self.http.call_returned_url(method, url, authorization=f"Key {self.api_key}",
+                                           origin=str(self.options["QUEUE_URL"]),
                                            body=body, error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:

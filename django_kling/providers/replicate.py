@@ -165,7 +165,8 @@ class ReplicateProvider(PollingProvider):
                                   "REPLICATE_API_TOKEN environment variable."),
                                 code="provider_no_credentials", provider=self.name)
         return self.http.call_returned_url(method, url, authorization=f"Bearer {self.token}",
-                                           body=body, error_from=self._error_from)
+                                           origin=self.base_url, body=body,
+                                           error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

@@ -106,7 +106,9 @@ class FalRoutes:
         job = self.sandbox._job(spec, None, provider="fal", notify=notify)
         with self.sandbox._lock:
             self.sandbox.billed_by.setdefault("fal", {})[job.id] = 1
-        base = f"{self.sandbox.url}{PREFIX}/fal-ai/kling-video/requests/{job.id}"
+        foreign = self.sandbox.faults.take("fal.start", ("foreign_urls",))
+        origin = str(foreign.params["origin"]) if foreign else self.sandbox.url
+        base = f"{origin}{PREFIX}/fal-ai/kling-video/requests/{job.id}"
         return {"request_id": job.id, "gateway_request_id": job.id, "status_url":
                 base + "/status", "response_url": base, "cancel_url": base + "/cancel",
                 "queue_position": 0}

@@ -66,6 +66,11 @@ FAULTS: dict[str, FaultKind] = {
     "truncated_mp4": FaultKind(("file",), {},
                                "serve the first half of the clip (content-length matches)"),
     "not_a_video": FaultKind(("file",), {}, "serve an HTML page labelled video/mp4"),
+    # A hijacked or confused answer: the job's own URLs (fal's status_url / response_url,
+    # Replicate's urls.get) name another server, which must never receive the account's key.
+    "foreign_urls": FaultKind(("fal.start", "replicate.start"), {"origin": "https://example.com"},
+                              "the submit answer's job URLs point at ``origin`` instead of the "
+                              "sandbox (the job is queued and billed as usual)"),
 }
 
 

@@ -95,7 +95,12 @@ class ReplicateRoutes:
                                 notify=notify if hook else None)
         with self.sandbox._lock:
             self.sandbox.billed_by.setdefault("replicate", {})[job.id] = 1
-        return self._prediction(job, with_faults=False)
+        answer = self._prediction(job, with_faults=False)
+        foreign = self.sandbox.faults.take("replicate.start", ("foreign_urls",))
+        if foreign is not None:
+            answer["urls"] = {name: url.replace(self.sandbox.url, str(foreign.params["origin"]))
+                              for name, url in answer["urls"].items()}
+        return answer
 
     def _replicate_job(self, prediction_id: str) -> Job:
         return self._provider_job(prediction_id, "replicate",
