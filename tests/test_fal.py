@@ -196,3 +196,33 @@ def test_no_key_set_means_no_trust(settings, sandbox):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
     with pytest.raises(CallbackRefused):
         FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+
+
+def test_a_failed_key_fetch_is_remembered_for_a_while(settings, sandbox):
+    """Item 6 of issue 23: forged callbacks while the key set is unreachable cost one fetch,
+    not two blocking fetches each."""
+    headers, body = signed(sandbox)
+    providers = {**settings.DJANGO_KLING["PROVIDERS"]}
+    providers["fal"] = {**providers["fal"], "JWKS_URL": sandbox.url + "/fal/nothing-here"}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
+    for _ in range(3):
+        with pytest.raises(CallbackRefused):
+            FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+    assert sum(c.path == "/fal/nothing-here" for c in sandbox.calls) == 1
+
+
+def test_a_huge_key_set_is_refused_while_it_is_read(sandbox):
+    """Item 6 of issue 23: the key set's size is capped as it streams in, never read whole."""
+    import tracemalloc
+
+    headers, body = signed(sandbox)
+    sandbox.set_fault("huge_answer", times=1, route="fal.jwks", megabytes=24)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CallbackRefused):
+            FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert sandbox.wait_until_idle() and sandbox.huge_answers_sent == 0  # hung up early

@@ -21,6 +21,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
@@ -82,6 +83,14 @@ class FalRoutes:
     sandbox: Any
 
     def _fal_request(self, method: str) -> None:
+        if method == "GET" and self.path.startswith(PREFIX + JWKS):
+            huge = self.sandbox.faults.take(JWKS_ROUTE, ("huge_answer",))
+            if huge is not None:
+                self.sandbox._record(method, self.path, self.headers, b"")
+                keys = json.dumps(jwks(self.sandbox)).encode()
+                self._send_huge(keys[:-1] + b', "padding": "', float(huge.params["megabytes"]),
+                                b'"}')
+                return
         self._provider_request(method, prefix=PREFIX, provider="fal", answer=self._fal_answer,
                                errors=FAULT_ANSWERS, unfaulted=(JWKS,))
 

@@ -24,6 +24,8 @@ DIRECT = ("kling", "fal", "replicate")
 DIRECT_STARTS = tuple(f"{provider}.start" for provider in DIRECT)
 DIRECT_STATUS = tuple(f"{provider}.status" for provider in DIRECT)
 ROUTES = ("start", "status", "stream", "file", *DIRECT_STARTS, *DIRECT_STATUS)
+#: fal's webhook key set (``GET /fal/.well-known/jwks.json``), only broken by ``huge_answer``.
+JWKS_ROUTE = "fal.jwks"
 API_ROUTES = ("start", "status", "stream", *DIRECT_STARTS, *DIRECT_STATUS)
 
 
@@ -71,6 +73,12 @@ FAULTS: dict[str, FaultKind] = {
     "foreign_urls": FaultKind(("fal.start", "replicate.start"), {"origin": "https://example.com"},
                               "the submit answer's job URLs point at ``origin`` instead of the "
                               "sandbox (the job is queued and billed as usual)"),
+    # Answers far larger than any real one, sent chunked (no content-length to refuse them by):
+    # the client must cap them while reading, never hold them whole.
+    "huge_answer": FaultKind(("status", JWKS_ROUTE), {"megabytes": 16.0},
+                             "a 200 answer holding ``megabytes`` MiB of base64 text: on status "
+                             "a completed job with that clip inline (it decodes to zeros), on "
+                             "fal.jwks the key set with that much padding"),
 }
 
 

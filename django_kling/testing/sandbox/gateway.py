@@ -130,6 +130,12 @@ class GatewayHandler(Handler):
         if not isinstance(body, dict) or "operation" not in body:
             raise invalid("The status body must be {\"operation\": ...}.", "operation")
         job = self.sandbox._job_for(body["operation"])
+        huge = self.sandbox.faults.take("status", ("huge_answer",))
+        if huge is not None:
+            self._send_huge(b'{"status": "completed", "videos": [{"type": "base64", '
+                            b'"mediaType": "video/mp4", "data": "',
+                            float(huge.params["megabytes"]), b'"}]}')
+            return
         self._reply("status", self.sandbox._status_answer(job))
 
     def _stream(self, raw: bytes, generation_id: str, model: str) -> None:

@@ -109,6 +109,8 @@ class Sandbox(JobBook):
         self.replicate_webhook_secret = "whsec_" + base64.b64encode(  # noqa: S105 (a fake)
             b"sandbox-replicate-key").decode()
         self.bill_count = 0
+        #: ``huge_answer`` answers written to the end (a client that caps them hangs up first).
+        self.huge_answers_sent = 0
         self.max_running = 0
         self._running_until: list[float] = []  # a heap of the running jobs' ends
         self.start_calls: dict[str, int] = {}
@@ -275,6 +277,7 @@ class Sandbox(JobBook):
             self.billed_by.clear()
             self.kling_tokens.clear()
             self.bill_count = 0
+            self.huge_answers_sent = 0
             self.max_running = 0
             self._running_until.clear()
             self.start_calls.clear()
