@@ -26,6 +26,8 @@ MAX_MESSAGE = 1000
 ANSWER_CAP = 4 * 1024 * 1024
 #: Largest error body read; a longer one is treated as unreadable.
 ERROR_CAP = 64 * 1024
+#: A multipart form's files: field name -> (file name, bytes, content type).
+Files = dict[str, tuple[str, bytes, str]]
 
 
 class JsonTransport:
@@ -45,13 +47,15 @@ class JsonTransport:
         )
 
     def call(self, method: str, url: str, *, headers: dict[str, str], body: Any = None,
-             error_from: Callable[[httpx.Response], ProviderError]) -> Any:
-        """The parsed JSON answer of one call, or a ``ProviderError``."""
+             error_from: Callable[[httpx.Response], ProviderError],
+             files: Files | None = None) -> Any:
+        """The parsed JSON answer of one call, or a ``ProviderError``; ``files`` sends a
+        multipart form instead of a JSON body (Replicate's files API)."""
         content = None if body is None else json.dumps(body).encode()
         with connection_errors(self.transport_error):
             try:
                 with self.client.stream(method, url, headers={**IDENTITY, **headers},
-                                        content=content) as response:
+                                        content=content, files=files) as response:
                     if response.status_code >= 300:
                         try:
                             raw = read_capped(response, ERROR_CAP)
@@ -72,7 +76,8 @@ class JsonTransport:
 
     def call_returned_url(self, method: str, url: str, *, authorization: str, origin: str,
                           body: Any = None,
-                          error_from: Callable[[httpx.Response], ProviderError]) -> Any:
+                          error_from: Callable[[httpx.Response], ProviderError],
+                          files: Files | None = None) -> Any:
         """``call`` on a URL the service returned earlier (fal's and Replicate's job URLs).
 
         The key goes only to ``origin``, the configured base URL the job was submitted to
@@ -90,9 +95,10 @@ class JsonTransport:
                 % {"service": self.label},
                 code="provider_foreign_url", status=502, retryable=False,
                 provider=self.provider)
-        return self.call(method, url, body=body, error_from=error_from,
-                         headers={"authorization": authorization,
-                                  "content-type": "application/json"})
+        # A multipart body brings its own content type (with the boundary).
+        kind = {} if files else {"content-type": "application/json"}
+        return self.call(method, url, body=body, error_from=error_from, files=files,
+                         headers={"authorization": authorization, **kind})
 
     def transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
         self.logger.warning("%s %s: %s", self.provider, what, type(exc).__name__)

@@ -119,6 +119,8 @@ class Sandbox(JobBook):
         self._jobs: dict[str, Job] = {}
         self._jobs_by_key: dict[tuple[str, str], Job] = {}
         self._files: dict[str, bytes] = {}
+        #: Files uploaded through Replicate's files API: id -> (content type, bytes).
+        self.uploads: dict[str, tuple[str, bytes]] = {}
         self._lock = threading.RLock()
         #: Requests being answered now, and the book they write in (``reset()`` starts another).
         self._in_flight = 0
@@ -285,4 +287,5 @@ class Sandbox(JobBook):
             self._jobs.clear()
             self._jobs_by_key.clear()
             self._files.clear()
+            self.uploads.clear()
         self.faults.clear()
