@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
-from ..bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
-from ..transport import connection_errors, parse_json
+from ..bodies import IDENTITY, UnacceptableBody, iter_capped, iter_lines_capped, read_capped
+from ..inline import only_clips, read_json
+from ..transport import connection_errors
 from .body import build_body
 from .options import OPTIONS, check_credentials, check_options, oidc_token
 from .wire import (
@@ -54,7 +55,7 @@ logger = logging.getLogger("django_kling.providers.gateway")
 TEAM_HEADER = "x-vercel-ai-gateway-team"
 #: Largest error body read (the gateway's are a few hundred bytes).
 MAX_ERROR_BODY = 64 * 1024
-#: Room for the JSON around an inline clip in an answer.
+#: Room for the JSON around an inline clip in an answer (also the most of it kept in memory).
 ANSWER_SLACK = 1024 * 1024
 
 
@@ -246,10 +247,15 @@ class GatewayProvider(VideoProvider):
                         # An error answer means the gateway took no job (fallback: start only).
                         error.fallback = status == 429 or status >= 500
                         raise error
-                    raw = read_capped(response, self.answer_cap)
+                    # Streamed: a clip sent inline goes to a temporary file as it arrives.
+                    data = read_json(iter_capped(response, self.answer_cap),
+                                     string_cap=self.answer_cap - ANSWER_SLACK + 4,
+                                     rest_cap=ANSWER_SLACK)
             except UnacceptableBody as exc:
                 raise self._unacceptable(exc) from None
-        return parse_json(raw, self._bad_response)
+            except ValueError:
+                raise self._bad_response("the answer is not valid JSON") from None
+        return only_clips(data)
 
     def _read_error(self, response: httpx.Response) -> bytes:
         # An error body is a short JSON object; a larger or encoded one is "unreadable".
@@ -265,9 +271,12 @@ class GatewayProvider(VideoProvider):
                 f"it is compressed ({exc.encoding[:40]}) although none was asked for")
             error.retryable = False
             return error
+        # The job may be finished and billed: say so, and which limit refused it.
         return ProviderError(
-            f"The gateway's answer is larger than {exc.limit // 2**20} MiB: a clip sent inline "
-            "would be over the download limit (MAX_DOWNLOAD_BYTES).",
+            _("The clip sent inline is larger than the %(mib)s MiB download limit "
+              "(MAX_DOWNLOAD_BYTES); it was refused while being read and not stored. The "
+              "provider may have billed it: raise the limit and retry if you trust it.")
+            % {"mib": int(kling_settings.MAX_DOWNLOAD_BYTES) // 2**20},
             code="download_too_large", status=502, retryable=False, provider=self.name)
 
     def error_from_response(self, response: httpx.Response, body: bytes) -> ProviderError:

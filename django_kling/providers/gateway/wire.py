@@ -28,6 +28,7 @@ import httpx
 
 from ...exceptions import ProviderError
 from ..base import ImageInput, JobStatus, VideoOutput
+from ..inline import Spooled
 
 PROTOCOL_VERSION = "0.0.1"
 MAX_MESSAGE = 1000
@@ -234,6 +235,9 @@ def parse_videos(videos: Any, *, provider: str = "gateway") -> list[VideoOutput]
             parsed.append(VideoOutput(kind="url", media_type=media_type, url=video["url"]))
         elif kind == "base64" and isinstance(video.get("data"), str):
             parsed.append(VideoOutput(kind="base64", media_type=media_type, data=video["data"]))
+        elif kind == "base64" and isinstance(video.get("data"), Spooled):
+            parsed.append(VideoOutput(kind="base64", media_type=media_type,
+                                      spooled=video["data"]))
     if not parsed:
         # The gateway's schema knows "url" and "base64" only; anything else is a new format.
         shown = ", ".join(repr(kind) for kind in kinds) or "none"
