@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .bodies import UnacceptableBody
@@ -72,13 +72,28 @@ class _Scanner:
         self.text = bytearray()  # the current string while it is short
         self.spool: Spooled | None = None
 
-    def feed(self, chunk: bytes) -> None:
-        view = memoryview(chunk)  # slices of it are not copies of a megabyte-long chunk
-        i, end = 0, len(chunk)
+    @contextlib.contextmanager
+    def discarded_on_error(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            for spooled in self.spooled:
+                spooled.discard()
+            raise
+
+    def value(self) -> Any:
+        """The JSON value read, its long strings as ``Spooled``."""
+        with self.discarded_on_error():
+            return _resolve(json.loads(self.kept), self.spooled)
+
+    def feed(self, chunk: bytes, start: int = 0, end: int | None = None) -> None:
+        """Scan ``chunk[start:end]`` (bounds, not a slice: no copy of a long chunk)."""
+        view = memoryview(chunk)  # slices of it are not copies either
+        i, end = start, len(chunk) if end is None else end
         while i < end:
             if not self.in_string:
-                quote = chunk.find(b'"', i)
-                self._keep(view[i:] if quote < 0 else view[i:quote])
+                quote = chunk.find(b'"', i, end)
+                self._keep(view[i:end] if quote < 0 else view[i:quote])
                 if quote < 0:
                     return
                 self.in_string, self.text, self.spool, i = True, bytearray(), None, quote + 1
@@ -90,7 +105,7 @@ class _Scanner:
                           else b"\\" + chunk[i:i + 1])
                 i += 1
             else:
-                special = _SPECIAL.search(chunk, i)
+                special = _SPECIAL.search(chunk, i, end)
                 stop = special.start() if special else end
                 self._add(view[i:stop])
                 if special is None:
@@ -136,14 +151,81 @@ def read_json(chunks: Iterable[bytes], *, string_cap: int, rest_cap: int) -> Any
     ``rest_cap``, and ``ValueError`` if it is not JSON. Spooled files are removed on error.
     """
     scanner = _Scanner(string_cap, rest_cap)
-    try:
+    with scanner.discarded_on_error():
         for chunk in chunks:
             scanner.feed(chunk)
-        return _resolve(json.loads(scanner.kept), scanner.spooled)
-    except BaseException:
-        for spooled in scanner.spooled:
-            spooled.discard()
-        raise
+        return scanner.value()
+
+
+def iter_sse_json(chunks: Iterable[bytes], *, string_cap: int, rest_cap: int,
+                  tick: Callable[[], None] = lambda: None) -> Iterator[Any]:
+    """The JSON value of each ``data:`` event of a server-sent-events stream, read as
+    ``read_json`` reads an answer (a clip inside goes to a file as it arrives). Comment lines
+    (heartbeats) and other fields are skipped without being kept; ``tick`` is called for
+    every chunk (the caller's deadline)."""
+    events = _Events(string_cap, rest_cap)
+    for chunk in chunks:
+        tick()
+        yield from events.feed(chunk)
+    yield from events.end()
+
+
+class _Events:
+    """Splits a server-sent-events stream into lines and feeds ``data:`` lines to a scanner."""
+
+    def __init__(self, string_cap: int, rest_cap: int) -> None:
+        self.caps = (string_cap, rest_cap)
+        self.scanner: _Scanner | None = None
+        self.head = bytearray()  # a line's first bytes, until its kind is known
+        self.mode = ""  # "": not known yet; "data"; "skip"
+        self.strip_space = False  # "data:" was seen; one space after it is not data
+
+    def feed(self, chunk: bytes) -> Iterator[Any]:
+        i, end = 0, len(chunk)
+        while i < end:
+            newline = chunk.find(b"\n", i)
+            stop = end if newline < 0 else newline
+            self._segment(chunk, i, stop, complete=newline >= 0)
+            if newline < 0:
+                return
+            i = newline + 1
+            if self.mode == "blank" and self.scanner is not None:
+                scanner, self.scanner = self.scanner, None
+                yield scanner.value()
+            self.head, self.mode = bytearray(), ""
+
+    def end(self) -> Iterator[Any]:
+        if self.mode == "":
+            self._segment(b"", 0, 0, complete=True)
+        if self.scanner is not None:
+            scanner, self.scanner = self.scanner, None
+            yield scanner.value()
+
+    def _segment(self, chunk: bytes, start: int, stop: int, *, complete: bool) -> None:
+        if self.mode == "data":
+            self._data(chunk, start, stop)
+        elif self.mode == "":
+            self.head += memoryview(chunk)[start:stop]
+            if len(self.head) < 6 and not complete:
+                return
+            if self.head.startswith(b"data:"):
+                self.mode, self.strip_space = "data", True
+                if self.scanner is None:
+                    self.scanner = _Scanner(*self.caps)
+                else:  # a second data line of one event: joined with a newline
+                    self.scanner.feed(b"\n")
+                rest = bytes(self.head[5:])
+                self._data(rest, 0, len(rest))
+            else:
+                self.mode = "blank" if complete and self.head in (b"", b"\r") else "skip"
+
+    def _data(self, chunk: bytes, start: int, stop: int) -> None:
+        if self.strip_space and stop > start:
+            self.strip_space = False
+            if chunk[start:start + 1] == b" ":
+                start += 1
+        if self.scanner is not None:
+            self.scanner.feed(chunk, start, stop)
 
 
 def _resolve(value: Any, spooled: list[Spooled]) -> Any:

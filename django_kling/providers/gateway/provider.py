@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
-from ..bodies import IDENTITY, UnacceptableBody, iter_capped, iter_lines_capped, read_capped
+from ..bodies import IDENTITY, UnacceptableBody, iter_capped, read_capped
 from ..inline import only_clips, read_json
 from ..transport import connection_errors
 from .body import build_body
@@ -38,7 +38,7 @@ from .wire import (
     dicts_in,
     generation_id,
     is_retryable_status,
-    iter_sse_data,
+    iter_sse_events,
     job_id,
     parse_retry_after,
     parse_signature_header,
@@ -121,8 +121,10 @@ class GatewayProvider(VideoProvider):
             ) as response:
                 if response.status_code >= 300:
                     raise self.error_from_response(response, self._read_error(response))
-                lines = iter_lines_capped(response, self.answer_cap)
-                for event in iter_sse_data(lines, deadline):
+                events = iter_sse_events(iter_capped(response, self.answer_cap),
+                                         deadline=deadline, string_cap=self.clip_cap,
+                                         rest_cap=ANSWER_SLACK)
+                for event in events:
                     try:
                         return parse_stream_event(event, provider=self.name)
                     except ProviderError as exc:  # its text is stored and shown: redacted
@@ -231,6 +233,11 @@ class GatewayProvider(VideoProvider):
         """Largest answer read: a clip can come inline as base64 (4 bytes per 3)."""
         return int(kling_settings.MAX_DOWNLOAD_BYTES) * 4 // 3 + ANSWER_SLACK
 
+    @property
+    def clip_cap(self) -> int:
+        """Longest base64 text of a clip sent inline: a clip of MAX_DOWNLOAD_BYTES, padded."""
+        return self.answer_cap - ANSWER_SLACK + 4
+
     def _post_json(self, path: str, body: dict[str, Any], *, model: str = "",
                    extra_headers=None) -> Any:
         with connection_errors(self._transport_error):
@@ -249,7 +256,7 @@ class GatewayProvider(VideoProvider):
                         raise error
                     # Streamed: a clip sent inline goes to a temporary file as it arrives.
                     data = read_json(iter_capped(response, self.answer_cap),
-                                     string_cap=self.answer_cap - ANSWER_SLACK + 4,
+                                     string_cap=self.clip_cap,
                                      rest_cap=ANSWER_SLACK)
             except UnacceptableBody as exc:
                 raise self._unacceptable(exc) from None

@@ -75,10 +75,10 @@ FAULTS: dict[str, FaultKind] = {
                               "sandbox (the job is queued and billed as usual)"),
     # Answers far larger than any real one, sent chunked (no content-length to refuse them by):
     # the client must cap them while reading, never hold them whole.
-    "huge_answer": FaultKind(("status", JWKS_ROUTE), {"megabytes": 16.0},
+    "huge_answer": FaultKind(("status", "stream", JWKS_ROUTE), {"megabytes": 16.0},
                              "a 200 answer holding ``megabytes`` MiB of base64 text: on status "
-                             "a completed job with that clip inline (it decodes to zeros), on "
-                             "fal.jwks the key set with that much padding"),
+                             "and stream a finished job with that clip inline (it decodes to "
+                             "zeros), on fal.jwks the key set with that much padding"),
 }
 
 

@@ -142,6 +142,12 @@ class GatewayHandler(Handler):
         spec = parse_generation(raw, model=model)
         sandbox = self.sandbox
         job = sandbox._job(spec, None)
+        huge = sandbox.faults.take("stream", ("huge_answer",))
+        if huge is not None:  # at once: the clip is billed, its size is the point
+            self._send_huge(b':\n\ndata: {"type": "result", "videos": [{"type": "base64", '
+                            b'"mediaType": "video/mp4", "data": "',
+                            float(huge.params["megabytes"]), b'"}]}\n\n', "text/event-stream")
+            return
         cut = sandbox.faults.take("stream", ("cut_stream",))
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")

@@ -151,12 +151,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, payload, retry)
         return True
 
-    def _send_huge(self, head: bytes, megabytes: float, tail: bytes) -> None:
+    def _send_huge(self, head: bytes, megabytes: float, tail: bytes,
+                   content_type: str = "application/json") -> None:
         """A 200 JSON answer: ``head``, ``megabytes`` MiB of base64 text, ``tail``; chunked, so
         no content-length tells the client its size before it reads. A client that hangs up
         once past its cap ends it (``handle_one_request`` takes the broken pipe)."""
         self.send_response(200)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         self._chunk(head)
