@@ -226,3 +226,22 @@ def test_a_huge_key_set_is_refused_while_it_is_read(sandbox):
         tracemalloc.stop()
     assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
     assert sandbox.wait_until_idle() and sandbox.huge_answers_sent == 0  # hung up early
+
+
+def test_a_failed_refresh_keeps_the_keys_already_trusted(sandbox, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from django_kling.providers.fal import KeySet
+
+    headers, body = signed(sandbox)
+    FalProvider.verify_callback(headers, body, "req-1", tolerance=300)  # keys cached
+    monkeypatch.setattr(KeySet, "MIN_REFRESH", 0.0)
+    genuine = sandbox._fal_key
+    sandbox._fal_key = Ed25519PrivateKey.generate()
+    forged_headers, forged_body = signed(sandbox)
+    sandbox._fal_key = genuine
+    sandbox.set_fault("huge_answer", times=1, route="fal.jwks", megabytes=1)
+    with pytest.raises(CallbackRefused):  # an unknown key: refetched, the refetch fails
+        FalProvider.verify_callback(forged_headers, forged_body, "req-1", tolerance=300)
+    assert not sandbox.faults.active()  # the refetch was made, and failed
+    assert FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
