@@ -8,6 +8,7 @@ memory; over the cap it must be refused while it is read, with a specific error 
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 
 import pytest
@@ -75,3 +76,6 @@ def test_escapes_in_a_spooled_answer(answer):
     spooled = data["videos"][0]["data"]
     with open(spooled.path, "rb") as text:
         assert text.read() == b"AAA/" * 50000
+    path = spooled.path
+    del data, spooled  # the answer is dropped: its temporary file goes with it
+    assert not os.path.exists(path)
