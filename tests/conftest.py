@@ -113,6 +113,16 @@ def sandbox(sandbox_server: Sandbox, sandbox_defaults: dict[str, object],
     sandbox_server.clear_faults()
 
 
+@pytest.fixture
+def foreign_host() -> Iterator[Sandbox]:
+    """A second loopback server on another port: a host that is not the provider's, whose
+    ``calls`` show whether it was ever sent a key (``authorization`` is recorded, redacted)."""
+    from django_kling.testing.sandbox import Sandbox
+
+    with Sandbox(api_key=API_KEY) as server:
+        yield server
+
+
 def direct_providers(sandbox: Sandbox) -> dict[str, dict]:
     """The other providers' options, each pointed at its routes on the sandbox."""
     return {

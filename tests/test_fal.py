@@ -73,10 +73,40 @@ def test_an_error_in_the_status_answer_is_read_too():
     def handler(request):
         return httpx.Response(200, json=next(answers))
 
-    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k"},
+    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k",
+                            "QUEUE_URL": "https://queue.fal.run"},
                            transport=httpx.MockTransport(handler))
-    status = provider.status({"status_url": "https://q/s", "response_url": "https://q/r"})
+    status = provider.status({"status_url": "https://queue.fal.run/s",
+                              "response_url": "https://queue.fal.run/r"})
     assert (status.state, status.error) == ("error", "Out of memory.")
+
+
+def test_the_key_goes_only_to_the_origin_the_job_was_submitted_to(worker, sandbox,
+                                                                 foreign_host, make_image):
+    """Item 4 of issue 23: a submit answer naming another host never gets it the key."""
+    sandbox.set_fault("foreign_urls", times=1, route="fal.start", origin=foreign_host.url)
+    job = wait_for_end(create_video_request(make_image(), prompt="Steam.", provider="fal"))
+    assert (job.status, job.error_code) == (Status.FAILED, "provider_foreign_url")
+    assert foreign_host.url not in job.error_message  # says what, not a URL to click
+    assert not [c for c in foreign_host.calls if "authorization" in c.headers]
+    assert foreign_host.calls == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://queue.fal.run/fal-ai/kling-video/requests/r/status",  # plain http
+    "https://queue.fal.run:8443/fal-ai/kling-video/requests/r/status",  # another port
+    "https://queue.fal.run.evil.test/fal-ai/kling-video/requests/r/status",
+    "https://user@evil.test/fal-ai/kling-video/requests/r/status",
+])
+def test_job_urls_off_the_submit_origin_are_refused_unsent(url):
+    sent = []
+    provider = FalProvider({**get_provider("fal").options, "API_KEY": "k",
+                            "QUEUE_URL": "https://queue.fal.run"},
+                           transport=httpx.MockTransport(
+                               lambda request: sent.append(request) or httpx.Response(404)))
+    with pytest.raises(ProviderError) as error:
+        provider.status({"status_url": url, "response_url": url})
+    assert (error.value.code, error.value.retryable, sent) == ("provider_foreign_url", False, [])
 
 
 @pytest.mark.parametrize(("fault", "code", "retryable", "fallback"), [
@@ -168,3 +198,52 @@ def test_no_key_set_means_no_trust(settings, sandbox):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
     with pytest.raises(CallbackRefused):
         FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+
+
+def test_a_failed_key_fetch_is_remembered_for_a_while(settings, sandbox):
+    """Item 6 of issue 23: forged callbacks while the key set is unreachable cost one fetch,
+    not two blocking fetches each."""
+    headers, body = signed(sandbox)
+    providers = {**settings.DJANGO_KLING["PROVIDERS"]}
+    providers["fal"] = {**providers["fal"], "JWKS_URL": sandbox.url + "/fal/nothing-here"}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS": providers}
+    for _ in range(3):
+        with pytest.raises(CallbackRefused):
+            FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+    assert sum(c.path == "/fal/nothing-here" for c in sandbox.calls) == 1
+
+
+def test_a_huge_key_set_is_refused_while_it_is_read(sandbox):
+    """Item 6 of issue 23: the key set's size is capped as it streams in, never read whole."""
+    import tracemalloc
+
+    headers, body = signed(sandbox)
+    sandbox.set_fault("huge_answer", times=1, route="fal.jwks", megabytes=24)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CallbackRefused):
+            FalProvider.verify_callback(headers, body, "req-1", tolerance=300)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert sandbox.wait_until_idle() and sandbox.huge_answers_sent == 0  # hung up early
+
+
+def test_a_failed_refresh_keeps_the_keys_already_trusted(sandbox, monkeypatch):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from django_kling.providers.fal import KeySet
+
+    headers, body = signed(sandbox)
+    FalProvider.verify_callback(headers, body, "req-1", tolerance=300)  # keys cached
+    monkeypatch.setattr(KeySet, "MIN_REFRESH", 0.0)
+    genuine = sandbox._fal_key
+    sandbox._fal_key = Ed25519PrivateKey.generate()
+    forged_headers, forged_body = signed(sandbox)
+    sandbox._fal_key = genuine
+    sandbox.set_fault("huge_answer", times=1, route="fal.jwks", megabytes=1)
+    with pytest.raises(CallbackRefused):  # an unknown key: refetched, the refetch fails
+        FalProvider.verify_callback(forged_headers, forged_body, "req-1", tolerance=300)
+    assert not sandbox.faults.active()  # the refetch was made, and failed
+    assert FalProvider.verify_callback(headers, body, "req-1", tolerance=300)

@@ -82,6 +82,45 @@ def test_output_as_a_url_or_a_list(output, url):
     assert status.videos[0].url == url
 
 
+def noisy_png(width: int = 1000, height: int = 700) -> bytes:
+    """A PNG that does not compress: about 2 MB, sent as it is (no re-encoding)."""
+    import io
+    import os
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_frame_over_1_mb_goes_through_the_files_api(worker, sandbox):
+    """Item 5 of issue 23: Replicate takes data URIs only under 1 MB (the sandbox refuses
+    larger ones with 422); a larger frame is uploaded and named by its file URL."""
+    image = noisy_png()
+    assert len(image) > 1_000_000
+    job = wait_for_end(create_video_request(image, provider="replicate"))
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    upload = next(c for c in sandbox.calls if c.path == "/replicate/v1/files")
+    assert upload.method == "POST" and upload.headers["authorization"] == "[REDACTED]"
+    assert upload.headers["content-type"].startswith("multipart/form-data")
+    [(content_type, data)] = sandbox.uploads.values()
+    assert content_type == "image/png" and data[:8] == b"\x89PNG\r\n\x1a\n"
+    create = next(c for c in sandbox.calls if c.path == CREATE)
+    assert create.json["input"]["start_image"].startswith(sandbox.replicate_url + "/files/")
+
+
+def test_urls_get_on_another_origin_never_gets_the_token(sandbox, foreign_host, make_image):
+    """Item 4 of issue 23: the token goes only where the prediction was created."""
+    sandbox.set_fault("foreign_urls", times=1, route="replicate.start", origin=foreign_host.url)
+    provider = get_provider("replicate")
+    started = provider.start(generation(make_image), idempotency_key="kling_foreign")
+    with pytest.raises(ProviderError) as error:
+        provider.status(started.operation)
+    assert (error.value.code, error.value.retryable) == ("provider_foreign_url", False)
+    assert not [c for c in foreign_host.calls if "authorization" in c.headers]
+
+
 def test_the_webhook_secret_comes_from_the_account_once(sandbox, make_image):
     provider = get_provider("replicate")
     for key in ("kling_a", "kling_b"):

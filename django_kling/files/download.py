@@ -225,7 +225,7 @@ def fetch_video(video: VideoOutput, *, max_bytes: int | None = None,
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in (_iter_base64(video.data, cap) if video.kind == "base64"
+            for chunk in (_iter_base64(video, cap) if video.kind == "base64"
                           else _iter_url(video.url, cap, timeout)):
                 size += len(chunk)
                 if size > cap:
@@ -245,16 +245,27 @@ def _too_big(cap: int) -> DownloadError:
     )
 
 
-def _iter_base64(data: str, cap: int):
-    if len(data) * 3 // 4 > cap + 3:
+def _iter_base64(video: VideoOutput, cap: int):
+    spooled, data = video.spooled, video.data
+    if (spooled.size if spooled is not None else len(data)) * 3 // 4 > cap + 3:
         raise _too_big(cap)
     # Decoded piece by piece: a 200 MiB answer never needs a second 150 MiB copy at once.
-    for start in range(0, len(data), BASE64_STEP):
+    for piece in (_pieces(spooled.path) if spooled is not None else
+                  (data[start:start + BASE64_STEP] for start in range(0, len(data),
+                                                                     BASE64_STEP))):
         try:
-            yield base64.b64decode(data[start:start + BASE64_STEP], validate=True)
+            yield base64.b64decode(piece, validate=True)
         except (binascii.Error, ValueError):
             raise DownloadError(_("The clip sent inline is not valid base64."),
                                 code="download_corrupt") from None
+
+
+def _pieces(path: str):
+    """A spooled base64 text (see ``providers.inline``), read back a megabyte at a time (a
+    multiple of 4 characters, so each piece decodes on its own)."""
+    with open(path, "rb") as text:
+        while piece := text.read(CHUNK):
+            yield piece
 
 
 @functools.lru_cache(maxsize=1)

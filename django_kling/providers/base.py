@@ -25,6 +25,7 @@ from django.core.checks import CheckMessage
 
 from ..conf import Setting
 from ..exceptions import CallbackRefused
+from .inline import Spooled
 
 
 def check_callback_time(timestamp: str, tolerance: float) -> None:
@@ -76,6 +77,9 @@ class VideoOutput:
     media_type: str = "video/mp4"
     url: str = ""
     data: str = ""  # base64 text, decoded only when the clip is saved
+    #: A long base64 text kept in a temporary file while the answer was read (instead of
+    #: ``data``): a big inline clip never sits in memory whole.
+    spooled: Spooled | None = None
 
 
 #: ``expired``: the job finished, but its result is gone (``JobStatus.error`` says why).

@@ -60,15 +60,3 @@ def read_capped(response: httpx.Response, cap: int) -> bytes:
     for part in iter_capped(response, cap):
         body += part
     return bytes(body)
-
-
-def iter_lines_capped(response: httpx.Response, cap: int) -> Iterator[str]:
-    """Lines of a text stream (server-sent events), the whole stream at most ``cap`` bytes."""
-    pending = b""
-    for part in iter_capped(response, cap, chunk=64 * 1024):
-        pending += part
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode("utf-8", errors="replace")
-    if pending:
-        yield pending.rstrip(b"\r").decode("utf-8", errors="replace")

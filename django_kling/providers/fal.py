@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -36,6 +37,7 @@ from .base import (
     VideoOutput,
     check_callback_time,
 )
+from .bodies import IDENTITY, read_capped
 from .gateway.wire import parse_retry_after
 from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
 
@@ -48,6 +50,8 @@ PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 #: endpoint. Neutral on purpose: the picture decides what the clip shows.
 DEFAULT_PROMPT = ("The scene comes gently to life with subtle, natural motion and a slow "
                   "camera move; the subject stays as it is in the picture.")
+
+logger = logging.getLogger("django_kling.providers.fal")
 
 
 def _api_key_from_environment() -> str | None:
@@ -184,6 +188,7 @@ class FalProvider(PollingProvider):
                                   "environment variable."),
                                 code="provider_no_credentials", provider=self.name)
         return self.http.call_returned_url(method, url, authorization=f"Key {self.api_key}",
+                                           origin=str(self.options["QUEUE_URL"]),
                                            body=body, error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
@@ -250,39 +255,65 @@ class FalProvider(PollingProvider):
 
 
 class KeySet:
-    """fal's webhook keys, fetched from the JWKS URL and trusted for ``ttl`` seconds."""
+    """fal's webhook keys, fetched from the JWKS URL and trusted for ``ttl`` seconds.
 
-    def __init__(self) -> None:
-        self._keys: dict[str, tuple[float, list[Any]]] = {}
-        self._lock = threading.Lock()
+    A failed fetch is remembered too, for ``FAILURE_TTL`` seconds: while fal's key server is
+    down (or the URL is wrong) every forged or genuine callback is refused at once instead of
+    blocking a web worker on two fetches of up to ``TIMEOUT`` seconds each; polling finishes
+    the jobs meanwhile.
+    """
 
     #: A key set younger than this is not fetched again for an unknown signature, so forged
     #: calls cannot make us hammer fal's key server.
     MIN_REFRESH = 60.0
+    #: Seconds a failed fetch is remembered (no keys: every call refused, none fetches).
+    FAILURE_TTL = 60.0
+    #: Largest key set read; a JWKS of a few keys is well under 10 KiB.
+    MAX_BYTES = 64 * 1024
+    #: Seconds one fetch may take.
+    TIMEOUT = 10.0
+
+    def __init__(self) -> None:
+        # url -> (fetched at, trusted until, keys); all on the monotonic clock.
+        self._keys: dict[str, tuple[float, float, list[Any]]] = {}
+        self._lock = threading.Lock()
 
     def keys(self, url: str, ttl: float, *, refresh: bool = False) -> list[Any]:
+        now = time.monotonic()
         with self._lock:
             cached = self._keys.get(url)
-            fresh = cached is not None and (
-                cached[0] > time.monotonic() if not refresh
-                else cached[0] - ttl + self.MIN_REFRESH > time.monotonic())
-            if fresh:
-                return cached[1]
+            if cached is not None and (cached[0] + self.MIN_REFRESH > now if refresh
+                                       else cached[1] > now):
+                return cached[2]
+        keys = self._fetch(url)
+        with self._lock:
+            if keys is None and cached is not None and cached[2] and cached[1] > now:
+                # A refresh that failed: the set we had is still trusted until its time.
+                self._keys[url] = (now, cached[1], cached[2])
+                return cached[2]
+            self._keys[url] = (now, now + (ttl if keys is not None else self.FAILURE_TTL),
+                               keys or [])
+        return keys or []
+
+    def _fetch(self, url: str) -> list[Any] | None:
+        """The Ed25519 keys published at ``url``; None when they cannot be had."""
         try:
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-            response = httpx.get(url, timeout=10.0)
-            response.raise_for_status()
-            keys = [Ed25519PublicKey.from_public_bytes(
+            # Streamed and capped: a key server (or whoever answers for it) cannot make the
+            # web worker read an unbounded body.
+            with httpx.stream("GET", url, timeout=self.TIMEOUT, headers=IDENTITY) as response:
+                response.raise_for_status()
+                raw = read_capped(response, self.MAX_BYTES)
+            return [Ed25519PublicKey.from_public_bytes(
                 base64.urlsafe_b64decode(key["x"] + "=" * (-len(key["x"]) % 4)))
-                for key in response.json().get("keys", [])
+                for key in json.loads(raw).get("keys", [])
                 if isinstance(key, dict) and key.get("crv") == "Ed25519"
                 and isinstance(key.get("x"), str)]
         except Exception:  # noqa: BLE001  (no keys, no trust: the call is refused)
-            return []
-        with self._lock:
-            self._keys[url] = (time.monotonic() + ttl, keys)
-        return keys
+            logger.warning("fal's webhook key set could not be fetched; callbacks are refused "
+                           "for %s s (polling goes on)", int(KeySet.FAILURE_TTL))
+            return None
 
     def verify(self, url: str, ttl: float, message: bytes, signature: bytes) -> bool:
         for refresh in (False, True):  # a rotated key: fetch the set once more

@@ -26,6 +26,7 @@ from ..conf import SETTING_NAME, Setting
 from ..exceptions import CallbackRefused, ProviderError
 from .base import (
     GenerationInput,
+    ImageInput,
     JobStatus,
     PollingProvider,
     Started,
@@ -34,11 +35,14 @@ from .base import (
 )
 from .fal import data_uri
 from .gateway.wire import parse_retry_after
-from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
+from .transport import MAX_MESSAGE, Files, JsonTransport, as_dict, retryable_status
 
 BASE_URL = "https://api.replicate.com/v1"
 MODEL = "kwaivgi/kling-v2.6"
 PENDING = frozenset({"starting", "processing"})
+#: Replicate's docs recommend data URIs only for files under 1 MB (measured on the URI);
+#: larger frames are uploaded through its files API and named by URL.
+INLINE_LIMIT = 1_000_000
 
 
 def _token_from_environment() -> str | None:
@@ -85,7 +89,7 @@ class ReplicateProvider(PollingProvider):
             raise ProviderError("Replicate's Kling model takes no last frame.",
                                 code="provider_unsupported_feature", provider=self.name)
         # Input field names as the model page shows them (UNVERIFIED).
-        model_input: dict[str, Any] = {"start_image": data_uri(job.first_frame),
+        model_input: dict[str, Any] = {"start_image": self.image_input(job.first_frame),
                                        "duration": job.duration,
                                        "generate_audio": job.generate_audio}
         if job.prompt:
@@ -117,6 +121,22 @@ class ReplicateProvider(PollingProvider):
                        signing_secret=secret,
                        metadata={"replicate": {"id": prediction_id,
                                                "version": data.get("version")}})
+
+    def image_input(self, image: ImageInput) -> str:
+        """The frame as the model's input: its URL, a ``data:`` URI under 1 MB, or else the
+        URL of the file uploaded through ``POST {BASE_URL}/files`` (multipart, part
+        ``content``, as Replicate's own client sends it). An upload bills nothing, so its
+        errors keep their usual retry and fallback."""
+        inline = data_uri(image)
+        if image.url or len(inline) < INLINE_LIMIT:
+            return inline
+        extension = {"image/png": "png", "image/jpeg": "jpg"}.get(image.media_type, "bin")
+        answer = as_dict(self._call("POST", f"{self.base_url}/files", files={
+            "content": (f"frame.{extension}", image.data or b"", image.media_type)}))
+        url = as_dict(answer.get("urls")).get("get")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise self.http.bad_response("the file upload answer has no urls.get")
+        return url
 
     def status(self, operation: Any, *, model: str = "") -> JobStatus:
         data = as_dict(self._call("GET", str(as_dict(operation).get("get") or "")))
@@ -159,13 +179,14 @@ class ReplicateProvider(PollingProvider):
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, url: str, body: Any = None) -> Any:
+    def _call(self, method: str, url: str, body: Any = None, files: Files | None = None) -> Any:
         if not self.token:
             raise ProviderError(_("No API token is configured for Replicate: set the "
                                   "REPLICATE_API_TOKEN environment variable."),
                                 code="provider_no_credentials", provider=self.name)
         return self.http.call_returned_url(method, url, authorization=f"Bearer {self.token}",
-                                           body=body, error_from=self._error_from)
+                                           origin=self.base_url, body=body, files=files,
+                                           error_from=self._error_from)
 
     def _error_from(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

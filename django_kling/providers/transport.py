@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext as _
 
 from ..exceptions import ProviderError
 from .bodies import IDENTITY, UnacceptableBody, read_capped
@@ -25,6 +26,8 @@ MAX_MESSAGE = 1000
 ANSWER_CAP = 4 * 1024 * 1024
 #: Largest error body read; a longer one is treated as unreadable.
 ERROR_CAP = 64 * 1024
+#: A multipart form's files: field name -> (file name, bytes, content type).
+Files = dict[str, tuple[str, bytes, str]]
 
 
 class JsonTransport:
@@ -44,13 +47,15 @@ class JsonTransport:
         )
 
     def call(self, method: str, url: str, *, headers: dict[str, str], body: Any = None,
-             error_from: Callable[[httpx.Response], ProviderError]) -> Any:
-        """The parsed JSON answer of one call, or a ``ProviderError``."""
+             error_from: Callable[[httpx.Response], ProviderError],
+             files: Files | None = None) -> Any:
+        """The parsed JSON answer of one call, or a ``ProviderError``; ``files`` sends a
+        multipart form instead of a JSON body (Replicate's files API)."""
         content = None if body is None else json.dumps(body).encode()
         with connection_errors(self.transport_error):
             try:
                 with self.client.stream(method, url, headers={**IDENTITY, **headers},
-                                        content=content) as response:
+                                        content=content, files=files) as response:
                     if response.status_code >= 300:
                         try:
                             raw = read_capped(response, ERROR_CAP)
@@ -69,14 +74,31 @@ class JsonTransport:
                 raise error from None
         return parse_json(raw, self.bad_response)
 
-    def call_returned_url(self, method: str, url: str, *, authorization: str, body: Any = None,
-                          error_from: Callable[[httpx.Response], ProviderError]) -> Any:
-        """``call`` on a URL the service returned earlier (fal's and Replicate's job URLs)."""
+    def call_returned_url(self, method: str, url: str, *, authorization: str, origin: str,
+                          body: Any = None,
+                          error_from: Callable[[httpx.Response], ProviderError],
+                          files: Files | None = None) -> Any:
+        """``call`` on a URL the service returned earlier (fal's and Replicate's job URLs).
+
+        The key goes only to ``origin``, the configured base URL the job was submitted to
+        (scheme, host and port alike, as the AI SDK's fal provider does): an answer naming
+        another host, another port or plain ``http://`` must not be able to collect it.
+        """
         if not url.startswith(("https://", "http://")):
             raise self.bad_response("the job has no status URL")
-        return self.call(method, url, body=body, error_from=error_from,
-                         headers={"authorization": authorization,
-                                  "content-type": "application/json"})
+        if origin_of(url) is None or origin_of(url) != origin_of(origin):
+            self.logger.warning("%s named a job URL off its own origin; the key was not sent",
+                                self.provider)
+            raise ProviderError(
+                _("%(service)s named a job URL on another server than the one the job was "
+                  "sent to; the key was not sent there and the job was not followed.")
+                % {"service": self.label},
+                code="provider_foreign_url", status=502, retryable=False,
+                provider=self.provider)
+        # A multipart body brings its own content type (with the boundary).
+        kind = {} if files else {"content-type": "application/json"}
+        return self.call(method, url, body=body, error_from=error_from, files=files,
+                         headers={"authorization": authorization, **kind})
 
     def transport_error(self, code: str, what: str, exc: Exception) -> ProviderError:
         self.logger.warning("%s %s: %s", self.provider, what, type(exc).__name__)
@@ -96,6 +118,19 @@ class JsonTransport:
 
     def close(self) -> None:
         self.client.close()
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, the default port made explicit; None for
+    anything else (another scheme, no host, credentials in the URL, unparseable)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
+        return None
+    return parsed.scheme, parsed.host.lower(), parsed.port or (
+        443 if parsed.scheme == "https" else 80)
 
 
 def retryable_status(status: int) -> bool:

@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
-from ..bodies import IDENTITY, UnacceptableBody, iter_lines_capped, read_capped
-from ..transport import connection_errors, parse_json
+from ..bodies import IDENTITY, UnacceptableBody, iter_capped, read_capped
+from ..inline import only_clips, read_json
+from ..transport import connection_errors
 from .body import build_body
 from .options import OPTIONS, check_credentials, check_options, oidc_token
 from .wire import (
@@ -37,7 +38,7 @@ from .wire import (
     dicts_in,
     generation_id,
     is_retryable_status,
-    iter_sse_data,
+    iter_sse_events,
     job_id,
     parse_retry_after,
     parse_signature_header,
@@ -54,7 +55,7 @@ logger = logging.getLogger("django_kling.providers.gateway")
 TEAM_HEADER = "x-vercel-ai-gateway-team"
 #: Largest error body read (the gateway's are a few hundred bytes).
 MAX_ERROR_BODY = 64 * 1024
-#: Room for the JSON around an inline clip in an answer.
+#: Room for the JSON around an inline clip in an answer (also the most of it kept in memory).
 ANSWER_SLACK = 1024 * 1024
 
 
@@ -120,8 +121,10 @@ class GatewayProvider(VideoProvider):
             ) as response:
                 if response.status_code >= 300:
                     raise self.error_from_response(response, self._read_error(response))
-                lines = iter_lines_capped(response, self.answer_cap)
-                for event in iter_sse_data(lines, deadline):
+                events = iter_sse_events(iter_capped(response, self.answer_cap),
+                                         deadline=deadline, string_cap=self.clip_cap,
+                                         rest_cap=ANSWER_SLACK)
+                for event in events:
                     try:
                         return parse_stream_event(event, provider=self.name)
                     except ProviderError as exc:  # its text is stored and shown: redacted
@@ -230,6 +233,11 @@ class GatewayProvider(VideoProvider):
         """Largest answer read: a clip can come inline as base64 (4 bytes per 3)."""
         return int(kling_settings.MAX_DOWNLOAD_BYTES) * 4 // 3 + ANSWER_SLACK
 
+    @property
+    def clip_cap(self) -> int:
+        """Longest base64 text of a clip sent inline: a clip of MAX_DOWNLOAD_BYTES, padded."""
+        return self.answer_cap - ANSWER_SLACK + 4
+
     def _post_json(self, path: str, body: dict[str, Any], *, model: str = "",
                    extra_headers=None) -> Any:
         with connection_errors(self._transport_error):
@@ -246,10 +254,15 @@ class GatewayProvider(VideoProvider):
                         # An error answer means the gateway took no job (fallback: start only).
                         error.fallback = status == 429 or status >= 500
                         raise error
-                    raw = read_capped(response, self.answer_cap)
+                    # Streamed: a clip sent inline goes to a temporary file as it arrives.
+                    data = read_json(iter_capped(response, self.answer_cap),
+                                     string_cap=self.clip_cap,
+                                     rest_cap=ANSWER_SLACK)
             except UnacceptableBody as exc:
                 raise self._unacceptable(exc) from None
-        return parse_json(raw, self._bad_response)
+            except ValueError:
+                raise self._bad_response("the answer is not valid JSON") from None
+        return only_clips(data)
 
     def _read_error(self, response: httpx.Response) -> bytes:
         # An error body is a short JSON object; a larger or encoded one is "unreadable".
@@ -265,9 +278,12 @@ class GatewayProvider(VideoProvider):
                 f"it is compressed ({exc.encoding[:40]}) although none was asked for")
             error.retryable = False
             return error
+        # The job may be finished and billed: say so, and which limit refused it.
         return ProviderError(
-            f"The gateway's answer is larger than {exc.limit // 2**20} MiB: a clip sent inline "
-            "would be over the download limit (MAX_DOWNLOAD_BYTES).",
+            _("The clip sent inline is larger than the %(mib)s MiB download limit "
+              "(MAX_DOWNLOAD_BYTES); it was refused while being read and not stored. The "
+              "provider may have billed it: raise the limit and retry if you trust it.")
+            % {"mib": int(kling_settings.MAX_DOWNLOAD_BYTES) // 2**20},
             code="download_too_large", status=502, retryable=False, provider=self.name)
 
     def error_from_response(self, response: httpx.Response, body: bytes) -> ProviderError:

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +28,8 @@ import httpx
 
 from ...exceptions import ProviderError
 from ..base import ImageInput, JobStatus, VideoOutput
+from ..bodies import UnacceptableBody
+from ..inline import Spooled, iter_sse_json, only_clips
 
 PROTOCOL_VERSION = "0.0.1"
 MAX_MESSAGE = 1000
@@ -145,9 +147,7 @@ def iter_sse_data(lines: Iterator[str], deadline: float | None = None) -> Iterat
     """Yield the parsed JSON of each ``data:`` event; comment lines are heartbeats."""
     data: list[str] = []
     for line in lines:
-        if deadline is not None and time.monotonic() > deadline:
-            raise ProviderError("The gateway took longer than the stream timeout.",
-                                code="provider_timeout", retryable=False, provider="gateway")
+        _check_deadline(deadline)
         if line == "":
             if data:
                 yield _loads("\n".join(data))
@@ -161,13 +161,38 @@ def iter_sse_data(lines: Iterator[str], deadline: float | None = None) -> Iterat
         yield _loads("\n".join(data))
 
 
+def iter_sse_events(chunks: Iterable[bytes], *, deadline: float | None, string_cap: int,
+                    rest_cap: int) -> Iterator[Any]:
+    """``iter_sse_data`` on the raw stream, with bounded memory: a clip sent inline in the
+    event goes to a temporary file as it arrives (``inline.iter_sse_json``), one over
+    ``string_cap`` is refused as soon as it passes it (``UnacceptableBody``)."""
+    try:
+        for event in iter_sse_json(chunks, string_cap=string_cap, rest_cap=rest_cap,
+                                   tick=lambda: _check_deadline(deadline)):
+            yield only_clips(event)
+    except UnacceptableBody:
+        raise
+    except ValueError:
+        raise _not_json() from None
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ProviderError("The gateway took longer than the stream timeout.",
+                            code="provider_timeout", retryable=False, provider="gateway")
+
+
+def _not_json() -> ProviderError:
+    return ProviderError("The gateway sent an event that is not valid JSON.",
+                         code="provider_bad_response", status=502, retryable=False,
+                         provider="gateway")
+
+
 def _loads(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise ProviderError("The gateway sent an event that is not valid JSON.",
-                            code="provider_bad_response", status=502, retryable=False,
-                            provider="gateway") from None
+        raise _not_json() from None
 
 
 def parse_stream_event(event: Any, *, provider: str = "gateway") -> JobStatus:
@@ -234,6 +259,9 @@ def parse_videos(videos: Any, *, provider: str = "gateway") -> list[VideoOutput]
             parsed.append(VideoOutput(kind="url", media_type=media_type, url=video["url"]))
         elif kind == "base64" and isinstance(video.get("data"), str):
             parsed.append(VideoOutput(kind="base64", media_type=media_type, data=video["data"]))
+        elif kind == "base64" and isinstance(video.get("data"), Spooled):
+            parsed.append(VideoOutput(kind="base64", media_type=media_type,
+                                      spooled=video["data"]))
     if not parsed:
         # The gateway's schema knows "url" and "base64" only; anything else is a new format.
         shown = ", ".join(repr(kind) for kind in kinds) or "none"

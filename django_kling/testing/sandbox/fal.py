@@ -23,6 +23,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
@@ -84,6 +85,14 @@ class FalRoutes:
     sandbox: Any
 
     def _fal_request(self, method: str) -> None:
+        if method == "GET" and self.path.startswith(PREFIX + JWKS):
+            huge = self.sandbox.faults.take(JWKS_ROUTE, ("huge_answer",))
+            if huge is not None:
+                self.sandbox._record(method, self.path, self.headers, b"")
+                keys = json.dumps(jwks(self.sandbox)).encode()
+                self._send_huge(keys[:-1] + b', "padding": "', float(huge.params["megabytes"]),
+                                b'"}')
+                return
         self._provider_request(method, prefix=PREFIX, provider="fal", answer=self._fal_answer,
                                errors=FAULT_ANSWERS, unfaulted=(JWKS,))
 
@@ -108,7 +117,9 @@ class FalRoutes:
         job = self.sandbox._job(spec, None, provider="fal", notify=notify)
         with self.sandbox._lock:
             self.sandbox.billed_by.setdefault("fal", {})[job.id] = 1
-        base = f"{self.sandbox.url}{PREFIX}/fal-ai/kling-video/requests/{job.id}"
+        foreign = self.sandbox.faults.take("fal.start", ("foreign_urls",))
+        origin = str(foreign.params["origin"]) if foreign else self.sandbox.url
+        base = f"{origin}{PREFIX}/fal-ai/kling-video/requests/{job.id}"
         return {"request_id": job.id, "gateway_request_id": job.id, "status_url":
                 base + "/status", "response_url": base, "cancel_url": base + "/cancel",
                 "queue_position": 0}

@@ -24,6 +24,8 @@ DIRECT = ("kling", "fal", "replicate")
 DIRECT_STARTS = tuple(f"{provider}.start" for provider in DIRECT)
 DIRECT_STATUS = tuple(f"{provider}.status" for provider in DIRECT)
 ROUTES = ("start", "status", "stream", "file", *DIRECT_STARTS, *DIRECT_STATUS)
+#: fal's webhook key set (``GET /fal/.well-known/jwks.json``), only broken by ``huge_answer``.
+JWKS_ROUTE = "fal.jwks"
 API_ROUTES = ("start", "status", "stream", *DIRECT_STARTS, *DIRECT_STATUS)
 
 
@@ -68,6 +70,17 @@ FAULTS: dict[str, FaultKind] = {
     "not_a_video": FaultKind(("file",), {}, "serve an HTML page labelled video/mp4"),
     "silent_clip": FaultKind(("file",), {},
                              "serve the clip without its audio track (the video copied as it is)"),
+    # A hijacked or confused answer: the job's own URLs (fal's status_url / response_url,
+    # Replicate's urls.get) name another server, which must never receive the account's key.
+    "foreign_urls": FaultKind(("fal.start", "replicate.start"), {"origin": "https://example.com"},
+                              "the submit answer's job URLs point at ``origin`` instead of the "
+                              "sandbox (the job is queued and billed as usual)"),
+    # Answers far larger than any real one, sent chunked (no content-length to refuse them by):
+    # the client must cap them while reading, never hold them whole.
+    "huge_answer": FaultKind(("status", "stream", JWKS_ROUTE), {"megabytes": 16.0},
+                             "a 200 answer holding ``megabytes`` MiB of base64 text: on status "
+                             "and stream a finished job with that clip inline (it decodes to "
+                             "zeros), on fal.jwks the key set with that much padding"),
 }
 
 

@@ -131,12 +131,24 @@ class GatewayHandler(Handler):
         if not isinstance(body, dict) or "operation" not in body:
             raise invalid("The status body must be {\"operation\": ...}.", "operation")
         job = self.sandbox._job_for(body["operation"])
+        huge = self.sandbox.faults.take("status", ("huge_answer",))
+        if huge is not None:
+            self._send_huge(b'{"status": "completed", "videos": [{"type": "base64", '
+                            b'"mediaType": "video/mp4", "data": "',
+                            float(huge.params["megabytes"]), b'"}]}')
+            return
         self._reply("status", self.sandbox._status_answer(job))
 
     def _stream(self, raw: bytes, generation_id: str, model: str) -> None:
         spec = parse_generation(raw, model=model)
         sandbox = self.sandbox
         job = sandbox._job(spec, None)
+        huge = sandbox.faults.take("stream", ("huge_answer",))
+        if huge is not None:  # at once: the clip is billed, its size is the point
+            self._send_huge(b':\n\ndata: {"type": "result", "videos": [{"type": "base64", '
+                            b'"mediaType": "video/mp4", "data": "',
+                            float(huge.params["megabytes"]), b'"}]}\n\n', "text/event-stream")
+            return
         cut = sandbox.faults.take("stream", ("cut_stream",))
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")

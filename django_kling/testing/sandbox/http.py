@@ -16,6 +16,7 @@ logger = logging.getLogger("django_kling.sandbox")
 
 BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"  # a proxy's page, not JSON
 MAX_BODY = 64 * 1024 * 1024  # two 10 MB images in base64 fit with room to spare
+HUGE_BLOCK = 64 * 1024  # the piece ``huge_answer`` is written in
 
 
 
@@ -149,6 +150,23 @@ class Handler(BaseHTTPRequestHandler):
                  else None)
         self._send_json(status, payload, retry)
         return True
+
+    def _send_huge(self, head: bytes, megabytes: float, tail: bytes,
+                   content_type: str = "application/json") -> None:
+        """A 200 JSON answer: ``head``, ``megabytes`` MiB of base64 text, ``tail``; chunked, so
+        no content-length tells the client its size before it reads. A client that hangs up
+        once past its cap ends it (``handle_one_request`` takes the broken pipe)."""
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        self._chunk(head)
+        block = b"A" * HUGE_BLOCK
+        for _ in range(int(megabytes * 2**20) // HUGE_BLOCK):
+            self._chunk(block)
+        self._chunk(tail)
+        self._chunk(b"")
+        self.sandbox.huge_answers_sent += 1  # only when the whole answer went out
 
     def _send_answer(self, route: str, status: int, payload: Any) -> None:
         """A JSON answer, unless ``malformed_json`` is on for ``route``: then half of it."""

@@ -8,6 +8,12 @@
 ``sandbox.replicate_webhook_secret``. With ``webhook`` the finished prediction is POSTed there
 once, signed the Standard Webhooks way (``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``).
+
+Files: ``POST /replicate/v1/files`` (multipart, the file in the part ``content``, as Replicate's
+Python client sends it) keeps the file in ``sandbox.uploads`` and answers its ``urls.get``,
+which a prediction's ``start_image`` may name. A ``data:`` URI of 1 MB or more is refused
+(422): Replicate's docs recommend data URIs only under 1 MB, larger files go through the files
+API or a URL.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .http import Refusal
@@ -29,6 +36,9 @@ from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _f
 PREFIX = "/replicate"
 CREATE = "/v1/models/kwaivgi/kling-v2.6/predictions"
 PREDICTION = re.compile(r"^/v1/predictions/([A-Za-z0-9_-]+)$")
+FILES = "/v1/files"
+#: Replicate's docs: data URIs only for files under 1 MB (measured here on the URI itself).
+INLINE_LIMIT = 1_000_000
 WEBHOOK_KEY_PATH = "/v1/webhooks/default/secret"  # noqa: S105 (a URL path)
 
 
@@ -79,12 +89,47 @@ class ReplicateRoutes:
             return 201, self._replicate_create(raw)
         if method == "GET" and match:
             return 200, self._prediction(self._replicate_job(match.group(1)))
+        if method == "POST" and path == FILES:
+            return 201, self._replicate_upload(raw)
         if method == "GET" and path == WEBHOOK_KEY_PATH:
             return 200, {"key": self.sandbox.replicate_webhook_secret}
         raise ReplicateError(404, f"No route for {method} {PREFIX}{path}.")
 
+    def _replicate_upload(self, raw: bytes) -> dict[str, Any]:
+        """Replicate's ``POST /v1/files``: the multipart part ``content`` is the file."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        header = f"content-type: {self.headers.get('content-type') or ''}\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(header + raw)
+        parts = [part for part in message.iter_parts()
+                 if part.get_param("name", header="content-disposition") == "content"] \
+            if message.is_multipart() else []
+        if not parts:
+            raise ReplicateError(400, "Send the file as multipart/form-data, part 'content'.")
+        data = parts[0].get_payload(decode=True) or b""
+        file_id = secrets.token_hex(8)
+        with self.sandbox._lock:
+            self.sandbox.uploads[file_id] = (parts[0].get_content_type(), data)
+        url = f"{self.sandbox.url}{PREFIX}{FILES}/{file_id}"
+        return {"id": file_id, "name": parts[0].get_filename() or "file",
+                "content_type": parts[0].get_content_type(), "size": len(data),
+                "checksums": {"sha256": hashlib.sha256(data).hexdigest()}, "metadata": {},
+                "urls": {"get": url}}
+
+    def _uploaded(self, url: str) -> bytes | None:
+        """The bytes of a file uploaded here, when ``url`` is its ``urls.get``."""
+        own = f"{self.sandbox.url}{PREFIX}{FILES}/"
+        if not url.startswith(own):
+            return None
+        with self.sandbox._lock:
+            upload = self.sandbox.uploads.get(url[len(own):])
+        if upload is None:
+            raise ReplicateError(422, "input.start_image names a file that does not exist.")
+        return upload[1]
+
     def _replicate_create(self, raw: bytes) -> dict[str, Any]:
-        spec, hook = parse_prediction(raw)
+        spec, hook = parse_prediction(raw, self._uploaded)
         secret = self.sandbox.replicate_webhook_secret
 
         def notify(job: Job) -> None:
@@ -95,7 +140,12 @@ class ReplicateRoutes:
                                 notify=notify if hook else None)
         with self.sandbox._lock:
             self.sandbox.billed_by.setdefault("replicate", {})[job.id] = 1
-        return self._prediction(job, with_faults=False)
+        answer = self._prediction(job, with_faults=False)
+        foreign = self.sandbox.faults.take("replicate.start", ("foreign_urls",))
+        if foreign is not None:
+            answer["urls"] = {name: url.replace(self.sandbox.url, str(foreign.params["origin"]))
+                              for name, url in answer["urls"].items()}
+        return answer
 
     def _replicate_job(self, prediction_id: str) -> Job:
         return self._provider_job(prediction_id, "replicate",
@@ -123,7 +173,8 @@ class ReplicateRoutes:
                 "metrics": {"predict_time": 1.0}}
 
 
-def parse_prediction(raw: bytes) -> tuple[GenerationSpec, str | None]:
+def parse_prediction(raw: bytes, uploaded: Callable[[str], bytes | None] = lambda url: None,
+                     ) -> tuple[GenerationSpec, str | None]:
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -147,20 +198,26 @@ def parse_prediction(raw: bytes) -> tuple[GenerationSpec, str | None]:
     if hook is not None and not (isinstance(hook, str) and hook.startswith(("http://",
                                                                             "https://"))):
         raise ReplicateError(422, "webhook must be an http(s) URL.")
-    return GenerationSpec(first=_image(model_input.get("start_image")), last=None,
+    return GenerationSpec(first=_image(model_input.get("start_image"), uploaded), last=None,
                           duration=duration, audio=audio, mode="pro", prompt=texts["prompt"],
                           negative_prompt=texts["negative_prompt"]), hook
 
 
-def _image(value: Any):
+def _image(value: Any, uploaded: Callable[[str], bytes | None]):
     if not isinstance(value, str) or not value:
         raise ReplicateError(422, "input.start_image is required.")
     try:
         if value.startswith("data:"):
+            if len(value) >= INLINE_LIMIT:
+                raise ReplicateError(422, "input.start_image: a data URI must be under 1 MB; "
+                                          "upload larger files with POST /v1/files and pass "
+                                          "the file's URL.")
             header, _, encoded = value.partition(",")
             data = base64.b64decode(encoded, validate=True)
         else:
-            data = _fetch(value, "start_image")
+            data = uploaded(value)
+            if data is None:
+                data = _fetch(value, "start_image")
         return _check_image(data, "start_image")
     except GatewayError as error:
         raise ReplicateError(422, error.message) from None

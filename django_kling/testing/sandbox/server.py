@@ -109,6 +109,8 @@ class Sandbox(JobBook):
         self.replicate_webhook_secret = "whsec_" + base64.b64encode(  # noqa: S105 (a fake)
             b"sandbox-replicate-key").decode()
         self.bill_count = 0
+        #: ``huge_answer`` answers written to the end (a client that caps them hangs up first).
+        self.huge_answers_sent = 0
         self.max_running = 0
         self._running_until: list[float] = []  # a heap of the running jobs' ends
         self.start_calls: dict[str, int] = {}
@@ -117,6 +119,8 @@ class Sandbox(JobBook):
         self._jobs: dict[str, Job] = {}
         self._jobs_by_key: dict[tuple[str, str], Job] = {}
         self._files: dict[str, bytes] = {}
+        #: Files uploaded through Replicate's files API: id -> (content type, bytes).
+        self.uploads: dict[str, tuple[str, bytes]] = {}
         self._lock = threading.RLock()
         #: Requests being answered now, and the book they write in (``reset()`` starts another).
         self._in_flight = 0
@@ -275,6 +279,7 @@ class Sandbox(JobBook):
             self.billed_by.clear()
             self.kling_tokens.clear()
             self.bill_count = 0
+            self.huge_answers_sent = 0
             self.max_running = 0
             self._running_until.clear()
             self.start_calls.clear()
@@ -282,4 +287,5 @@ class Sandbox(JobBook):
             self._jobs.clear()
             self._jobs_by_key.clear()
             self._files.clear()
+            self.uploads.clear()
         self.faults.clear()
