@@ -110,6 +110,16 @@ def test_a_frame_over_1_mb_goes_through_the_files_api(worker, sandbox):
     assert create.json["input"]["start_image"].startswith(sandbox.replicate_url + "/files/")
 
 
+def test_the_sandbox_refuses_a_data_uri_of_1_mb(sandbox):
+    import base64
+
+    uri = "data:image/png;base64," + base64.b64encode(noisy_png()).decode()
+    answer = httpx.post(sandbox.url + CREATE, json={"input": {"start_image": uri}},
+                        headers={"authorization": f"Bearer {sandbox.api_key}"}, timeout=30)
+    assert answer.status_code == 422 and "under 1 MB" in answer.json()["detail"]
+    assert sandbox.billed_by == {}
+
+
 def test_urls_get_on_another_origin_never_gets_the_token(sandbox, foreign_host, make_image):
     """Item 4 of issue 23: the token goes only where the prediction was created."""
     sandbox.set_fault("foreign_urls", times=1, route="replicate.start", origin=foreign_host.url)
