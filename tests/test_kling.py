@@ -397,3 +397,16 @@ def test_no_two_jobs_hold_the_same_provider_task(db):
     with pytest.raises(IntegrityError), transaction.atomic():
         VideoRequest.objects.create(provider="kling", model="m", operation_id="task_1",
                                     first_frame=frame)
+
+
+def test_a_status_answer_about_another_task_is_refused():
+    def other(request):
+        return httpx.Response(200, json={"code": 0, "data": {
+            "task_id": "t_other", "task_status": "succeed",
+            "task_result": {"videos": [{"id": "v", "url": "https://x/other.mp4"}]}}})
+
+    provider = KlingProvider({**dict(get_provider("kling").options), "API_KEY": "k"},
+                             transport=httpx.MockTransport(other))
+    with pytest.raises(ProviderError) as error:
+        provider.status({"task_id": "t_ours"})
+    assert error.value.code == "provider_bad_response"
