@@ -397,3 +397,34 @@ def test_no_two_jobs_hold_the_same_provider_task(db):
     with pytest.raises(IntegrityError), transaction.atomic():
         VideoRequest.objects.create(provider="kling", model="m", operation_id="task_1",
                                     first_frame=frame)
+
+
+def test_a_status_answer_about_another_task_is_refused():
+    def other(request):
+        return httpx.Response(200, json={"code": 0, "data": {
+            "task_id": "t_other", "task_status": "succeed",
+            "task_result": {"videos": [{"id": "v", "url": "https://x/other.mp4"}]}}})
+
+    provider = KlingProvider({**dict(get_provider("kling").options), "API_KEY": "k"},
+                             transport=httpx.MockTransport(other))
+    with pytest.raises(ProviderError) as error:
+        provider.status({"task_id": "t_ours"})
+    assert error.value.code == "provider_bad_response"
+
+
+def test_a_task_another_job_holds_fails_the_job_clearly(db, sandbox, make_image):
+    """The constraint's other side: if a provider ever names a task another request holds,
+    the job fails with a reason instead of erroring in the worker for ever."""
+    from django_kling.flow import pipeline
+
+    job = create_video_request(make_image(), provider="kling")
+    # The task exists at Kling under this job's key, and a (damaged) row already holds it.
+    task = get_provider("kling").start(generation(make_image),
+                                       idempotency_key=job.idempotency_key)
+    VideoRequest.objects.create(provider="kling", model=job.model, first_frame=job.first_frame,
+                                operation_id=task.job_id)
+    assert pipeline.submit_step(job.pk) is None
+    job.refresh_from_db()
+    assert (job.status, job.error_code, job.operation_id) == (
+        Status.FAILED, "provider_task_taken", "")
+    assert sandbox.billed_by == {"kling": {job.idempotency_key: 1}}

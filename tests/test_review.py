@@ -44,9 +44,11 @@ def pending(product) -> VideoRequest:
 
 def copy_clip(job: VideoRequest, **fields) -> VideoRequest:
     """Another succeeded request for the same object, sharing the stored clip (the fallback
-    rules only read the rows; making more real clips would only slow the tests)."""
+    rules only read the rows; making more real clips would only slow the tests). Not its
+    provider task: the database holds one request per task."""
     values = {f.attname: getattr(job, f.attname) for f in VideoRequest._meta.concrete_fields
-              if f.attname not in ("id", "idempotency_key", "created_at", "updated_at")}
+              if f.attname not in ("id", "idempotency_key", "created_at", "updated_at",
+                                   "operation_id")}
     values.update(fields)
     return VideoRequest.objects.create(**values)
 

@@ -51,6 +51,9 @@ EXPLANATIONS = {
     "provider_unsupported_feature": _(
         "The chosen provider cannot do what this request asks for (a last frame or sound). "
         "Choose another provider, or drop that option."),
+    "provider_task_taken": _(
+        "The provider named a task that another request already holds, so it was not taken "
+        "over (it would have shown another clip). Retry the request; report it if it recurs."),
     "provider_prompt_required": _(
         "This provider needs a prompt and the request had none; nothing was sent or paid. "
         "Write a prompt and retry, or choose another provider."),

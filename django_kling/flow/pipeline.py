@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,42 +29,14 @@ from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
 from . import admission, callbacks, completions, fallback, polling
 from .exchange import audio_warning, generation_input, report_fields, url_of
+from .steps import Next
+from .steps import elsewhere as _elsewhere
+from .steps import load_job as _load
 
 logger = logging.getLogger("django_kling.flow.pipeline")
 # The only two writers of a job's row (see models.py), under short names for the steps.
 transition = VideoRequest.objects.transition
 update_fields = VideoRequest.objects.update_fields
-
-
-@dataclass(frozen=True)
-class Next:
-    step: str  # "submit" | "poll" | "fetch"
-    delay: float = 0.0
-
-
-STEP_FOR_STATE = {
-    Status.QUEUED: "submit",
-    Status.SUBMITTING: "submit",
-    Status.RUNNING: "poll",
-    Status.FETCHING: "fetch",
-}
-
-
-def _load(pk: Any, *, frames: bool = False) -> VideoRequest | None:
-    # Only submitting needs the frames; polls run thousands of times and skip the joins.
-    queryset = VideoRequest.objects.select_related("first_frame", "last_frame") if frames \
-        else VideoRequest.objects
-    try:
-        return queryset.get(pk=pk)
-    except VideoRequest.DoesNotExist:
-        logger.info("job %s no longer exists", pk)
-        return None
-
-
-def _elsewhere(job: VideoRequest, step: str) -> Next | None:
-    """The job is not in this step's state: hand it to the step it is in, if any."""
-    wanted = STEP_FOR_STATE.get(job.status)
-    return Next(wanted) if wanted and wanted != step else None
 
 
 # -- submit ---------------------------------------------------------------------------------
@@ -140,13 +111,19 @@ def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False)
     # The first status call waits for the model's typical time (longer with a webhook on its
     # way); the scheduler makes it (``scheduler``), no message is sent.
     delay = polling.first_check_delay(job, webhook=webhook)
-    with contextlib.suppress(InvalidTransition):
+    try:
         transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=started.operation,
                    operation_id=started.job_id
                    or shared_provider(job.provider).operation_id(started.operation),
                    submitted_at=job.submitted_at or timezone.now(), error_streak=0,
                    next_check_at=timezone.now() + timedelta(seconds=delay), claimed_until=None,
                    **report_fields(job, started))
+    except IntegrityError:  # another job holds this provider task: its clip is not ours
+        return fail(job, "provider_task_taken", _(
+            "The provider answered with a task another request already holds; it was not "
+            "taken over, so this request cannot show another's clip. Retry it."))
+    except InvalidTransition:
+        pass  # canceled (or moved on by another worker) meanwhile
     return None
 
 

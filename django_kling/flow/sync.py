@@ -17,7 +17,7 @@ from django.utils import timezone
 from ..conf import kling_settings
 from ..models import ACTIVE, VideoRequest
 from . import batch_queue, dispatch
-from .pipeline import STEP_FOR_STATE
+from .steps import STEP_FOR_STATE
 
 
 @dataclass
