@@ -395,5 +395,6 @@ class BudgetLock(models.Model):
 # Defined in their own modules (a preset and a batch are concepts of their own); imported here
 # so that Django finds them.
 from .completion_times import CompletionTimes  # noqa: E402, F401
+from .staged_files import StagedFile  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401
 from .video_presets import VideoPreset  # noqa: E402, F401
