@@ -19,6 +19,9 @@ class StagedFile(models.Model):
     name = models.CharField(_("file name"), max_length=255)
     #: The ``AssetKind`` the file was written for (a clip may be adopted on resume).
     kind = models.CharField(_("kind"), max_length=20)
+    #: What the complete file holds: a file cut short by the worker's death is never adopted.
+    size = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     #: Null once the request is deleted: its file is then removed after the grace period.
     request = models.ForeignKey("django_kling.VideoRequest", models.SET_NULL, null=True,
                                 blank=True, related_name="+", verbose_name=_("request"))

@@ -22,7 +22,7 @@ from django_kling.flow import pipeline
 from django_kling.jobs import create_video_request
 from django_kling.models import Asset, Status, VideoRequest
 
-from .conftest import wait_until
+from .conftest import use_protocol, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +151,37 @@ def test_the_scheduler_removes_orphans_now_and_then(settings, dying_storage, tmp
     finally:
         scheduler.stop()
     assert not StagedFile.objects.exists()
+
+
+def test_a_clip_cut_short_is_not_adopted(sandbox, make_image, dying_storage, tmp_path):
+    job = create_video_request(make_image())
+    killed_while_storing(job, ("after", "/video/"))
+    [clip_name] = [name for name in stored(tmp_path) if "/video/" in name]
+    path = tmp_path / clip_name
+    path.write_bytes(path.read_bytes()[:1000])  # as if the worker died while writing it
+    assert pipeline.fetch_step(job.pk) is None
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    assert job.video.file.name != clip_name and downloads(sandbox) == 2  # fetched again
+    call_command("kling_cleanup", "--orphans", "--grace", "0", stdout=StringIO())
+    assert orphans(tmp_path) == set()
+
+
+def test_an_inline_clip_stored_before_the_worker_died_is_not_lost(settings, sandbox,
+                                                                  make_image, dying_storage,
+                                                                  tmp_path):
+    """A streaming answer carries the clip itself: it cannot be fetched again, but the copy
+    the dead worker wrote can be adopted (before: failed with result_lost)."""
+    use_protocol(settings, sandbox, "stream")
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "STORAGE": "videos"}
+    sandbox.result = "base64"
+    job = create_video_request(make_image())
+    DyingStorage.die_at = ("after", "/video/")
+    with pytest.raises(Killed):
+        pipeline.submit_step(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.result_url) == (Status.FETCHING, "")
+    assert pipeline.fetch_step(job.pk) is None
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
+    assert orphans(tmp_path) == set() and sandbox.bill_count == 1

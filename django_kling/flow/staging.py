@@ -4,9 +4,9 @@ Each file's name is recorded as a ``StagedFile`` row, committed, *before* the fi
 (``write``); the row is deleted in the transaction that saves the ``Asset`` (``settled``). A
 worker killed in between leaves a listed file, never an unknown one:
 
-- on resume (``adopt``, at the start of every delivery) the job's complete staged clip is
-  taken as it is, not downloaded again: a paid clip is never thrown away, even when the
-  provider no longer has it;
+- on resume (``adopt``, at the start of every delivery) the job's complete staged clip (its
+  size and SHA-256 are recorded with its name) is taken as it is, not downloaded again: a
+  paid clip is never thrown away, even when the provider no longer has it;
 - ``remove_orphans`` (``kling_cleanup --orphans``, and the scheduler every
   ``ORPHAN_GRACE / 2`` seconds) deletes the staged files of requests that ended or are gone,
   older than ``ORPHAN_GRACE``: those nobody will adopt. A file an ``Asset`` references is
@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,8 +32,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import kling_settings
-from ..exceptions import MediaError
-from ..files import media
 from ..files.download import CHUNK, Downloaded
 from ..files.storage import discard_files
 from ..models import ACTIVE, Asset, AssetKind, StagedFile, VideoRequest
@@ -54,7 +52,8 @@ def write(job: VideoRequest, asset: Asset, content: bytes | File, filename: str)
     name = storage.get_available_name(asset.file.field.generate_filename(asset, filename),
                                       max_length=asset.file.field.max_length)
     staged = StagedFile.objects.create(storage=kling_settings.STORAGE, name=name,
-                                       kind=asset.kind, request_id=job.pk)
+                                       kind=asset.kind, request_id=job.pk, size=asset.size,
+                                       sha256=asset.sha256)
     if isinstance(content, bytes):
         content = ContentFile(content)
     try:
@@ -96,18 +95,28 @@ def discard(assets: Iterable[Asset]) -> None:
     StagedFile.objects.filter(storage=kling_settings.STORAGE, name__in=names).delete()
 
 
+def _staged_clips(job: VideoRequest) -> Iterator[StagedFile]:
+    """The job's staged clips whose file is in storage at its full size (newest first)."""
+    storage = storages[kling_settings.STORAGE]
+    for staged in StagedFile.objects.filter(request_id=job.pk, kind=AssetKind.VIDEO,
+                                            storage=kling_settings.STORAGE).order_by("-pk"):
+        with contextlib.suppress(Exception):  # missing, or the storage cannot tell: not this one
+            if staged.size and storage.size(staged.name) == staged.size:
+                yield staged
+
+
 def has_clip(job: VideoRequest) -> bool:
-    return StagedFile.objects.filter(request_id=job.pk, kind=AssetKind.VIDEO).exists()
+    """Whether ``adopt`` may find a clip for ``job`` (one stat of the file, no download)."""
+    return next(_staged_clips(job), None) is not None
 
 
 def adopt(job: VideoRequest) -> Adopted | None:
     """A complete clip a dead worker stored for ``job``, copied here to be checked, or None.
 
-    Incomplete or missing ones are left to ``remove_orphans`` (a worker still writing one
-    must not lose it)."""
-    for staged in StagedFile.objects.filter(request_id=job.pk, kind=AssetKind.VIDEO,
-                                            storage=kling_settings.STORAGE).order_by("-pk"):
-        copy = _local_copy(staged.name)
+    A file cut short (or missing) is not adopted, nor removed: a worker still writing it must
+    not lose it; ``remove_orphans`` deletes it once the request has ended."""
+    for staged in _staged_clips(job):
+        copy = _local_copy(staged)
         if copy is not None:
             logger.info("job %s: adopting the clip %s stored before its worker stopped",
                         job.pk, staged.name)
@@ -115,23 +124,26 @@ def adopt(job: VideoRequest) -> Adopted | None:
     return None
 
 
-def _local_copy(name: str) -> Adopted | None:
-    storage = storages[kling_settings.STORAGE]
+def _local_copy(staged: StagedFile) -> Adopted | None:
     fd, path = tempfile.mkstemp(prefix="kling-", suffix=".mp4")
-    copy = Adopted(path=path, size=0, sha256="", name=name)
+    copy = Adopted(path=path, size=0, sha256="", name=staged.name)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, storage.open(name, "rb") as source:
+        with os.fdopen(fd, "wb") as out, \
+                storages[kling_settings.STORAGE].open(staged.name, "rb") as source:
             while chunk := source.read(CHUNK):
                 out.write(chunk)
                 digest.update(chunk)
                 copy.size += len(chunk)
-        media.probe(path)  # a write cut short does not pass
-    except (OSError, MediaError) as exc:
-        logger.info("staged clip %s not adopted: %s", name, exc)
+    except OSError as exc:
+        logger.info("staged clip %s not adopted: %s", staged.name, exc)
         copy.discard()
         return None
     copy.sha256 = digest.hexdigest()
+    if (copy.size, copy.sha256) != (staged.size, staged.sha256 or copy.sha256):
+        logger.info("staged clip %s not adopted: it is not the complete clip", staged.name)
+        copy.discard()
+        return None
     return copy
 
 
