@@ -49,8 +49,9 @@ class Adopted(Downloaded):
 def write(job: VideoRequest, asset: Asset, content: bytes | File, filename: str) -> None:
     """Store ``content`` as ``asset``'s file, recorded as staged before it is written."""
     storage = asset.file.storage
-    name = storage.get_available_name(asset.file.field.generate_filename(asset, filename),
-                                      max_length=asset.file.field.max_length)
+    # Our names are unique (a UUID, ``files.storage``); should the storage still pick another
+    # one, the row follows it below.
+    name = asset.file.field.generate_filename(asset, filename)
     staged = StagedFile.objects.create(storage=kling_settings.STORAGE, name=name,
                                        kind=asset.kind, request_id=job.pk, size=asset.size,
                                        sha256=asset.sha256)
