@@ -215,6 +215,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Days after which kling_cleanup deletes the files of variants that were neither "
         "approved nor featured. None: never.",
     ),
+    Setting(
+        "ORPHAN_GRACE",
+        3600.0,
+        "Seconds after which a file a worker began to store and never committed (it died) is "
+        "removed, once its request has ended or is gone: by kling_cleanup --orphans and by "
+        "the scheduler (every ORPHAN_GRACE / 2 seconds).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

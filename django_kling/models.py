@@ -63,8 +63,9 @@ _ENDINGS = {Status.FAILED, Status.CANCELED}
 #: The moves allowed from each state (failed and canceled are reachable from every active one).
 ALLOWED: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.SUBMITTING} | _ENDINGS),
-    # A streaming call returns the clip itself, so submitting may go straight to fetching.
-    Status.SUBMITTING: frozenset({Status.RUNNING, Status.FETCHING} | _ENDINGS),
+    # A streaming call returns the clip itself, so submitting may go straight to fetching; a job
+    # moved on to a capped provider waits queued for its admission there (``flow.fallback``).
+    Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.FETCHING} | _ENDINGS),
     Status.RUNNING: frozenset({Status.FETCHING} | _ENDINGS),
     Status.FETCHING: frozenset({Status.SUCCEEDED} | _ENDINGS),
     Status.SUCCEEDED: frozenset(),
@@ -396,5 +397,6 @@ class BudgetLock(models.Model):
 # Defined in their own modules (a preset and a batch are concepts of their own); imported here
 # so that Django finds them.
 from .completion_times import CompletionTimes  # noqa: E402, F401
+from .staged_files import StagedFile  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401
 from .video_presets import VideoPreset  # noqa: E402, F401

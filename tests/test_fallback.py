@@ -6,7 +6,7 @@ import pytest
 
 from django_kling.checks import check_deploy, check_settings
 from django_kling.exceptions import InvalidInput
-from django_kling.flow import pipeline
+from django_kling.flow import admission, pipeline
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
 from django_kling.providers.kling import KlingProvider
@@ -152,3 +152,36 @@ def test_a_model_a_provider_does_not_run_is_skipped(sandbox, order, make_image, 
     assert job.provider_attempts[0]["provider"] == "kling"
     # Without a model, a request takes the first provider's: Kling's v2.6 id.
     assert create_video_request(make_image()).model == "klingai/kling-v2.6-i2v"
+
+
+def test_a_job_moved_on_waits_for_room_under_the_next_providers_cap(
+        db, sandbox, order, settings, make_image, django_capture_on_commit_callbacks):
+    """Issue 23, item 16: Kling capped at 1 with one job running there; the gateway refuses
+    the create, so the job moves on to Kling, where it must wait its turn (queued, admission
+    decides), never be sent past the cap."""
+    order("gateway", "kling")
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "MAX_IN_FLIGHT": {"kling": 1}}
+    with django_capture_on_commit_callbacks(execute=False):
+        busy = create_video_request(make_image(), provider="kling")
+        job = create_video_request(make_image())
+    for state in (Status.SUBMITTING, Status.RUNNING):
+        VideoRequest.objects.transition(busy, state)
+    assert job.provider == "gateway"
+    sandbox.set_fault("server_error", route="start")  # the gateway refuses every create
+    with django_capture_on_commit_callbacks(execute=False):
+        following = pipeline.submit_step(job.pk)
+        if following is not None:  # what the next submit message would do
+            pipeline.submit_step(job.pk)
+    job.refresh_from_db()
+    assert (job.provider, job.status) == ("kling", Status.QUEUED)
+    assert [(a["provider"], a["outcome"]) for a in job.provider_attempts] == [
+        ("gateway", "moved on")]
+    assert not any(path.startswith("/kling/") for path in api_paths(sandbox))
+    assert admission.admit("kling") == []  # still no room
+    VideoRequest.objects.transition(busy, Status.CANCELED)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        assert admission.admit("kling") == [job.pk]  # room on Kling: now it is sent
+    assert len(sent) == 1
+    assert pipeline.submit_step(job.pk) is None
+    assert VideoRequest.objects.get(pk=job.pk).status == Status.RUNNING
+    assert sandbox.billed_by == {"kling": {job.idempotency_key: 1}}

@@ -20,10 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..conf import kling_settings
-from ..exceptions import ProviderError
+from ..exceptions import InvalidTransition, ProviderError
 from ..models import Status, VideoRequest
 from ..options import last_frame_with_sound, model_label
 from ..providers import REGISTRY
+from . import admission
 
 
 def order() -> list[str]:
@@ -84,7 +85,9 @@ def move_on(job: VideoRequest, exc: ProviderError, attempts: int) -> bool:
     """Send a submitting job to the next provider after ``exc``; False when it must stay.
 
     Only the first create on a provider can move on: a later one follows a try that may have
-    been accepted (and will be found again by the idempotency key).
+    been accepted (and will be found again by the idempotency key). Moving to a provider with a
+    cap (``MAX_IN_FLIGHT``, or a 429's throttle) puts the job back in the queue, where that
+    provider's admission starts it when it has room.
     """
     if not exc.fallback or attempts != 1:
         return False
@@ -103,9 +106,18 @@ def move_on(job: VideoRequest, exc: ProviderError, attempts: int) -> bool:
             continue
         options = kling_settings.provider_options(name)
         # The model id stays the one chosen (and priced); the provider speaks its own name.
-        return VideoRequest.objects.update_fields(
-            job, expect=Status.SUBMITTING, provider=name,
-            protocol=str(options.get("PROTOCOL", "")), submit_attempts=0, error_streak=0,
-            error_code=exc.code, error_message=exc.message[:2000],
-            provider_attempts=[*job.provider_attempts, *passed])
+        fields = {"provider": name, "protocol": str(options.get("PROTOCOL", "")),
+                  "submit_attempts": 0, "error_streak": 0, "error_code": exc.code,
+                  "error_message": exc.message[:2000],
+                  "provider_attempts": [*job.provider_attempts, *passed]}
+        if admission.limit(name) is None:
+            return VideoRequest.objects.update_fields(job, expect=Status.SUBMITTING, **fields)
+        # A capped provider: the job waits its turn there like a new one (the next submit
+        # message asks admission), never sent past the cap.
+        try:
+            VideoRequest.objects.transition(job, Status.QUEUED, expect=Status.SUBMITTING,
+                                            next_check_at=timezone.now(), **fields)
+        except InvalidTransition:  # canceled meanwhile
+            return False
+        return True
     return False

@@ -13,8 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,11 +21,10 @@ from ..conf import kling_settings
 from ..exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
 from ..files import media
 from ..files.download import Downloaded, fetch_video
-from ..files.storage import discard_files
 from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
-from . import admission, callbacks, completions, fallback, polling
+from . import admission, callbacks, completions, fallback, polling, staging
 from .exchange import audio_warning, generation_input, report_fields, url_of
 from .steps import Next
 from .steps import elsewhere as _elsewhere
@@ -201,7 +198,7 @@ def fetch_step(pk: Any) -> Next | None:
         return None
     if job.status != Status.FETCHING:
         return _elsewhere(job, "fetch")
-    if job.result_url:
+    if job.result_url or staging.has_clip(job):  # a stored clip is adopted (``deliver``)
         return deliver(job, VideoOutput(kind="url", url=job.result_url))
     if job.operation is None:
         return fail(job, "result_lost", _(
@@ -224,12 +221,13 @@ def _expired(job: VideoRequest, explanation: str) -> None:
 
 
 def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
-    """Download, check and store the clip and its poster; mark the job succeeded."""
+    """Download (or adopt, see ``staging``), check and store the clip and its poster; mark the
+    job succeeded."""
     attempts = job.fetch_attempts + 1
     if not update_fields(job, expect=Status.FETCHING, fetch_attempts=attempts):
         return None
     try:
-        downloaded = fetch_video(video)
+        downloaded = staging.adopt(job) or fetch_video(video)
     except DownloadError as exc:
         return _retry_or_fail(job, exc, "fetch", attempts)
     try:
@@ -260,13 +258,13 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
                      duration=info.duration, fps=info.fps, has_audio=info.has_audio, **link)
         cover = Asset(kind=AssetKind.POSTER, mime="image/jpeg", size=len(poster_bytes),
                       width=poster_width, height=poster_height, **link)
-        _save_file(clip, downloaded, "video.mp4")
-        stored.append(clip)
-        cover.file.save("poster.jpg", ContentFile(poster_bytes), save=False)
+        stored += staging.write_clip(job, clip, downloaded)
+        staging.write(job, cover, poster_bytes, "poster.jpg")
         stored.append(cover)
         with transaction.atomic():
             clip.save()
             cover.save()
+            staging.settled(clip, cover)
             done = transition(job, Status.SUCCEEDED, expect=Status.FETCHING, video=clip,
                               poster=cover, error_code="", error_message="", error_streak=0,
                               next_check_at=None, **audio_warning(job, info.has_audio))
@@ -274,10 +272,10 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
                 sender=VideoRequest, request=done, video=clip, poster=cover))
             transaction.on_commit(lambda: _ended(done))
     except InvalidTransition:
-        discard_files(stored)  # canceled (or finished by another worker) meanwhile
+        staging.discard(stored)  # canceled (or finished by another worker) meanwhile
         return None
     except Exception as exc:  # storage or database trouble: keep the job, try again later
-        discard_files(stored)
+        staging.discard(stored)
         return _storage_failed(job, exc, attempts)
     logger.info("job %s succeeded: %s bytes, %.2fs", job.pk, info.size, info.duration)
     return None
@@ -294,25 +292,20 @@ def _keep_unchecked(job: VideoRequest, downloaded: Downloaded, exc: MediaError,
     try:
         clip = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=downloaded.size,
                      sha256=downloaded.sha256, **_source_link(job))
-        _save_file(clip, downloaded, "video.mp4")
-        stored.append(clip)
+        stored += staging.write_clip(job, clip, downloaded)
         with transaction.atomic():
             clip.save()
+            staging.settled(clip)
             _mark_failed(job, exc.code,
                          _("%(reason)s The downloaded file is kept on this request.")
                          % {"reason": exc.message},
                          expect=Status.FETCHING, video=clip)
     except InvalidTransition:
-        discard_files(stored)  # canceled (or finished by another worker) meanwhile
+        staging.discard(stored)  # canceled (or finished by another worker) meanwhile
     except Exception as error:  # noqa: BLE001  (storage or database: keep the job, retry)
-        discard_files(stored)
+        staging.discard(stored)
         return _storage_failed(job, error, attempts)
     return None
-
-
-def _save_file(asset: Asset, downloaded: Downloaded, name: str) -> None:
-    with open(downloaded.path, "rb") as fh:
-        asset.file.save(name, File(fh), save=False)
 
 
 def _storage_failed(job: VideoRequest, exc: Exception, attempts: int) -> Next | None:

@@ -5,7 +5,8 @@ Each round claims the due jobs in one query (``polling.claim_due``: ``next_check
 provider, and sleeps until the next job is due (at most ``SCHEDULER["TICK"]``). A job's next
 check is written by its own poll (``pipeline.poll_claimed``), so the cost of polling grows with
 the status calls made, not with the jobs waiting: no message per poll, no sleeping message per
-job. The round also admits queued jobs over a concurrency cap (``admission``).
+job. The round also admits queued jobs over a concurrency cap (``admission``), and every
+``ORPHAN_GRACE / 2`` seconds removes the files dead workers left staged (``staging``).
 
 Workers run it through the ``django_kling.middleware.Scheduler`` Dramatiq middleware (a thread
 per worker process); ``kling_sync --loop`` runs it as a process of its own.
@@ -24,7 +25,7 @@ from django.db import connections
 from ..conf import kling_settings
 from ..models import VideoRequest
 from ..providers import shared_provider
-from . import admission, batch_queue, dispatch, pipeline, polling
+from . import admission, batch_queue, dispatch, pipeline, polling, staging
 
 logger = logging.getLogger("django_kling.flow.scheduler")
 
@@ -53,7 +54,7 @@ class Scheduler:
         threads = int(options["THREADS"])
         pool = ThreadPoolExecutor(threads, thread_name_prefix="kling-poll")
         outstanding: set[Future] = set()
-        admitted_at = 0.0
+        admitted_at = swept_at = 0.0
         try:
             while not self._stop.is_set():
                 tick = float(kling_settings.SCHEDULER["TICK"])
@@ -62,6 +63,9 @@ class Scheduler:
                         admitted_at = time.monotonic()
                         admission.admit_waiting()
                         batch_queue.resume_stalled()
+                    if time.monotonic() - swept_at >= kling_settings.ORPHAN_GRACE / 2:
+                        swept_at = time.monotonic()
+                        staging.remove_orphans()
                     pause = tick
                     # Claim a whole batch when the pool is about to run dry: one claim query
                     # serves up to BATCH polls, which queue in the pool meanwhile.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from django_kling.models import FINAL, Status, VideoRequest
+from django_kling.models import FINAL, Asset, Status, VideoRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,7 +171,6 @@ def tally(fault: str, jobs: list[VideoRequest], sandbox, *, stored_names: set[st
                             + max(0, sandbox.bill_count - len(billed_keys)))
         if foreign:
             row.codes.add(f"foreign bills: {', '.join(foreign)}")
-    expected = {job.video.file.name for job in jobs if job.video_id} | {
-        job.poster.file.name for job in jobs if job.poster_id}
-    row.orphans = len(stored_names - expected)
+    # Orphan files: files in storage that no Asset references (whichever job wrote them).
+    row.orphans = len(stored_names - set(Asset.objects.values_list("file", flat=True)))
     return row

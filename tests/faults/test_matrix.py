@@ -305,6 +305,9 @@ SCENARIOS: list[Scenario] = [
      kill_when("/files/"), {}),
     ("SIGKILL after download, before marked", 2, {"storage": "crashing"}, None,
      recover_after_crash, crash("store_video")),
+    # The clip is written, its row not committed: the resumed job adopts it (issue 23, 17).
+    ("SIGKILL while storing", 2, {"storage": "crashing"}, None, recover_after_crash,
+     crash("stored_video")),
 ]
 
 
