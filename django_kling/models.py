@@ -63,8 +63,7 @@ _ENDINGS = {Status.FAILED, Status.CANCELED}
 #: The moves allowed from each state (failed and canceled are reachable from every active one).
 ALLOWED: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.SUBMITTING} | _ENDINGS),
-    # A streaming call returns the clip itself, so submitting may go straight to fetching; a job
-    # moved on to a capped provider waits queued for its admission there (``flow.fallback``).
+    # A streaming call goes straight to fetching; one moved to a capped provider waits queued.
     Status.SUBMITTING: frozenset({Status.QUEUED, Status.RUNNING, Status.FETCHING} | _ENDINGS),
     Status.RUNNING: frozenset({Status.FETCHING} | _ENDINGS),
     Status.FETCHING: frozenset({Status.SUCCEEDED} | _ENDINGS),
@@ -394,8 +393,7 @@ class BudgetLock(models.Model):
         return self.name
 
 
-# Defined in their own modules (a preset and a batch are concepts of their own); imported here
-# so that Django finds them.
+# Defined in modules of their own (concepts of their own); imported here so Django finds them.
 from .completion_times import CompletionTimes  # noqa: E402, F401
 from .staged_files import StagedFile  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_kling', '0009_batch_trust_items'),
+        ('django_kling', '0010_one_job_per_provider_task'),
     ]
 
     operations = [
