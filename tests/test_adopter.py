@@ -18,22 +18,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 EXAMPLE = ROOT / "docs" / "examples" / "settings.py"
+EXAMPLE_URLS = ROOT / "docs" / "examples" / "urls.py"
 
 
-def readme_settings() -> str:
-    """The first Python block of the README's "Install in your project" section."""
+def readme_settings(index: int = 0) -> str:
+    """A Python block of the README's "Install in your project" section: the settings (0),
+    the URLconf lines (1)."""
     section = README.read_text(encoding="utf-8").split("## Install in your project", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.findall(r"```python\n(.*?)```", section, re.S)[index]
 
 
-def example_part(marker: str) -> str:
-    text = EXAMPLE.read_text(encoding="utf-8")
+def example_part(marker: str, example: Path = EXAMPLE) -> str:
+    text = example.read_text(encoding="utf-8")
     return text.split(f"# {marker}: start\n", 1)[1].split(f"# {marker}: end", 1)[0]
 
 
 def test_readme_and_manual_show_the_same_settings():
     assert readme_settings().strip() == example_part("docs").strip()
+    assert readme_settings(1).strip() == example_part("docs", EXAMPLE_URLS).strip()
     assert "django.contrib.contenttypes" in readme_settings()
+    assert "MEDIA_ROOT" in readme_settings() and "MEDIA_URL" in readme_settings()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +51,12 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     settings.write_text(
         settings.read_text(encoding="utf-8")
         + "\n# django-kling, pasted from the README\n" + readme_settings()
+        + "\n# the quick start's S3 block, pasted as it stands\n" + example_part("s3")
         + '\nSTATIC_ROOT = BASE_DIR / "static"\n',
         encoding="utf-8")
+    urls = folder / "myshop" / "urls.py"
+    urls.write_text(urls.read_text(encoding="utf-8") + "\n" + readme_settings(1),
+                    encoding="utf-8")
     return folder, env
 
 

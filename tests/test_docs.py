@@ -159,7 +159,8 @@ def test_pictures_and_included_files_exist():
 
 def run_example(name: str, namespace: dict | None = None) -> dict:
     path = EXAMPLES / name
-    namespace = {"__name__": f"docs_example_{path.stem}", **(namespace or {})}
+    namespace = {"__name__": f"docs_example_{path.stem}", "__file__": str(path),
+                 **(namespace or {})}
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
     return namespace
 
