@@ -36,6 +36,7 @@ def example_part(marker: str, example: Path = EXAMPLE) -> str:
 def test_readme_and_manual_show_the_same_settings():
     assert readme_settings().strip() == example_part("docs").strip()
     assert readme_settings(1).strip() == example_part("docs", EXAMPLE_URLS).strip()
+    assert readme_settings(2).strip() == example_part("sandbox").strip()
     assert "django.contrib.contenttypes" in readme_settings()
     assert "MEDIA_ROOT" in readme_settings() and "MEDIA_URL" in readme_settings()
 
@@ -81,6 +82,20 @@ def test_a_build_without_secrets_works(project):
     manage(project, "makemigrations", "--check", "--dry-run")
     manage(project, "collectstatic", "--noinput")
     assert (project[0] / "static" / "django_kling").is_dir()
+
+
+def test_the_sandbox_block_pastes(project):
+    """The "first clip with the sandbox" lines, below the rest, in a settings module of their
+    own (the other tests keep the gateway without a key)."""
+    folder, env = project
+    (folder / "myshop" / "settings_sandbox.py").write_text(
+        "from .settings import *  # noqa: F403\n\n" + example_part("sandbox"), encoding="utf-8")
+    result = manage(project, "check", "--settings", "myshop.settings_sandbox")
+    assert "no issues" in result.stdout
+    result = manage(project, "shell", "--settings", "myshop.settings_sandbox", "-c",
+                    "from django_kling.conf import kling_settings as k; "
+                    "print(k.provider_options()['BASE_URL'], k.ALLOWED_DOWNLOAD_HOSTS)")
+    assert "http://127.0.0.1:8765/v4/ai ['http://127.0.0.1:*']" in result.stdout
 
 
 def test_check_deploy_names_the_missing_key(project):

@@ -74,3 +74,10 @@ STORAGES = {  # Django's two storages (already have STORAGES? add just "videos" 
 }
 DJANGO_KLING["STORAGE"] = "videos"  # an alias of STORAGES (default: "default")
 # s3: end
+
+# sandbox: start
+# A first clip with no key: `python manage.py kling_sandbox` plays the gateway on port 8765.
+DJANGO_KLING["PROVIDERS"] = {"gateway": {"API_KEY": "sandbox-key",
+                                         "BASE_URL": "http://127.0.0.1:8765/v4/ai"}}
+DJANGO_KLING["ALLOWED_DOWNLOAD_HOSTS"] = ["http://127.0.0.1:*"]  # its clips come over http
+# sandbox: end
