@@ -49,7 +49,7 @@ class BatchOptionsForm(forms.Form):
                     "its spoken line. None: a clip without a speech language."))
     speaker = forms.CharField(label=_("Speaker"), required=False, max_length=100,
                               help_text=_("Who says the line, e.g. “A young woman”. Lines may "
-                                          "use the object's fields, e.g. {name}."))
+                                          "use {object} (the object itself) and its fields."))
     spoken_line_en = forms.CharField(label=_("Spoken line (English)"), required=False,
                                      widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     spoken_line_zh = forms.CharField(label=_("Spoken line (Chinese)"), required=False,

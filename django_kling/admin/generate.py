@@ -41,7 +41,10 @@ from .object_clips import (
     chosen_preset,
     clips_per_object,
     formats_of,
+    preset_templates,
     queue_object,
+    unfilled,
+    unfilled_message,
 )
 
 TEMPLATE = "django_kling/admin/generate_video.html"
@@ -209,23 +212,24 @@ def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple
     """The posted forms with the chosen preset's values filled in (nothing is queued).
 
     Plain form posts, so it works without JavaScript (the script only presses the button
-    when the preset changes).
+    when the preset changes). A preset that cannot fill an object's prompt or lines is refused
+    at once, naming every such object, and the editor's options and prompts stay as they were.
     """
     data = request.POST.copy()
     preset = chosen_preset(BatchOptionsForm(data))
     if preset is not None:
-        apply_preset_values(data, preset)
         total = int(data.get(f"{ROWS_PREFIX}-TOTAL_FORMS") or 0)
-        for index in range(min(total, len(by_id))):
-            obj = by_id.get(data.get(f"{ROWS_PREFIX}-{index}-object_id", ""))
-            if obj is None or not preset.prompt_template:
-                continue
-            try:
+        rows = {index: by_id[object_id] for index in range(min(total, len(by_id)))
+                if (object_id := data.get(f"{ROWS_PREFIX}-{index}-object_id", "")) in by_id}
+        refused = unfilled(rows.values(), preset_templates(preset))
+        if refused:
+            batch = BatchOptionsForm(request.POST)
+            batch.add_error("preset", unfilled_message(refused))
+            return batch, VideoRowFormSet(request.POST, prefix=ROWS_PREFIX)
+        apply_preset_values(data, preset)
+        for index, obj in rows.items():
+            if preset.prompt_template:
                 data[f"{ROWS_PREFIX}-{index}-prompt"] = preset.options_for(obj)["prompt"]
-            except InvalidInput as error:
-                batch = BatchOptionsForm(data)
-                batch.add_error("preset", error.message)
-                return batch, VideoRowFormSet(data, prefix=ROWS_PREFIX)
     return BatchOptionsForm(data), VideoRowFormSet(data, prefix=ROWS_PREFIX)
 
 

@@ -5,11 +5,15 @@ request of its own (and each paid for), and the preset's values copied into the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import models
 from django.http import QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from ..exceptions import InvalidInput
 from ..jobs import create_video_request, variants_of
 from ..models import VideoRequest
 from ..options.generation import GenerationOptions
@@ -42,6 +46,39 @@ def _line_for(source: models.Model, shared: dict[str, Any], language: str) -> st
     placeholders (a preset's do), filled as safely as a preset's template."""
     line = shared.get(f"spoken_line_{language}", "") if language else ""
     return FieldFormatter(template_fields(type(source))).render(line, source) if line else ""
+
+
+def unfilled(objects: Iterable[models.Model], templates: Sequence[str]) \
+        -> list[tuple[models.Model, str]]:
+    """The objects for which one of ``templates`` (a preset's prompt, spoken lines) cannot be
+    filled, each with the reason: known before anything is queued or paid for."""
+    refused = []
+    for obj in objects:
+        formatter = FieldFormatter(template_fields(type(obj)))
+        try:
+            for template in templates:
+                formatter.render(template, obj)
+        except InvalidInput as error:
+            refused.append((obj, error.message))
+    return refused
+
+
+def preset_templates(preset: Any, languages: Iterable[str] = ("en", "zh")) -> list[str]:
+    """The preset's templates an object must fill: its prompt and its lines in
+    ``languages``."""
+    return [text for text in [preset.prompt_template,
+                              *(preset.spoken_line(language) for language in languages)] if text]
+
+
+def unfilled_message(refused: Sequence[tuple[models.Model, str]]) -> str:
+    """One message naming the objects a preset cannot fill (the first ten) and why."""
+    names = ", ".join(f"“{obj}”" for obj, _reason in refused[:10])
+    if len(refused) > 10:
+        names += " " + _("and %(count)d more") % {"count": len(refused) - 10}
+    return ngettext("The preset cannot fill %(objects)s: %(reason)s",
+                    "The preset cannot fill %(count)d objects, %(objects)s: %(reason)s",
+                    len(refused)) % {
+        "objects": names, "count": len(refused), "reason": refused[0][1]}
 
 
 def apply_preset_values(data: QueryDict, preset: Any) -> None:
