@@ -39,8 +39,7 @@ from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_er
 from .object_clips import (
     apply_preset_values,
     chosen_preset,
-    clips_per_object,
-    formats_of,
+    clip_plan,
     preset_templates,
     queue_object,
     unfilled,
@@ -117,8 +116,7 @@ def render_or_queue(
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
     per_clip = estimate_per_clip(batch)
-    preset_formats = formats_of(batch)
-    clips_per_row = clips_per_object(batch)
+    plan = clip_plan(batch, len(rows), per_clip)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Generate video"),
@@ -133,11 +131,11 @@ def render_or_queue(
         "form_url": form_url,
         "cancel_url": done_url,
         "per_clip": display.money(per_clip),
-        "total": display.money(per_clip * len(rows) * clips_per_row),
+        "total": plan["total"],
         "count": len(rows),
-        "clip_count": len(rows) * clips_per_row,
-        "clips_per_row": clips_per_row,
-        "preset_formats": preset_formats,
+        "clip_count": plan["clips"],
+        "clips_per_row": plan["per_object"],
+        "plan": plan,
         "apply_preset_name": APPLY_PRESET,
         "prices": price_table(),
         "currency": kling_settings.CURRENCY,

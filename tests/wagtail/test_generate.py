@@ -137,7 +137,7 @@ def test_variants_make_several_clips_per_image_and_the_estimate_counts_them(
         admin_client, images, django_capture_on_commit_callbacks):
     page = admin_client.post(action_url(images), {**FORM, "kling_apply_preset": "1",
                                                   "options-variants": "2"}).content.decode()
-    assert "2.80 USD" in page and "2 clips per object" in page  # 2 images x 2 x 0.70
+    assert "2.80 USD" in page and "<strong data-kling-clips>4</strong>" in page  # 2 x 2 x 0.70
     with django_capture_on_commit_callbacks(execute=False):
         response = admin_client.post(action_url(images), {**FORM, "options-variants": "2"},
                                      follow=True)
@@ -160,10 +160,14 @@ def test_a_preset_fills_the_options_and_makes_the_prompt_per_image(
                                                   "options-preset": str(preset.pk)})
     form = page.context["form"]
     assert form["duration"].value() == "10" and not form["sound"].value()
+    assert form["aspect_ratio"].value() == ["16:9", "9:16"]  # the preset's formats, ticked
+    html = page.content.decode()
+    assert "= <strong data-kling-clips>4</strong>" in html and "Queue 4 videos" in html
     assert not VideoRequest.objects.exists()  # applying queues nothing
     with django_capture_on_commit_callbacks(execute=False):
         done = admin_client.post(action_url(images), {
             **FORM, "options-preset": str(preset.pk), "options-prompt": "",
+            "options-aspect_ratio": ["16:9", "9:16"],
             "options-duration": "10", "options-sound": ""}, follow=True)
     assert "4 videos were queued." in done.content.decode(), [
         str(m) for m in done.context["messages"]]

@@ -26,8 +26,8 @@ from ...admin.generate import APPLY_PRESET, estimate_per_clip, price_table
 from ...admin.object_clips import (
     apply_preset_values,
     chosen_preset,
+    clip_plan,
     clips_per_object,
-    formats_of,
     preset_templates,
     queue_object,
     unfilled,
@@ -102,10 +102,9 @@ class GenerateVideoBulkAction(ImageBulkAction):
         form = context["form"]
         per_clip = estimate_per_clip(form)
         count = len(context["items"])
-        clips = clips_per_object(form)
-        return {**context, "count": count, "clips_per_object": clips,
-                "preset_formats": formats_of(form),
-                "per_clip": money(per_clip), "total": money(per_clip * count * clips),
+        plan = clip_plan(form, count, per_clip)
+        return {**context, "count": count, "clips_per_object": plan["per_object"],
+                "plan": plan, "per_clip": money(per_clip), "total": plan["total"],
                 "prices": price_table(), "currency": kling_settings.CURRENCY,
                 "apply_preset_name": APPLY_PRESET}
 
