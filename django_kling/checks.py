@@ -65,6 +65,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             id="django_kling.E004",
         ))
 
+    errors.extend(_check_served(conf.STORAGE))
     has_broker = "django_dramatiq" in settings.INSTALLED_APPS and getattr(
         settings, "DRAMATIQ_BROKER", None)
     if not has_broker:
@@ -83,6 +84,39 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     if has_broker:
         errors.extend(_check_actor_options())
     return errors
+
+
+def _check_served(alias: str) -> list:
+    """W006: a file system storage whose files get no URL a browser can fetch (``MEDIA_URL``
+    unset), land in the working directory (``MEDIA_ROOT`` unset), or, with ``DEBUG`` on,
+    are served by no URL pattern: every thumbnail and clip would answer 404."""
+    from django.core.files.storage import FileSystemStorage, storages
+    from django.urls import Resolver404, resolve
+
+    try:
+        storage = storages[alias]
+    except Exception:  # noqa: BLE001  (E004, or the storage's own error to report)
+        return []
+    if not isinstance(storage, FileSystemStorage):
+        return []
+    hint = ('Set MEDIA_ROOT = BASE_DIR / "media" and MEDIA_URL = "media/", and serve them '
+            "while DEBUG is on: urlpatterns += static(settings.MEDIA_URL, "
+            "document_root=settings.MEDIA_ROOT) (see the quick start).")
+    problems = []
+    if not storage.base_location:
+        problems.append("MEDIA_ROOT is not set, so files land in the working directory")
+    if storage.base_url in ("", "/"):  # Django turns an unset MEDIA_URL into "/"
+        problems.append("MEDIA_URL is not set, so its files' URLs point at the site's pages")
+    elif settings.DEBUG and "://" not in storage.base_url:
+        try:
+            resolve(storage.base_url + "kling/check.mp4")
+        except Resolver404:
+            problems.append(f"no URL pattern serves {storage.base_url} while DEBUG is on")
+        except Exception:  # noqa: BLE001, S110  (a broken URLconf is Django's own check)
+            pass
+    return [Warning(f"Storage {alias!r} stores uploads and clips on disk, but {problem}: "
+                    "pictures and clips would answer 404.", hint=hint, id="django_kling.W006")
+            for problem in problems]
 
 
 def _check_download_hosts(conf: KlingSettings) -> list:

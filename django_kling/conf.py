@@ -81,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
         {"*": 60.0},
         "Seconds after submission before the first status call, by model id (\"*\": any "
         "other model): about the model's typical generation time, when asking earlier is "
-        "rarely worth it.",
+        "rarely worth it. A provider that says when the job ends (the sandbox) is asked then.",
     ),
     Setting("POLL_INTERVAL", 5.0, "Seconds between the first two status calls; later ones "
             "back off (doubling) up to MAX_POLL_INTERVAL."),

@@ -1,12 +1,16 @@
 """Presets: shots a team reuses across a catalogue, with placeholders for the object's fields.
 
-A ``VideoPreset`` holds a prompt template (``"{name} turns slowly on a white table"``), the
+A ``VideoPreset`` holds a prompt template (``"{object} turns slowly on a white table"``), the
 generation options, the formats it is made in and a spoken line per language. Placeholders are
 filled by :class:`FieldFormatter`, which only ever reads a concrete, non-relational field of
-the source object by its plain name: ``{name.__class__}``, ``{0}``, ``{name[0]}``, format specs
-(``{name:>99999}``) and conversions are refused, so a template can reach neither attributes nor
-related rows nor anything private. Templates are checked when the preset is saved
-(``clean()``) and again against the object's model before anything is paid for.
+the source object by its plain name, or ``{object}``, the object itself as text (its
+``str()``, what lists show), which every model has. ``{title|name|object}`` is a fallback
+chain: the first name the object has whose text is not empty, so one preset serves products
+(``name``), Wagtail images (``title``) and anything else. ``{name.__class__}``, ``{0}``,
+``{name[0]}``, format specs (``{name:>99999}``) and conversions are refused, so a template
+can reach neither attributes nor related rows nor anything private. Templates are checked when
+the preset is saved (``clean()``) and again against the object's model before anything is
+paid for.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from .options import AspectRatio, Duration, Language, Mode, validate_aspect_rati
 
 #: Field names never offered to a template, whatever model they are on.
 PRIVATE_NAMES = ("password", "secret", "token", "api_key", "apikey", "private")
+#: The placeholder of the object itself (its ``str()``), on every model.
+OBJECT = "object"
+#: Separates the names of a fallback chain: ``{title|name|object}``.
+OR = "|"
 
 
 def template_fields(model: type[models.Model]) -> list[str]:
@@ -45,7 +53,8 @@ class FieldFormatter(string.Formatter):
         self.allowed = None if allowed is None else frozenset(allowed)
 
     def placeholders(self, template: str) -> list[str]:
-        """The field names in ``template``; raises ``InvalidInput`` on a refused placeholder."""
+        """The placeholders in ``template`` (a field name, ``object`` or a chain of them);
+        raises ``InvalidInput`` on a refused one."""
         names = []
         try:
             parsed = list(self.parse(template))
@@ -54,28 +63,51 @@ class FieldFormatter(string.Formatter):
         for _text, name, spec, conversion in parsed:
             if name is None:
                 continue
-            if not name.isidentifier() or name.startswith("_"):
-                raise self._refused(_("{%(name)s} is not a field name (no attributes, indexes "
-                                      "or positions)") % {"name": name})
+            for part in name.split(OR):
+                if not part.isidentifier() or part.startswith("_"):
+                    raise self._refused(_("{%(name)s} is not a field name (no attributes, "
+                                          "indexes or positions)") % {"name": name})
+                if any(word in part.lower() for word in PRIVATE_NAMES):
+                    raise self._refused(_("{%(name)s} is private") % {"name": name})
             if spec or conversion:
                 raise self._refused(_("{%(name)s} may not carry a format or conversion")
                                     % {"name": name})
-            if any(word in name.lower() for word in PRIVATE_NAMES):
-                raise self._refused(_("{%(name)s} is private") % {"name": name})
-            if self.allowed is not None and name not in self.allowed:
-                raise self._refused(_("{%(name)s} is not a field of the object (fields: "
-                                      "%(fields)s)")
-                                    % {"name": name, "fields": ", ".join(sorted(self.allowed))})
+            if self.allowed is not None and not self._known(name, self.allowed):
+                raise self._unknown(name, self.allowed)
             names.append(name)
         return names
 
-    def render(self, template: str, obj: models.Model) -> str:
-        """``template`` with each placeholder replaced by the object's field, as plain text."""
-        values = {}
-        for name in self.placeholders(template):
-            value = getattr(obj, name)
-            values[name] = " ".join(strip_tags(str("" if value is None else value)).split())
-        return self.vformat(template, (), values)
+    @staticmethod
+    def _known(name: str, fields: Iterable[str]) -> bool:
+        return any(part == OBJECT or part in fields for part in name.split(OR))
+
+    def _unknown(self, name: str, fields: Iterable[str]) -> InvalidInput:
+        return self._refused(_("{%(name)s} is not a field of the object (fields: %(fields)s; "
+                               "{object} is the object itself)")
+                             % {"name": name, "fields": ", ".join(sorted(fields))})
+
+    def render(self, template: str, obj: models.Model | None) -> str:
+        """``template`` with each placeholder replaced by the object's text: a field's,
+        ``{object}``'s (its ``str()``), or a chain's first that is not empty."""
+        fields = (self.allowed if self.allowed is not None
+                  else frozenset(template_fields(type(obj)) if obj is not None else ()))
+        return self.vformat(template, (), {name: self._text(name, obj, fields)
+                                           for name in self.placeholders(template)})
+
+    def _text(self, name: str, obj: models.Model | None, fields: Iterable[str]) -> str:
+        if not self._known(name, fields):
+            raise self._unknown(name, fields)
+        text = ""
+        for part in name.split(OR):
+            if part == OBJECT and obj is None:
+                raise self._refused(_("{object} needs an object; this clip is made from a "
+                                      "file"))
+            if part == OBJECT or part in fields:
+                value = obj if part == OBJECT else getattr(obj, part)
+                text = " ".join(strip_tags(str("" if value is None else value)).split())
+                if text:
+                    break
+        return text
 
     @staticmethod
     def _refused(reason: str) -> InvalidInput:
@@ -95,8 +127,10 @@ class VideoPreset(models.Model):
                                "fields when the preset is saved."))
     prompt_template = models.TextField(
         gettext_lazy("prompt template"), blank=True,
-        help_text=gettext_lazy("Placeholders such as {name} or {description} are filled with "
-                               "the object's fields."))
+        help_text=gettext_lazy("Placeholders are filled for each object: {object} with the "
+                               "object itself (its name in lists, on any model), {description} "
+                               "with a field; {title|name|object} with the first of these the "
+                               "object has that is not empty."))
     negative_prompt = models.TextField(gettext_lazy("negative prompt"), blank=True)
     duration = models.PositiveSmallIntegerField(gettext_lazy("duration"),
                                                 choices=Duration.choices, default=Duration.FIVE)

@@ -102,8 +102,9 @@ def sandbox(sandbox_server: Sandbox, sandbox_defaults: dict[str, object],
     sandbox_server.clear_faults()
     for name, value in sandbox_defaults.items():
         setattr(sandbox_server, name, value)
-    # A class default; a test may set it on the instance.
+    # Class defaults; a test may set them on the instance.
     sandbox_server.__dict__.pop("heartbeat_interval", None)
+    sandbox_server.__dict__.pop("tells_end", None)
     settings.DJANGO_KLING = {
         **settings.DJANGO_KLING,
         "PROVIDERS": {"gateway": {"API_KEY": API_KEY, "BASE_URL": sandbox_server.v4_url},

@@ -30,7 +30,7 @@ def test_confirmation_page_in_chinese(producer, make_product):
         "action": "generate_video", "_selected_action": [product.pk]})
     html = response.content.decode()
     assert response["Content-Language"] == "zh-hans"
-    for text in ("生成视频", "所有视频的选项", "时长", "画面比例", "模式", "声音",
+    for text in ("生成视频", "所有视频的选项", "时长", "画幅", "模式", "声音",
                  "反向提示词", "提示词", "尾帧", "预估费用：", "5 秒", "16:9 横屏",
                  "专业（1080p，有声，可设尾帧）", "将 1 段视频加入队列", "首页"):
         assert text in html, text

@@ -18,22 +18,27 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 EXAMPLE = ROOT / "docs" / "examples" / "settings.py"
+EXAMPLE_URLS = ROOT / "docs" / "examples" / "urls.py"
 
 
-def readme_settings() -> str:
-    """The first Python block of the README's "Install in your project" section."""
+def readme_settings(index: int = 0) -> str:
+    """A Python block of the README's "Install in your project" section: the settings (0),
+    the URLconf lines (1)."""
     section = README.read_text(encoding="utf-8").split("## Install in your project", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.findall(r"```python\n(.*?)```", section, re.S)[index]
 
 
-def example_part(marker: str) -> str:
-    text = EXAMPLE.read_text(encoding="utf-8")
+def example_part(marker: str, example: Path = EXAMPLE) -> str:
+    text = example.read_text(encoding="utf-8")
     return text.split(f"# {marker}: start\n", 1)[1].split(f"# {marker}: end", 1)[0]
 
 
 def test_readme_and_manual_show_the_same_settings():
     assert readme_settings().strip() == example_part("docs").strip()
+    assert readme_settings(1).strip() == example_part("docs", EXAMPLE_URLS).strip()
+    assert readme_settings(2).strip() == example_part("sandbox").strip()
     assert "django.contrib.contenttypes" in readme_settings()
+    assert "MEDIA_ROOT" in readme_settings() and "MEDIA_URL" in readme_settings()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,12 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     settings.write_text(
         settings.read_text(encoding="utf-8")
         + "\n# django-kling, pasted from the README\n" + readme_settings()
+        + "\n# the quick start's S3 block, pasted as it stands\n" + example_part("s3")
         + '\nSTATIC_ROOT = BASE_DIR / "static"\n',
         encoding="utf-8")
+    urls = folder / "myshop" / "urls.py"
+    urls.write_text(urls.read_text(encoding="utf-8") + "\n" + readme_settings(1),
+                    encoding="utf-8")
     return folder, env
 
 
@@ -73,6 +82,20 @@ def test_a_build_without_secrets_works(project):
     manage(project, "makemigrations", "--check", "--dry-run")
     manage(project, "collectstatic", "--noinput")
     assert (project[0] / "static" / "django_kling").is_dir()
+
+
+def test_the_sandbox_block_pastes(project):
+    """The "first clip with the sandbox" lines, below the rest, in a settings module of their
+    own (the other tests keep the gateway without a key)."""
+    folder, env = project
+    (folder / "myshop" / "settings_sandbox.py").write_text(
+        "from .settings import *  # noqa: F403\n\n" + example_part("sandbox"), encoding="utf-8")
+    result = manage(project, "check", "--settings", "myshop.settings_sandbox")
+    assert "no issues" in result.stdout
+    result = manage(project, "shell", "--settings", "myshop.settings_sandbox", "-c",
+                    "from django_kling.conf import kling_settings as k; "
+                    "print(k.provider_options()['BASE_URL'], k.ALLOWED_DOWNLOAD_HOSTS)")
+    assert "http://127.0.0.1:8765/v4/ai ['http://127.0.0.1:*']" in result.stdout
 
 
 def test_check_deploy_names_the_missing_key(project):

@@ -126,3 +126,28 @@ def test_workers_without_the_scheduler_are_a_deploy_warning(settings):
         m for m in settings.DRAMATIQ_BROKER["MIDDLEWARE"] if not m.endswith(".Scheduler")]}
     [warning] = [m for m in check_deploy() if m.id == "django_kling.W004"]
     assert "kling_sync --loop" in warning.hint
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"MEDIA_URL": ""}, "MEDIA_URL is not set"),
+    ({"MEDIA_ROOT": ""}, "MEDIA_ROOT is not set"),
+    ({"DEBUG": True, "ROOT_URLCONF": "django_kling.urls"}, "no URL pattern serves"),
+])
+def test_a_file_system_storage_whose_files_cannot_be_served(settings, changes, problem):
+    # startproject's settings: neither MEDIA_ROOT nor MEDIA_URL, and no media in urls.py.
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    [warning] = [m for m in check_settings() if m.id == "django_kling.W006"]
+    assert problem in warning.msg and "'default'" in warning.msg
+    assert "MEDIA_URL" in warning.hint and "static(" in warning.hint
+
+
+def test_served_media_and_other_storages_are_not_warned_about(settings):
+    settings.DEBUG = True  # tests/urls.py serves /media/
+    assert "django_kling.W006" not in ids()
+    settings.MEDIA_URL = "https://media.example.com/"  # another server's business
+    settings.MEDIA_ROOT = ""
+    assert [m.msg for m in check_settings()
+            if m.id == "django_kling.W006"] == [
+        "Storage 'default' stores uploads and clips on disk, but MEDIA_ROOT is not set, so "
+        "files land in the working directory: pictures and clips would answer 404."]

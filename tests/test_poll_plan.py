@@ -116,6 +116,7 @@ def test_the_window_keeps_the_newest_jobs(db, settings, make_image):
 
 def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learning, make_image):
     sandbox.delay = 2.0
+    sandbox.tells_end = False  # the plan is for providers that do not say when jobs end
     for _ in range(5):
         job = wait_for_end(create_video_request(make_image()), timeout=30)
         assert job.status == Status.SUCCEEDED, job.error_message

@@ -44,6 +44,7 @@ def test_back_off_and_the_calls_a_three_minute_generation_costs(settings):
 def test_the_first_status_call_waits_for_the_models_typical_time(worker, sandbox, settings,
                                                                  make_image):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 1.0}}
+    sandbox.tells_end = False  # as the real gateway: no word on when the job ends
     job = wait_for_end(create_video_request(make_image()))
     assert job.status == Status.SUCCEEDED
     starts = [c.time for c in sandbox.calls if c.path.endswith("/video-model/start")]

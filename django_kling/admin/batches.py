@@ -78,7 +78,7 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
         language = (data.get("languages") or [""])[0]
         chosen = {"prompt": prompt.cleaned_data["prompt"],
                   "negative_prompt": data["negative_prompt"], "duration": data["duration"],
-                  "aspect_ratio": data["aspect_ratio"], "mode": data["mode"],
+                  "aspect_ratio": data["aspect_ratio"][0], "mode": data["mode"],
                   "sound": data["sound"], "model": data["model"] or None, "language": language,
                   "spoken_line": data.get(f"spoken_line_{language}", "") if language else "",
                   "speaker": data.get("speaker", "")}
@@ -119,6 +119,9 @@ def _one_clip_per_object(shared: BatchOptionsForm) -> bool:
     if int(data.get("variants") or 1) > 1:
         shared.add_error("variants", _("A batch makes one clip per object; make variants from "
                                        "an object's own page."))
+    if len(data.get("aspect_ratio") or ()) > 1:
+        shared.add_error("aspect_ratio", _("A batch makes one clip per object: choose one "
+                                           "format."))
     if len(data.get("languages") or ()) > 1:
         shared.add_error("languages", _("A batch makes one clip per object: choose one "
                                         "language."))

@@ -28,8 +28,11 @@ class BatchOptionsForm(forms.Form):
 
     duration = forms.TypedChoiceField(label=_("Duration"), choices=Duration.choices, coerce=int,
                                       widget=forms.RadioSelect)
-    aspect_ratio = forms.ChoiceField(label=_("Aspect ratio"), choices=AspectRatio.choices,
-                                     widget=forms.RadioSelect)
+    # Named for the option it fills; several formats make one clip each (a preset ticks its own).
+    aspect_ratio = forms.MultipleChoiceField(
+        label=_("Formats"), choices=AspectRatio.choices, widget=forms.CheckboxSelectMultiple,
+        help_text=_("Aspect ratios: one clip is made per format ticked, e.g. 16:9 for the "
+                    "product page and 9:16 for social posts."))
     model = forms.ChoiceField(
         label=_("Model"), widget=forms.RadioSelect, required=False,  # none: the default
         help_text=_("Kling v2.5 Turbo is faster and cheaper, for clips without sound."))
@@ -49,7 +52,7 @@ class BatchOptionsForm(forms.Form):
                     "its spoken line. None: a clip without a speech language."))
     speaker = forms.CharField(label=_("Speaker"), required=False, max_length=100,
                               help_text=_("Who says the line, e.g. “A young woman”. Lines may "
-                                          "use the object's fields, e.g. {name}."))
+                                          "use {object} (the object itself) and its fields."))
     spoken_line_en = forms.CharField(label=_("Spoken line (English)"), required=False,
                                      widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     spoken_line_zh = forms.CharField(label=_("Spoken line (Chinese)"), required=False,
@@ -64,7 +67,7 @@ class BatchOptionsForm(forms.Form):
         models = list(kling_settings.MODELS)
         default_model = str(kling_settings.provider_options().get("MODEL", ""))
         kwargs.setdefault("initial", {
-            "duration": defaults["duration"], "aspect_ratio": defaults["aspect_ratio"],
+            "duration": defaults["duration"], "aspect_ratio": [defaults["aspect_ratio"]],
             "mode": defaults["mode"], "sound": defaults["sound"],
             "model": default_model if default_model in models else next(iter(models), ""),
             "variants": 1,

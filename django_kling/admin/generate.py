@@ -39,9 +39,11 @@ from .forms import BatchOptionsForm, VideoRowForm, VideoRowFormSet, field_for_er
 from .object_clips import (
     apply_preset_values,
     chosen_preset,
-    clips_per_object,
-    formats_of,
+    clip_plan,
+    preset_templates,
     queue_object,
+    unfilled,
+    unfilled_message,
 )
 
 TEMPLATE = "django_kling/admin/generate_video.html"
@@ -114,8 +116,7 @@ def render_or_queue(
     rows = _rows(model_admin, formset, by_id, options)
     opts = model_admin.model._meta
     per_clip = estimate_per_clip(batch)
-    preset_formats = formats_of(batch)
-    clips_per_row = clips_per_object(batch)
+    plan = clip_plan(batch, len(rows), per_clip)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("Generate video"),
@@ -130,11 +131,11 @@ def render_or_queue(
         "form_url": form_url,
         "cancel_url": done_url,
         "per_clip": display.money(per_clip),
-        "total": display.money(per_clip * len(rows) * clips_per_row),
+        "total": plan["total"],
         "count": len(rows),
-        "clip_count": len(rows) * clips_per_row,
-        "clips_per_row": clips_per_row,
-        "preset_formats": preset_formats,
+        "clip_count": plan["clips"],
+        "clips_per_row": plan["per_object"],
+        "plan": plan,
         "apply_preset_name": APPLY_PRESET,
         "prices": price_table(),
         "currency": kling_settings.CURRENCY,
@@ -209,23 +210,24 @@ def _apply_preset(request: HttpRequest, by_id: dict[str, models.Model]) -> tuple
     """The posted forms with the chosen preset's values filled in (nothing is queued).
 
     Plain form posts, so it works without JavaScript (the script only presses the button
-    when the preset changes).
+    when the preset changes). A preset that cannot fill an object's prompt or lines is refused
+    at once, naming every such object, and the editor's options and prompts stay as they were.
     """
     data = request.POST.copy()
     preset = chosen_preset(BatchOptionsForm(data))
     if preset is not None:
-        apply_preset_values(data, preset)
         total = int(data.get(f"{ROWS_PREFIX}-TOTAL_FORMS") or 0)
-        for index in range(min(total, len(by_id))):
-            obj = by_id.get(data.get(f"{ROWS_PREFIX}-{index}-object_id", ""))
-            if obj is None or not preset.prompt_template:
-                continue
-            try:
+        rows = {index: by_id[object_id] for index in range(min(total, len(by_id)))
+                if (object_id := data.get(f"{ROWS_PREFIX}-{index}-object_id", "")) in by_id}
+        refused = unfilled(rows.values(), preset_templates(preset))
+        if refused:
+            batch = BatchOptionsForm(request.POST)
+            batch.add_error("preset", unfilled_message(refused))
+            return batch, VideoRowFormSet(request.POST, prefix=ROWS_PREFIX)
+        apply_preset_values(data, preset)
+        for index, obj in rows.items():
+            if preset.prompt_template:
                 data[f"{ROWS_PREFIX}-{index}-prompt"] = preset.options_for(obj)["prompt"]
-            except InvalidInput as error:
-                batch = BatchOptionsForm(data)
-                batch.add_error("preset", error.message)
-                return batch, VideoRowFormSet(data, prefix=ROWS_PREFIX)
     return BatchOptionsForm(data), VideoRowFormSet(data, prefix=ROWS_PREFIX)
 
 

@@ -5,15 +5,21 @@ request of its own (and each paid for), and the preset's values copied into the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
 from django.http import QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from ..exceptions import InvalidInput
 from ..jobs import create_video_request, variants_of
 from ..models import VideoRequest
 from ..options.generation import GenerationOptions
 from ..video_presets import FieldFormatter, template_fields
+from .display import money
 from .forms import BatchOptionsForm
 
 
@@ -22,10 +28,10 @@ def queue_object(source: models.Model, field_name: str, user: Any, shared: dict[
     """Queue every clip the batch options ``shared`` (a cleaned ``BatchOptionsForm``) ask for
     ``source``. Raises ``InvalidInput`` like ``create_video_request``."""
     preset = shared.get("preset")
-    formats = (preset.format_list() if preset is not None and len(preset.format_list()) > 1
-               else [shared["aspect_ratio"]])
+    formats = list(shared["aspect_ratio"])  # as ticked on the page: what it said is made
     chosen = GenerationOptions.from_mapping(
-        {**shared, "prompt": prompt, "language": "", "variants": shared.get("variants") or 1})
+        {**shared, "prompt": prompt, "language": "", "aspect_ratio": formats[0],
+         "variants": shared.get("variants") or 1})
     queued: list[VideoRequest] = []
     for aspect_ratio in formats:
         for language in shared.get("languages") or [""]:
@@ -44,10 +50,43 @@ def _line_for(source: models.Model, shared: dict[str, Any], language: str) -> st
     return FieldFormatter(template_fields(type(source))).render(line, source) if line else ""
 
 
+def unfilled(objects: Iterable[models.Model], templates: Sequence[str]) \
+        -> list[tuple[models.Model, str]]:
+    """The objects for which one of ``templates`` (a preset's prompt, spoken lines) cannot be
+    filled, each with the reason: known before anything is queued or paid for."""
+    refused = []
+    for obj in objects:
+        formatter = FieldFormatter(template_fields(type(obj)))
+        try:
+            for template in templates:
+                formatter.render(template, obj)
+        except InvalidInput as error:
+            refused.append((obj, error.message))
+    return refused
+
+
+def preset_templates(preset: Any, languages: Iterable[str] = ("en", "zh")) -> list[str]:
+    """The preset's templates an object must fill: its prompt and its lines in
+    ``languages``."""
+    return [text for text in [preset.prompt_template,
+                              *(preset.spoken_line(language) for language in languages)] if text]
+
+
+def unfilled_message(refused: Sequence[tuple[models.Model, str]]) -> str:
+    """One message naming the objects a preset cannot fill (the first ten) and why."""
+    names = ", ".join(f"“{obj}”" for obj, _reason in refused[:10])
+    if len(refused) > 10:
+        names += " " + _("and %(count)d more") % {"count": len(refused) - 10}
+    return ngettext("The preset cannot fill %(objects)s: %(reason)s",
+                    "The preset cannot fill %(count)d objects, %(objects)s: %(reason)s",
+                    len(refused)) % {
+        "objects": names, "count": len(refused), "reason": refused[0][1]}
+
+
 def apply_preset_values(data: QueryDict, preset: Any) -> None:
     """Copy the preset's options into posted batch options (``options-`` names), in place."""
-    values = {"duration": preset.duration, "aspect_ratio": preset.format_list()[0],
-              "mode": preset.mode, "speaker": preset.speaker,
+    data.setlist("options-aspect_ratio", preset.format_list())  # one clip per format
+    values = {"duration": preset.duration, "mode": preset.mode, "speaker": preset.speaker,
               "negative_prompt": preset.negative_prompt,
               "spoken_line_en": preset.spoken_line_en,
               "spoken_line_zh": preset.spoken_line_zh}
@@ -76,15 +115,31 @@ def _shown(batch: BatchOptionsForm, name: str) -> Any:
 
 
 def formats_of(batch: BatchOptionsForm) -> int:
-    """How many formats the chosen preset makes (one request each)."""
-    preset = chosen_preset(batch)
-    return len(preset.format_list()) if preset is not None else 1
+    """How many formats the page shows ticked (one request each)."""
+    return max(1, len(_listed(batch, "aspect_ratio")))
 
 
-def clips_per_object(batch: BatchOptionsForm) -> int:
-    """Clips per object: formats x variants x languages (each is paid for)."""
+def _listed(batch: BatchOptionsForm, name: str) -> list[str]:
+    shown = _shown(batch, name) or []
+    return [shown] if isinstance(shown, str) else list(shown)
+
+
+def clip_plan(batch: BatchOptionsForm, objects: int, per_clip: Any) -> dict[str, Any]:
+    """What the page says will be made: objects x formats x variants x languages, and what it
+    costs per object and in all (``per_clip``: the price of one clip)."""
     try:
         variants = max(1, int(_shown(batch, "variants") or 1))
     except (TypeError, ValueError):
         variants = 1
-    return formats_of(batch) * variants * max(1, len(_shown(batch, "languages") or ()))
+    formats, languages = _listed(batch, "aspect_ratio"), _listed(batch, "languages")
+    per_object = max(1, len(formats)) * variants * max(1, len(languages))
+    return {"objects": objects, "formats": formats, "format_count": max(1, len(formats)),
+            "variants": variants, "language_count": max(1, len(languages)),
+            "per_object": per_object, "clips": objects * per_object,
+            "object_cost": money(per_clip * per_object),
+            "total": money(per_clip * per_object * objects)}
+
+
+def clips_per_object(batch: BatchOptionsForm) -> int:
+    """Clips per object: formats x variants x languages (each is paid for)."""
+    return int(clip_plan(batch, 1, Decimal(0))["per_object"])

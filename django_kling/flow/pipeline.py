@@ -105,9 +105,9 @@ def submit_step(pk: Any) -> Next | None:
 
 
 def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False) -> Next | None:
-    # The first status call waits for the model's typical time (longer with a webhook on its
-    # way); the scheduler makes it (``scheduler``), no message is sent.
-    delay = polling.first_check_delay(job, webhook=webhook)
+    # The first status call waits for the time the job should take (longer with a webhook on
+    # its way); the scheduler makes it (``scheduler``), no message is sent.
+    delay = polling.first_check_delay(job, webhook=webhook, expected=started.expected_seconds)
     try:
         transition(job, Status.RUNNING, expect=Status.SUBMITTING, operation=started.operation,
                    operation_id=started.job_id
@@ -161,7 +161,7 @@ def poll_claimed(job: VideoRequest, *, forced: bool = False,
             update_fields(job, expect=Status.RUNNING, poll_count=polls, claimed_until=None,
                           checked_at=now)
             return None
-        delay = polling.after_pending(job, polls, webhook=polling.expects_webhook(job), now=now)
+        delay = polling.after_pending(job, polls, now=now, expected=status.expected_seconds)
         update_fields(job, expect=Status.RUNNING, poll_count=polls, error_streak=0,
                       claimed_until=None, checked_at=now,
                       next_check_at=now + timedelta(seconds=delay))

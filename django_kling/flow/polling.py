@@ -35,12 +35,21 @@ def expects_webhook(job: VideoRequest) -> bool:
                 and "webhooks" in provider_class(job.provider).FEATURES)
 
 
-def first_check_delay(job: VideoRequest, *, webhook: bool) -> float:
-    """Seconds from submission to the first status call: where jobs like it were seen to end
-    (``completions``), else the model's typical time (``FIRST_CHECK``)."""
+#: Seconds after the time a provider said the job would end that it is asked about.
+EXPECTED_MARGIN = 0.5
+
+
+def first_check_delay(job: VideoRequest, *, webhook: bool,
+                      expected: float | None = None) -> float:
+    """Seconds from submission to the first status call: just after the time the provider
+    said the job would take (``expected``, the sandbox says it), else where jobs like it were
+    seen to end (``completions``), else the model's typical time (``FIRST_CHECK``); never
+    later than ``FIRST_CHECK``."""
     delay = kling_settings.first_check(job.model)
     if webhook:
         return max(delay, kling_settings.WEBHOOK_POLL_INTERVAL)
+    if expected is not None:
+        return min(delay, expected + EXPECTED_MARGIN)
     planned = planned_delay(job, 0.0)
     return delay if planned is None else planned
 
@@ -52,9 +61,15 @@ def planned_delay(job: VideoRequest, elapsed: float) -> float | None:
                                 min_gap=float(kling_settings.POLL_PLAN["MIN_GAP"]))
 
 
-def after_pending(job: VideoRequest, polls: int, *, webhook: bool, now: datetime) -> float:
-    """Seconds to the next status call after a "still running" answer: the plan's next check,
-    else (no plan yet, or the job outlived it) the back-off of ``pending_delay``."""
+def after_pending(job: VideoRequest, polls: int, *, now: datetime, webhook: bool | None = None,
+                  expected: float | None = None) -> float:
+    """Seconds to the next status call after a "still running" answer: just after the time
+    the provider says is left (``expected``; at most the back-off), else the plan's next
+    check, else (no plan yet, or the job outlived it) the back-off of ``pending_delay``.
+    ``webhook``: whether a callback is on its way (None: ``expects_webhook(job)``)."""
+    webhook = expects_webhook(job) if webhook is None else webhook
+    if expected is not None and not webhook:
+        return min(pending_delay(polls, webhook=False), expected + EXPECTED_MARGIN)
     if not webhook and job.submitted_at is not None:
         planned = planned_delay(job, (now - job.submitted_at).total_seconds())
         if planned is not None:

@@ -98,6 +98,9 @@ class Answer:
     reported_cost: Decimal | None = None
     #: The provider's id of this generation, the one its support asks for ("" if none).
     generation_id: str = ""
+    #: Seconds until the job should be done, when the provider says so (the sandbox does,
+    #: so a job on it is asked about as it ends, not after ``FIRST_CHECK``); None: unknown.
+    expected_seconds: float | None = None
 
 
 @dataclass

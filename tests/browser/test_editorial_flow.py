@@ -51,7 +51,7 @@ def test_preset_variants_compare_approve_and_feature(django_db_setup, live_serve
         "document.querySelector('textarea[name=rows-0-prompt]').value.includes('Sea salt')")
     assert page.is_checked("input[name=options-languages][value=en]")
     assert "Meet Sea salt" not in page.input_value("textarea[name=rows-0-prompt]")
-    assert "Meet {name}" in page.input_value("textarea[name=options-spoken_line_en]")
+    assert "Meet {object}" in page.input_value("textarea[name=options-spoken_line_en]")
     page.select_option("select[name=options-variants]", "2")
     assert page.text_content("[data-kling-total]").strip() == "1.40 USD"  # two clips
     page.screenshot(path=str(OUTPUT / "generate-preset-variants.png"), full_page=True)

@@ -14,6 +14,7 @@ pytest.importorskip("wagtail", reason="Wagtail is not installed (the [wagtail] e
 
 from django.contrib.auth.models import User  # noqa: E402
 
+from django_kling.editorial.preset_defaults import install_default_presets  # noqa: E402
 from tests.browser.conftest import OUTPUT, browser  # noqa: E402, F401  (the fixture)
 
 from .helpers import make_wagtail_image  # noqa: E402
@@ -50,8 +51,13 @@ def home(images) -> str:
     return HomePage.objects.get(pk=page.pk).get_url()
 
 
+@pytest.fixture
+def presets(transactional_db) -> None:
+    install_default_presets()  # before the browser: its thread is an async context
+
+
 def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_server, sandbox,
-                                                     worker, boss, images, home,
+                                                     worker, boss, images, home, presets,
                                                      browser):  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     sandbox.delay = 0.5
@@ -76,6 +82,12 @@ def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_serve
     page.check("input[name=options-duration][value='10']")  # the estimate follows the options
     assert page.text_content("[data-kling-total]").strip() == "2.80 USD"
     page.check("input[name=options-duration][value='5']")
+    # A default preset ("{object}": each image's title) applies to both images at once.
+    with page.expect_navigation():  # the script presses "Apply preset"
+        page.select_option("select[name=options-preset]", label="Unboxing")
+    assert page.locator(".error-message, .errorlist").count() == 0
+    assert page.text_content("[data-kling-clips]").strip() == "2"
+    assert page.text_content("[data-kling-total]").strip() == "1.40 USD"
     page.fill("textarea[name=options-prompt]", "The jar turns slowly; waves roll in.")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "wagtail-generate-video.png"), full_page=True)

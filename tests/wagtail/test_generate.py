@@ -137,7 +137,7 @@ def test_variants_make_several_clips_per_image_and_the_estimate_counts_them(
         admin_client, images, django_capture_on_commit_callbacks):
     page = admin_client.post(action_url(images), {**FORM, "kling_apply_preset": "1",
                                                   "options-variants": "2"}).content.decode()
-    assert "2.80 USD" in page and "2 clips per object" in page  # 2 images x 2 x 0.70
+    assert "2.80 USD" in page and "<strong data-kling-clips>4</strong>" in page  # 2 x 2 x 0.70
     with django_capture_on_commit_callbacks(execute=False):
         response = admin_client.post(action_url(images), {**FORM, "options-variants": "2"},
                                      follow=True)
@@ -160,10 +160,14 @@ def test_a_preset_fills_the_options_and_makes_the_prompt_per_image(
                                                   "options-preset": str(preset.pk)})
     form = page.context["form"]
     assert form["duration"].value() == "10" and not form["sound"].value()
+    assert form["aspect_ratio"].value() == ["16:9", "9:16"]  # the preset's formats, ticked
+    html = page.content.decode()
+    assert "= <strong data-kling-clips>4</strong>" in html and "Queue 4 videos" in html
     assert not VideoRequest.objects.exists()  # applying queues nothing
     with django_capture_on_commit_callbacks(execute=False):
         done = admin_client.post(action_url(images), {
             **FORM, "options-preset": str(preset.pk), "options-prompt": "",
+            "options-aspect_ratio": ["16:9", "9:16"],
             "options-duration": "10", "options-sound": ""}, follow=True)
     assert "4 videos were queued." in done.content.decode(), [
         str(m) for m in done.context["messages"]]
@@ -172,3 +176,42 @@ def test_a_preset_fills_the_options_and_makes_the_prompt_per_image(
         ("Pepper turns slowly.", "16:9"), ("Pepper turns slowly.", "9:16"),
         ("Sea salt turns slowly.", "16:9"), ("Sea salt turns slowly.", "9:16")]
     assert all(j.preset_id == preset.pk and j.duration == 10 for j in jobs)
+
+
+def test_a_default_preset_applied_to_two_images_queues_both(
+        admin_client, make_image, django_capture_on_commit_callbacks):
+    from django_kling.editorial.preset_defaults import install_default_presets
+    from django_kling.models import VideoPreset
+
+    install_default_presets()  # "{object}": an image's title
+    preset = VideoPreset.objects.get(slug="unboxing")
+    images = [make_wagtail_image(make_image, title, 1280, 720) for title in ("Sea salt", "Pepper")]
+    chosen = {**FORM, "options-preset": str(preset.pk), "options-prompt": ""}
+    page = admin_client.post(action_url(images), {**chosen, "kling_apply_preset": "1"})
+    assert not page.context["form"].errors
+    with django_capture_on_commit_callbacks(execute=False):
+        done = admin_client.post(action_url(images), chosen, follow=True)
+    assert "2 videos were queued." in done.content.decode(), [
+        str(m) for m in done.context["messages"]]
+    assert sorted(j.prompt.split(",")[0] for j in VideoRequest.objects.all()) == [
+        "Hands open a plain box and lift out Pepper",
+        "Hands open a plain box and lift out Sea salt"]
+
+
+def test_a_preset_the_images_cannot_fill_is_refused_at_once_keeping_the_options(
+        admin_client, images, django_capture_on_commit_callbacks):
+    from django_kling.models import VideoPreset
+
+    preset = VideoPreset.objects.create(name="By name", slug="by-name", duration=10,
+                                        prompt_template="{name} turns.")  # images have titles
+    chosen = {**FORM, "options-preset": str(preset.pk), "options-prompt": ""}
+    page = admin_client.post(action_url(images), {**chosen, "kling_apply_preset": "1"})
+    form = page.context["form"]
+    [error] = form.errors["preset"]
+    assert "“Sea salt”" in error and "“Pepper”" in error and "{name}" in error
+    assert form["duration"].value() == "5"  # the editor's, not the preset's 10
+    with django_capture_on_commit_callbacks(execute=False):
+        page = admin_client.post(action_url(images), chosen)
+    assert page.status_code == 200 and not VideoRequest.objects.exists()
+    assert "“Sea salt”" in str(page.context["form"].non_field_errors())
+    assert page.context["form"]["duration"].value() == "5"

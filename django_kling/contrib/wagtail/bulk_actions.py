@@ -26,9 +26,12 @@ from ...admin.generate import APPLY_PRESET, estimate_per_clip, price_table
 from ...admin.object_clips import (
     apply_preset_values,
     chosen_preset,
+    clip_plan,
     clips_per_object,
-    formats_of,
+    preset_templates,
     queue_object,
+    unfilled,
+    unfilled_message,
 )
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
@@ -83,6 +86,12 @@ class GenerateVideoBulkAction(ImageBulkAction):
         if APPLY_PRESET in request.POST:  # "Apply preset": fill the options, queue nothing
             data = request.POST.copy()
             preset = chosen_preset(self.form_class(data))
+            refused = [] if preset is None else unfilled(self.get_actionable_objects()[0],
+                                                         preset_templates(preset))
+            if refused:  # said at once, and the editor's options stay as they were
+                form = self.form_class(request.POST)
+                form.add_error("preset", unfilled_message(refused))
+                return self.render_to_response(self.get_context_data(form=form))
             if preset is not None:
                 apply_preset_values(data, preset)
             return self.render_to_response(self.get_context_data(form=self.form_class(data)))
@@ -93,17 +102,26 @@ class GenerateVideoBulkAction(ImageBulkAction):
         form = context["form"]
         per_clip = estimate_per_clip(form)
         count = len(context["items"])
-        clips = clips_per_object(form)
-        return {**context, "count": count, "clips_per_object": clips,
-                "preset_formats": formats_of(form),
-                "per_clip": money(per_clip), "total": money(per_clip * count * clips),
+        plan = clip_plan(form, count, per_clip)
+        return {**context, "count": count, "clips_per_object": plan["per_object"],
+                "plan": plan, "per_clip": money(per_clip), "total": plan["total"],
                 "prices": price_table(), "currency": kling_settings.CURRENCY,
                 "apply_preset_name": APPLY_PRESET}
 
     def form_valid(self, form: GenerateVideoForm) -> HttpResponse:
-        # The whole batch against the budget first (each job is checked again, under the lock,
-        # when it is created).
-        count = len(self.get_actionable_objects()[0]) * clips_per_object(form)
+        images = self.get_actionable_objects()[0]
+        # Every image's prompt and lines first: a refusal keeps the editor's options on the page.
+        options, preset = form.cleaned_data, form.cleaned_data.get("preset")
+        templates = [options.get(f"spoken_line_{language}") or ""
+                     for language in options.get("languages") or ()]
+        if preset is not None and not options.get("prompt"):
+            templates.append(preset.prompt_template)
+        if refused := unfilled(images, [text for text in templates if text]):
+            form.add_error(None, unfilled_message(refused))
+            return self.form_invalid(form)
+        # The whole batch against the budget (each job is checked again, under the lock, when
+        # it is created).
+        count = len(images) * clips_per_object(form)
         try:
             check_budget(estimate_per_clip(form) * count, lock=False)
         except InvalidInput as error:

@@ -36,6 +36,7 @@ from .wire import (
     code_for_error,
     code_for_status,
     dicts_in,
+    expected_seconds,
     generation_id,
     is_retryable_status,
     iter_sse_events,
@@ -101,6 +102,7 @@ class GatewayProvider(VideoProvider):
             warnings=dicts_in(data.get("warnings")),
             metadata=metadata,
             reported_cost=reported_cost(metadata),
+            expected_seconds=expected_seconds(metadata),
         )
 
     def status(self, operation: Any, *, model: str = "") -> JobStatus:

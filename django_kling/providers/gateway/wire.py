@@ -274,7 +274,17 @@ def _answer(data: dict[str, Any]) -> dict[str, Any]:
     """The normalized fields every answer carries (see ``base.Answer``)."""
     metadata = as_dict(data.get("providerMetadata"))
     return {"warnings": dicts_in(data.get("warnings")), "metadata": metadata,
-            "reported_cost": reported_cost(metadata), "generation_id": generation_id(metadata)}
+            "reported_cost": reported_cost(metadata), "generation_id": generation_id(metadata),
+            "expected_seconds": expected_seconds(metadata)}
+
+
+def expected_seconds(metadata: dict[str, Any]) -> float | None:
+    """``providerMetadata.sandbox.expectedSeconds``: the sandbox's word on when the job ends
+    (the real gateway says nothing of the kind: None)."""
+    value = as_dict(metadata.get("sandbox")).get("expectedSeconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return min(max(float(value), 0.0), 3600.0) if value == value else None  # NaN: unknown
 
 
 def _gateway_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,8 @@ PRICE_PER_SECOND = {
 }
 #: What the gateway's list price is taken to be above the account's (``marketCost``).
 MARKET_MARKUP = 1.0
+#: Seconds a job still rendering says it needs at least (``expectedSeconds``).
+RENDER_MARGIN = 0.5
 
 
 @dataclass
@@ -99,6 +101,7 @@ class JobBook:
     _lock: threading.RLock
     _stopping: threading.Event
     _generation: int
+    tells_end: bool
 
     def _record(self, method: str, path: str, headers: Any, raw: bytes) -> None:
         clean = {name.lower(): value for name, value in headers.items()}
@@ -244,7 +247,16 @@ class JobBook:
             gateway["marketCost"] = f"{cost * MARKET_MARKUP:.2f}"
         if async_status is not None:
             gateway["asyncJob"] = {"jobId": job.id, "status": async_status}
-        return {"gateway": gateway}
+        if final or not self.tells_end:
+            return {"gateway": gateway}
+        # Not the real gateway's: when this job ends, so a client asks about it then.
+        return {"gateway": gateway, "sandbox": {"expectedSeconds": self._left(job)}}
+
+    @staticmethod
+    def _left(job: Job) -> float:
+        """Seconds until ``job`` ends: its planned time, and a moment more while it renders."""
+        left = max(0.0, job.ready_at - time.monotonic())
+        return round(left if job.rendered.is_set() else max(left, RENDER_MARGIN), 2)
 
     def _video_json(self, job: Job) -> dict[str, Any]:
         if self.result == "base64":

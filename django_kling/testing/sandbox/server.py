@@ -58,7 +58,10 @@ class Sandbox(JobBook):
     job starts), ``delay_range`` (``(low, high)``: each generation takes a random time in it
     instead; for benchmarks) or ``delay_lognormal`` (``(median, sigma, low, high)``), ``result``
     ("url" or "base64"; read when an answer is built),
-    ``render_scale`` (read when a job starts), ``pad_to_bytes`` and ``heartbeat_interval``.
+    ``render_scale`` (read when a job starts), ``pad_to_bytes``, ``heartbeat_interval`` and
+    ``tells_end`` (True: the gateway answers of a running job say when it ends, in
+    ``providerMetadata.sandbox.expectedSeconds``, so a client asks then; False: silent, like
+    the real gateway, for tests of the polling plan).
 
     What tests read: ``calls`` (``Call`` records, API key redacted, image data left out),
     ``billed`` (idempotency key -> times billed, never above 1), ``bill_count`` (all billed
@@ -71,6 +74,7 @@ class Sandbox(JobBook):
     """
 
     heartbeat_interval = 0.5
+    tells_end = True
     #: How long ``reset()`` waits for requests in flight before it gives up (RuntimeError).
     reset_timeout = 15.0
 

@@ -1,7 +1,8 @@
-/* django-kling "Generate video" page: keeps the cost estimate in step with the options (model,
- * mode, sound, duration) and
- * points out that sound and a last frame need the pro mode. The server checks everything
- * again when the form is sent. */
+/* django-kling "Generate video" page: keeps what will be made (objects x formats x variants x
+ * languages), its cost per object and in all, and the Queue button in step with the options
+ * (model, mode, sound, duration, formats, variants, languages), and points out that sound and a
+ * last frame need the pro mode. The server counts the same way and checks everything again
+ * when the form is sent. */
 (function () {
   "use strict";
 
@@ -31,6 +32,13 @@
       return amount.toFixed(cents ? 2 : 3) + " " + currency;
     }
 
+    function show(name, text) {
+      var node = cost.querySelector("[data-kling-" + name + "]");
+      if (node) {
+        node.textContent = text;
+      }
+    }
+
     function update() {
       var mode = value("mode") || "pro";
       var sound = form.querySelector("[name='options-sound']");
@@ -38,13 +46,27 @@
       var byMode = prices[value("model")] || prices[Object.keys(prices)[0]];
       var table = byMode[mode] || byMode.pro;
       var perClip = Number(table[withSound ? "sound" : "silent"]) * Number(value("duration") || 5);
-      // Every variant, language and format of the preset is a clip of its own.
+      // Every format, variant and language ticked is a clip of its own, for every object.
       var variants = Number(value("variants") || 1);
-      var languages = form.querySelectorAll("[name='options-languages']:checked").length;
-      var formats = Number(cost.getAttribute("data-kling-formats")) || 1;
-      var perRow = variants * Math.max(1, languages) * formats;
-      cost.querySelector("[data-kling-total]").textContent = money(perClip * count * perRow);
-      cost.querySelector("[data-kling-per-clip]").textContent = money(perClip);
+      var languages = Math.max(1, form.querySelectorAll("[name='options-languages']:checked").length);
+      var ticked = Array.prototype.map.call(
+        form.querySelectorAll("[name='options-aspect_ratio']:checked"), function (box) { return box.value; });
+      var formats = Math.max(1, ticked.length);
+      var perRow = variants * languages * formats;
+      show("formats", formats);
+      show("format-names", "(" + ticked.join(", ") + ")");
+      show("variants", variants);
+      show("languages", languages);
+      show("clips", count * perRow);
+      show("per-object", money(perClip * perRow));
+      show("total", money(perClip * count * perRow));
+      show("per-clip", money(perClip));
+      var queue = form.querySelector("[data-kling-queue-many]");
+      if (queue) {
+        var label = count * perRow === 1 ? queue.getAttribute("data-kling-queue-one")
+          : queue.getAttribute("data-kling-queue-many").replace("999", String(count * perRow));
+        if (queue.tagName === "INPUT") { queue.value = label; } else { queue.textContent = label; }
+      }
       var lastFrames = Array.prototype.some.call(
         form.querySelectorAll("input[type='file']"), function (input) { return input.files.length; });
       var hint = form.querySelector(".kling-pro-hint");
