@@ -7,6 +7,7 @@ on-commit enqueue never fires inside a test transaction), tests/test_browser_adm
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -20,6 +21,7 @@ from django_kling.models import VideoRequest
 from tests.shop.models import Product
 
 CHANGELIST = "admin:shop_product_changelist"
+STATIC = Path(__file__).resolve().parent.parent / "django_kling/static/django_kling/admin"
 
 
 # -- fixtures and helpers shared by the admin tests ---------------------------------------------
@@ -148,7 +150,12 @@ def test_confirmation_page_lists_each_object_with_its_picture_and_prompt(produce
     assert response.status_code == 200
     assert response.templates[0].name == "django_kling/admin/generate_video.html"
     html = response.content.decode()
-    assert 'class="breadcrumbs"' in html and "Generate video" in html
+    assert "Generate video" in html
+    # Django's own breadcrumb markup (6.1 styles only ol.breadcrumbs; kling.css styles it on
+    # the older ones too).
+    crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, re.S)
+    assert crumbs and '<li aria-current="page">Generate video</li>' in crumbs.group(1)
+    assert "ol.breadcrumbs" in (STATIC / "kling.css").read_text()
     for product in (salt, mug):
         assert product.image.url in html
     # Prompts are prefilled from the description, as text.

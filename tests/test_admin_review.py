@@ -115,6 +115,7 @@ def test_compare_page_shows_the_variants_side_by_side(reviewer, make_product):
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count("<video") == 2 and "Take 1" in html and "Take 2" in html
+    assert '<ol class="breadcrumbs">' in html and '<li aria-current="page">' in html
     assert html.count('value="approve_feature"') == 2
     target = jobs[1]
     response = client.post(review_url(target, url), {"decision": "approve_feature"})
