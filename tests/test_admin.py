@@ -219,7 +219,12 @@ def test_rows_that_fail_are_listed_with_the_reason_and_not_queued(producer, make
     assert [row.obj for row in rows] == [tiny]
     assert "at least 300" in str(rows[0].form.non_field_errors())
     assert "at least 300" in html
-    assert "1 video was queued." in " ".join(messages_of(response))
+    [message] = messages_of(response)
+    # One request: its own page, and "its" progress (issue 21).
+    assert "1 video was queued." in message and "Follow its progress" in message
+    link = re.search(r'href="([^"]+)"', message).group(1)
+    job = VideoRequest.objects.get()
+    assert link == reverse("admin:django_kling_videorequest_change", args=[job.pk])
     # Confirming again only concerns the failed row.
     assert re.findall(r'name="_selected_action" value="([^"]+)"', html) == [str(tiny.pk)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -218,6 +219,15 @@ def test_status_endpoint_answers_in_json(make_product):
     assert (finished["status"], finished["label"], finished["final"]) == (
         "succeeded", "Succeeded", True)
     assert "<video" in finished["panel"]
+    # The review column follows too (issue 21): its markup for a clip that is done, none yet
+    # for one that is not; the list's cell is marked for the script.
+    assert "kling-review--pending" in finished["review"] and data["jobs"][str(queued.pk)][
+        "review"] == ""
+    listing = client.get(reverse("admin:django_kling_videorequest_changelist")).content.decode()
+    assert f'data-kling-review="{queued.pk}"' in listing
+    script = (Path(__file__).resolve().parent.parent
+              / "django_kling/static/django_kling/admin/progress.js").read_text()
+    assert "data-kling-review" in script
 
 
 def test_status_endpoint_is_forbidden_without_view_permission(make_product):

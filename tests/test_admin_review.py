@@ -47,14 +47,21 @@ def test_reviewers_land_on_clips_awaiting_review(reviewer, make_product, db):
     VideoRequest.objects.filter(pk=approved.pk).update(review_status=ReviewStatus.APPROVED)
     running = queued_job(product)
     client = login(reviewer)
-    assert listed(client.get(reverse(CHANGELIST))) == {pending.pk}
+    # The default view: clips to review and jobs still being made, so that a freshly queued
+    # job does not look lost (issue 21); failed and reviewed ones are a click away.
+    failed = queued_job(product)
+    VideoRequest.objects.filter(pk=failed.pk).update(status="failed")
+    landing = client.get(reverse(CHANGELIST))
+    assert listed(landing) == {pending.pk, running.pk}
+    assert "Awaiting review or in progress" in landing.content.decode()
+    assert listed(client.get(reverse(CHANGELIST), {"review": "pending"})) == {pending.pk}
     assert listed(client.get(reverse(CHANGELIST), {"review": "all"})) == {
-        pending.pk, approved.pk, running.pk}
+        pending.pk, approved.pk, running.pk, failed.pk}
     assert listed(client.get(reverse(CHANGELIST), {"review": "approved"})) == {approved.pk}
     # Editors who may not review see every request, as before.
     viewer = make_staff("viewer", *KLING_VIEW)
     assert listed(login(viewer).get(reverse(CHANGELIST))) == {pending.pk, approved.pk,
-                                                              running.pk}
+                                                              running.pk, failed.pk}
 
 
 def test_bulk_approve_and_reject_need_the_permission(reviewer, make_product):

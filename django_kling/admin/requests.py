@@ -287,7 +287,9 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("review"), ordering="review_status")
     def review(self, job: VideoRequest) -> SafeString | str:
-        return review_badges(job) if job.status == Status.SUCCEEDED else display.EMPTY
+        # Marked for the progress script, which fills it in when the clip is done.
+        return format_html('<span data-kling-review="{}">{}</span>', job.pk, review_badges(job)
+                           if job.status == Status.SUCCEEDED else display.EMPTY)
 
     @admin.display(description=_("source"))
     def source(self, job: VideoRequest) -> SafeString | str:
