@@ -321,8 +321,9 @@ class VideoRequest(models.Model):
                                     name="kling_one_job_per_batch_place"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.get_status_display()} {self.pk}"
+    def __str__(self) -> str:  # page titles: what the clip is made from, and when
+        when = f" · {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else ""
+        return f"{self.source_object or self.prompt[:40] or self.pk}{when}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Only VideoRequest.objects.transition() may change the status of a saved job.

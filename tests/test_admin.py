@@ -156,6 +156,10 @@ def test_confirmation_page_lists_each_object_with_its_picture_and_prompt(produce
     crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, re.S)
     assert crumbs and '<li aria-current="page">Generate video</li>' in crumbs.group(1)
     assert "ol.breadcrumbs" in (STATIC / "kling.css").read_text()
+    # The Sound box beside its label, in Django's checkbox markup (6.1 stacks a bare
+    # flex-container's children: the box sat above its label).
+    assert re.search(r'<div class="checkbox">\s*<input type="checkbox" name="options-sound"'
+                     r'[^>]*>\s*<label for="id_options-sound"', html)
     for product in (salt, mug):
         assert product.image.url in html
     # Prompts are prefilled from the description, as text.

@@ -354,3 +354,14 @@ def test_asset_pages_show_previews_metadata_and_sizes(admin_client, make_product
                                           args=[job.first_frame.pk])).content.decode()
     assert job.first_frame.file.url in image_page and "<img" in image_page
     assert admin_client.get(reverse("admin:django_kling_asset_add")).status_code == 403
+
+
+def test_a_requests_page_names_it_and_says_what_the_clip_has(admin_client, make_product):
+    # Issue 21: the title is not a UUID, and a silent clip is not labelled "sound".
+    job = queued_job(make_product("Sea salt"), sound=False)
+    html = admin_client.get(reverse("admin:django_kling_videorequest_change",
+                                    args=[job.pk])).content.decode()
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "Sea salt" in title and str(job.pk) not in title
+    assert f"{job.created_at:%Y-%m-%d}" in str(job)
+    assert "Pro (1080p, silent)" in html and "Pro (1080p, sound, last frame)" not in html
