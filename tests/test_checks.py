@@ -126,3 +126,21 @@ def test_workers_without_the_scheduler_are_a_deploy_warning(settings):
         m for m in settings.DRAMATIQ_BROKER["MIDDLEWARE"] if not m.endswith(".Scheduler")]}
     [warning] = [m for m in check_deploy() if m.id == "django_kling.W004"]
     assert "kling_sync --loop" in warning.hint
+
+
+@pytest.mark.parametrize("options, warned", [
+    ({"API_KEY": "sandbox-key"}, True),  # the sandbox's key (make demo, kling_sandbox)
+    ({"API_KEY": "k", "BASE_URL": "http://127.0.0.1:8001/v4/ai"}, True),
+    ({"API_KEY": "k", "BASE_URL": "http://localhost:8001/v4/ai"}, True),
+    ({"API_KEY": "k", "BASE_URL": "http://[::1]:8001/v4/ai"}, True),
+    ({"API_KEY": "k"}, False),
+    ({"API_KEY": "k", "BASE_URL": "https://ai-gateway.vercel.sh/v4/ai"}, False),
+])
+def test_settings_that_point_at_the_sandbox_are_a_deploy_warning(settings, options, warned):
+    # Issue 21: check --deploy was silent when production settings still named the sandbox.
+    settings.DJANGO_KLING = {"PROVIDERS": {"gateway": options}}
+    found = [m for m in check_deploy() if m.id == "django_kling.W030"]
+    assert bool(found) is warned
+    assert "django_kling.W030" not in ids()  # only at deploy time: the demo is fine
+    if found:
+        assert "sandbox" in found[0].msg and "sandbox-key" not in found[0].msg
