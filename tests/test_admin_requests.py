@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -327,6 +328,28 @@ def test_product_page_lists_its_videos_inline(editor, make_product):
     # Read-only: no inline form fields to add or change requests.
     assert "django_kling-videorequest-content_type-object_id-TOTAL_FORMS" in html
     assert 'name="django_kling-videorequest-content_type-object_id-0-prompt"' not in html
+
+
+def test_an_empty_videos_inline_says_how_to_make_one(editor, make_product):
+    # Issue 21: not only the table's headers. Saving the object still works (the inline's
+    # management form is there).
+    product = make_product("Sea salt")
+    client = login(editor)
+    url = reverse("admin:shop_product_change", args=[product.pk])
+    response = client.get(url)
+    html = response.content.decode()
+    empty = re.search(r'<p class="kling-inline-empty">(.*?)</p>', html, re.S)
+    assert empty and "No video yet" in empty.group(1) and "Generate video" in empty.group(1)
+    assert "django_kling-videorequest-content_type-object_id-TOTAL_FORMS" in html
+    form = response.context["adminform"].form
+    data = {name: form[name].value() or "" for name in ("name", "description")}
+    data.update({key: value for key, value in re.findall(
+        r'name="(django_kling-videorequest-content_type-object_id-[A-Z_]+)" value="(\d*)"',
+        html)})
+    data["image"] = ""
+    saved = client.post(url, data)
+    assert saved.status_code in (200, 302)
+    assert "ManagementForm" not in saved.content.decode()
 
 
 def test_inline_is_hidden_from_users_who_cannot_view_requests(make_product):

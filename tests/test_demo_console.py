@@ -47,3 +47,20 @@ def test_the_demo_starts_without_a_warning(shop_env):
     console = "".join(lines) + rest
     assert "Quit the server" in console, console
     assert "RuntimeWarning" not in console and "Traceback" not in console, console
+
+
+PRODUCT_LIST = """
+from django.test import Client
+client = Client()
+assert client.login(username="admin", password="admin")
+print(client.get("/admin/shop/product/", HTTP_HOST="127.0.0.1").content.decode())
+"""
+
+
+def test_the_demo_product_list_shows_pictures_and_videos(shop_env):
+    # Issue 21: the list had only names.
+    result = manage("shell", "-c", PRODUCT_LIST, env=shop_env)
+    assert result.returncode == 0, result.stderr
+    html = result.stdout
+    assert 'class="column-picture"' in html and 'class="column-video"' in html
+    assert html.count('<img class="kling-thumb') >= 2
