@@ -24,3 +24,24 @@ def test_make_demo_wagtail_prints_the_wagtail_home():
     assert 'path("pages/", include(wagtail_urls))' in urls
     target = (ROOT / "Makefile").read_text().split("demo-wagtail:", 1)[1].split("\n\n", 1)[0]
     assert "Home page:      http://$(HOST)/pages/" in target
+
+
+def test_the_files_a_well_kept_app_has():
+    assert "Report a" in (ROOT / "SECURITY.md").read_text()
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    for part in ("## Set-up", "make test", "## The matrix", "nox", "## Style", "ruff"):
+        assert part in contributing, part
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text()
+    assert "astral-sh/ruff-pre-commit" in hooks and "adamchainz/django-upgrade" in hooks
+    oldest = re.search(r'"Django>=(\d+\.\d+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert f'--target-version, "{oldest}"' in hooks  # django-upgrade aims at the oldest Django
+    readthedocs = (ROOT / ".readthedocs.yaml").read_text()
+    assert "configuration: docs/conf.py" in readthedocs and "fail_on_warning: true" in readthedocs
+
+
+def test_the_manual_says_what_a_clip_costs_and_why_dramatiq():
+    index = (ROOT / "docs/index.rst").read_text()
+    assert "What a clip costs" in index and "$0.70" in index
+    assert "   why-dramatiq\n" in index
+    page = (ROOT / "docs/why-dramatiq.rst").read_text()
+    assert "django.tasks" in page and "Dramatiq" in page
