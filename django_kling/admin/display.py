@@ -138,7 +138,7 @@ def mode_text(job: VideoRequest) -> str:
     """The mode as this clip has it ("Pro (1080p, silent)"), not everything the mode can do."""
     if job.mode != Mode.PRO:
         return str(dict(Mode.choices).get(job.mode, job.mode))
-    features = [_("1080p"), _("sound") if job.generate_audio else _("silent")]
+    features = ["1080p", _("sound") if job.generate_audio else _("silent")]
     if job.last_frame_id:
         features.append(_("last frame"))
     return _("Pro (%(features)s)") % {"features": ", ".join(features)}
