@@ -70,4 +70,4 @@ lint: $(BIN)/.installed
 	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 
 clean:
-	rm -rf $(VENV) example_project/db.sqlite3 example_project/media
+	rm -rf $(VENV) example_project/db.sqlite3 example_project/db.sqlite3-wal example_project/db.sqlite3-shm example_project/media
