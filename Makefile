@@ -13,12 +13,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# The same demo with a small Wagtail site: /cms/ (Wagtail's admin), the home page at /.
+# The same demo with a small Wagtail site: /cms/ (Wagtail's admin), its home page at /pages/
+# (the shop stays at /).
 demo-wagtail: $(BIN)/.installed
 	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py migrate --noinput
 	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py demo_setup
 	@echo
-	@echo "  Home page:      http://$(HOST)/"
+	@echo "  Home page:      http://$(HOST)/pages/"
+	@echo "  Demo shop:      http://$(HOST)/"
 	@echo "  Wagtail admin:  http://$(HOST)/cms/   login: admin / admin"
 	@echo
 	KLING_WAGTAIL=1 $(BIN)/python example_project/manage.py runserver $(HOST)
@@ -68,4 +70,4 @@ lint: $(BIN)/.installed
 	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 
 clean:
-	rm -rf $(VENV) example_project/db.sqlite3 example_project/media
+	rm -rf $(VENV) example_project/db.sqlite3 example_project/db.sqlite3-wal example_project/db.sqlite3-shm example_project/media

@@ -11,7 +11,9 @@ The checks here are about the generic settings; each provider checks its own opt
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -214,11 +216,43 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     for name in dict.fromkeys(order):
         if name != provider and name in PROVIDER_OPTIONS:
             errors += REGISTRY[name].check_deploy(conf.provider_options(name))
+    for name in dict.fromkeys([provider, *order]):
+        if name in PROVIDER_OPTIONS:
+            errors.extend(_check_sandbox(name, conf.provider_options(name)))
     if webhook_url:
         errors.extend(_check_webhook_cache(webhook_cache))
     errors.extend(_check_upload_memory(storage))
     errors.extend(_check_scheduler())
     return errors
+
+
+#: The key the sandbox accepts by default (``kling_sandbox``, the demo).
+SANDBOX_KEY = "sandbox-key"
+
+
+def _check_sandbox(name: str, options: dict[str, Any]) -> list:
+    """W030: a provider's options still point at the sandbox: its key or a loopback URL."""
+    found = [key for key, value in options.items() if value == SANDBOX_KEY
+             or (key.endswith("_URL") and isinstance(value, str) and _loopback(value))]
+    if not found:
+        return []
+    return [Warning(
+        f'{SETTING_NAME}["PROVIDERS"]["{name}"] points at the sandbox ({", ".join(found)}): '
+        "no real clip is made, and nobody is billed.",
+        hint="In production give the provider its real key and leave its URLs at their "
+             "defaults (or a public host).",
+        id="django_kling.W030",
+    )]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or host == "0.0.0.0"  # noqa: S104
+    except ValueError:
+        return False
 
 
 def _check_scheduler() -> list:

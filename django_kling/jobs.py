@@ -9,7 +9,6 @@ the transaction commits, so a worker can never look for a row that does not exis
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -207,9 +206,10 @@ def create_video_request(
 
     ``spoken_line`` (in ``language``, ``"en"`` or ``"zh"``, said by ``speaker``) is put into the
     prompt as Kling expects dialogue (see ``speech``); the composed prompt must fit the limit.
-    ``variants`` (1-4) makes that many requests with different seeds, sharing a
-    ``variant_group``; the budget is checked for all of them at once and the first is returned
-    (``variants_of(job)`` gives the group).
+    ``variants`` (1-4) makes that many requests, sharing a ``variant_group``; they differ by
+    the model's own randomness (Kling takes no seed: ``seed`` is kept on the rows, not sent);
+    the budget is checked for all of them at once and the first is returned (``variants_of(job)``
+    gives the group).
     """
     if options is None:
         options = GenerationOptions(**fields)
@@ -261,7 +261,6 @@ def create_video_request(
                              "at a time."), code="variants_in_batch", field="variants")
     if batch is None:
         check_budget(cost * count, lock=False)  # refuse early, before any file is stored
-    seeds = variant_seeds(seed, count)
     group = uuid.uuid4() if count > 1 else None
     stored: list[Asset] = []
     try:
@@ -286,13 +285,13 @@ def create_video_request(
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 first_frame=first_asset, last_frame=last_asset, prompt=prompt,
                 negative_prompt=negative_prompt, duration=duration, aspect_ratio=aspect_ratio,
-                mode=mode, generate_audio=sound, seed=variant_seed, provider=provider,
+                mode=mode, generate_audio=sound, seed=seed, provider=provider,
                 model=model, protocol=protocol, language=language, variant_group=group,
                 preset=preset, estimated_cost=cost, provider_attempts=skipped,
                 warnings=[{"type": "fixed", "message": fix}
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
-            ) for variant_seed in seeds]
+            ) for _variant in range(count)]
             for job in jobs:
                 transaction.on_commit(lambda job=job: enqueue(job))
     except BaseException:
@@ -302,30 +301,12 @@ def create_video_request(
     return jobs[0]
 
 
-def variant_seeds(seed: int | None, count: int) -> list[int | None]:
-    """``count`` different seeds: ``seed``, ``seed + 1``... or random ones.
-
-    A single request keeps the caller's seed (None lets the provider choose); variants always
-    get explicit seeds, so each differs from the others and can be made again.
-    """
-    if count == 1:
-        return [seed]
-    if seed is not None:
-        return [seed + index for index in range(count)]
-    chosen: list[int | None] = []
-    while len(chosen) < count:
-        candidate = secrets.randbelow(2**31 - 1) + 1
-        if candidate not in chosen:
-            chosen.append(candidate)
-    return chosen
-
-
 def variants_of(job: VideoRequest) -> models.QuerySet[VideoRequest]:
     """The requests made together with ``job`` (itself included), oldest first."""
     if job.variant_group is None:
         return VideoRequest.objects.filter(pk=job.pk)
     return VideoRequest.objects.filter(variant_group=job.variant_group).order_by("created_at",
-                                                                               "seed")
+                                                                               "pk")
 
 
 def _model_and_protocol(provider: str) -> tuple[str, str]:

@@ -161,7 +161,7 @@ class Asset(models.Model):
     """A file in the configured storage with the metadata probed from it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(_("kind"), max_length=20, choices=AssetKind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=AssetKind)
     file = models.FileField(_("file"), storage=asset_storage, upload_to=asset_upload_to,
                             max_length=255)
     mime = models.CharField(_("MIME type"), max_length=100, blank=True)
@@ -231,7 +231,7 @@ class VideoRequest(models.Model):
                                editable=False)
 
     # The editorial layer: written only by django_kling.editorial.review.
-    review_status = models.CharField(_("review"), max_length=10, choices=ReviewStatus.choices,
+    review_status = models.CharField(_("review"), max_length=10, choices=ReviewStatus,
                                      default=ReviewStatus.PENDING, db_index=True,
                                      editable=False)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True,
@@ -246,7 +246,7 @@ class VideoRequest(models.Model):
     provider = models.CharField(_("provider"), max_length=40)
     model = models.CharField(_("model"), max_length=100)
     protocol = models.CharField(_("protocol"), max_length=10, blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices,
+    status = models.CharField(_("status"), max_length=12, choices=Status,
                               default=Status.QUEUED, db_index=True, editable=False)
     operation = models.JSONField(_("provider operation"), null=True, blank=True, editable=False)
     operation_id = models.CharField(_("operation id"), max_length=200, blank=True,
@@ -323,8 +323,9 @@ class VideoRequest(models.Model):
                 operation_id=""), name="kling_one_job_per_provider_task"),  # never adopt one
         ]
 
-    def __str__(self) -> str:
-        return f"{self.get_status_display()} {self.pk}"
+    def __str__(self) -> str:  # page titles: what the clip is made from, and when
+        when = f" · {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else ""
+        return f"{self.source_object or self.prompt[:40] or self.pk}{when}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Only VideoRequest.objects.transition() may change the status of a saved job.
@@ -376,11 +377,9 @@ class Throttle(models.Model):
 
 class BudgetLock(models.Model):
     """A named row that serializes a check and the write it guards (``locks.hold``): the
-    budget, admission to a provider, and claims on databases without ``SKIP LOCKED``.
-
-    An UPDATE holds a row lock on PostgreSQL (and MySQL) and the database's write lock on
-    SQLite until the transaction ends, so the same statement works everywhere.
-    """
+    budget, admission to a provider, and claims on databases without ``SKIP LOCKED``. An UPDATE
+    holds a row lock on PostgreSQL (and MySQL) and the database's write lock on SQLite until
+    the transaction ends, so the same statement works everywhere."""
 
     name = models.CharField(_("name"), max_length=40, primary_key=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -7,6 +7,7 @@ on-commit enqueue never fires inside a test transaction), tests/test_browser_adm
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -20,6 +21,7 @@ from django_kling.models import VideoRequest
 from tests.shop.models import Product
 
 CHANGELIST = "admin:shop_product_changelist"
+STATIC = Path(__file__).resolve().parent.parent / "django_kling/static/django_kling/admin"
 
 
 # -- fixtures and helpers shared by the admin tests ---------------------------------------------
@@ -148,7 +150,16 @@ def test_confirmation_page_lists_each_object_with_its_picture_and_prompt(produce
     assert response.status_code == 200
     assert response.templates[0].name == "django_kling/admin/generate_video.html"
     html = response.content.decode()
-    assert 'class="breadcrumbs"' in html and "Generate video" in html
+    assert "Generate video" in html
+    # Django's own breadcrumb markup (6.1 styles only ol.breadcrumbs; kling.css styles it on
+    # the older ones too).
+    crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, re.S)
+    assert crumbs and '<li aria-current="page">Generate video</li>' in crumbs.group(1)
+    assert "ol.breadcrumbs" in (STATIC / "kling.css").read_text()
+    # The Sound box beside its label, in Django's checkbox markup (6.1 stacks a bare
+    # flex-container's children: the box sat above its label).
+    assert re.search(r'<div class="checkbox">\s*<input type="checkbox" name="options-sound"'
+                     r'[^>]*>\s*<label for="id_options-sound"', html)
     for product in (salt, mug):
         assert product.image.url in html
     # Prompts are prefilled from the description, as text.
@@ -212,7 +223,12 @@ def test_rows_that_fail_are_listed_with_the_reason_and_not_queued(producer, make
     assert [row.obj for row in rows] == [tiny]
     assert "at least 300" in str(rows[0].form.non_field_errors())
     assert "at least 300" in html
-    assert "1 video was queued." in " ".join(messages_of(response))
+    [message] = messages_of(response)
+    # One request: its own page, and "its" progress (issue 21).
+    assert "1 video was queued." in message and "Follow its progress" in message
+    link = re.search(r'href="([^"]+)"', message).group(1)
+    job = VideoRequest.objects.get()
+    assert link == reverse("admin:django_kling_videorequest_change", args=[job.pk])
     # Confirming again only concerns the failed row.
     assert re.findall(r'name="_selected_action" value="([^"]+)"', html) == [str(tiny.pk)]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -237,6 +239,15 @@ def test_status_endpoint_answers_in_json(make_product):
     assert (finished["status"], finished["label"], finished["final"]) == (
         "succeeded", "Succeeded", True)
     assert "<video" in finished["panel"]
+    # The review column follows too (issue 21): its markup for a clip that is done, none yet
+    # for one that is not; the list's cell is marked for the script.
+    assert "kling-review--pending" in finished["review"] and data["jobs"][str(queued.pk)][
+        "review"] == ""
+    listing = client.get(reverse("admin:django_kling_videorequest_changelist")).content.decode()
+    assert f'data-kling-review="{queued.pk}"' in listing
+    script = (Path(__file__).resolve().parent.parent
+              / "django_kling/static/django_kling/admin/progress.js").read_text()
+    assert "data-kling-review" in script
 
 
 def test_status_endpoint_is_forbidden_without_view_permission(make_product):
@@ -338,6 +349,28 @@ def test_product_page_lists_its_videos_inline(editor, make_product):
     assert 'name="django_kling-videorequest-content_type-object_id-0-prompt"' not in html
 
 
+def test_an_empty_videos_inline_says_how_to_make_one(editor, make_product):
+    # Issue 21: not only the table's headers. Saving the object still works (the inline's
+    # management form is there).
+    product = make_product("Sea salt")
+    client = login(editor)
+    url = reverse("admin:shop_product_change", args=[product.pk])
+    response = client.get(url)
+    html = response.content.decode()
+    empty = re.search(r'<p class="kling-inline-empty">(.*?)</p>', html, re.S)
+    assert empty and "No video yet" in empty.group(1) and "Generate video" in empty.group(1)
+    assert "django_kling-videorequest-content_type-object_id-TOTAL_FORMS" in html
+    form = response.context["adminform"].form
+    data = {name: form[name].value() or "" for name in ("name", "description")}
+    data.update({key: value for key, value in re.findall(
+        r'name="(django_kling-videorequest-content_type-object_id-[A-Z_]+)" value="(\d*)"',
+        html)})
+    data["image"] = ""
+    saved = client.post(url, data)
+    assert saved.status_code in (200, 302)
+    assert "ManagementForm" not in saved.content.decode()
+
+
 def test_inline_is_hidden_from_users_who_cannot_view_requests(make_product):
     product = make_product()
     queued_job(product)
@@ -363,3 +396,14 @@ def test_asset_pages_show_previews_metadata_and_sizes(admin_client, make_product
                                           args=[job.first_frame.pk])).content.decode()
     assert job.first_frame.file.url in image_page and "<img" in image_page
     assert admin_client.get(reverse("admin:django_kling_asset_add")).status_code == 403
+
+
+def test_a_requests_page_names_it_and_says_what_the_clip_has(admin_client, make_product):
+    # Issue 21: the title is not a UUID, and a silent clip is not labelled "sound".
+    job = queued_job(make_product("Sea salt"), sound=False)
+    html = admin_client.get(reverse("admin:django_kling_videorequest_change",
+                                    args=[job.pk])).content.decode()
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "Sea salt" in title and str(job.pk) not in title
+    assert f"{job.created_at:%Y-%m-%d}" in str(job)
+    assert "Pro (1080p, silent)" in html and "Pro (1080p, sound, last frame)" not in html

@@ -151,3 +151,21 @@ def test_served_media_and_other_storages_are_not_warned_about(settings):
             if m.id == "django_kling.W006"] == [
         "Storage 'default' stores uploads and clips on disk, but MEDIA_ROOT is not set, so "
         "files land in the working directory: pictures and clips would answer 404."]
+
+
+@pytest.mark.parametrize("options, warned", [
+    ({"API_KEY": "sandbox-key"}, True),  # the sandbox's key (make demo, kling_sandbox)
+    ({"API_KEY": "k", "BASE_URL": "http://127.0.0.1:8001/v4/ai"}, True),
+    ({"API_KEY": "k", "BASE_URL": "http://localhost:8001/v4/ai"}, True),
+    ({"API_KEY": "k", "BASE_URL": "http://[::1]:8001/v4/ai"}, True),
+    ({"API_KEY": "k"}, False),
+    ({"API_KEY": "k", "BASE_URL": "https://ai-gateway.vercel.sh/v4/ai"}, False),
+])
+def test_settings_that_point_at_the_sandbox_are_a_deploy_warning(settings, options, warned):
+    # Issue 21: check --deploy was silent when production settings still named the sandbox.
+    settings.DJANGO_KLING = {"PROVIDERS": {"gateway": options}}
+    found = [m for m in check_deploy() if m.id == "django_kling.W030"]
+    assert bool(found) is warned
+    assert "django_kling.W030" not in ids()  # only at deploy time: the demo is fine
+    if found:
+        assert "sandbox" in found[0].msg and "sandbox-key" not in found[0].msg

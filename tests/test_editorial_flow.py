@@ -16,8 +16,9 @@ print(Client().get("/products/{pk}/", HTTP_HOST="127.0.0.1").content.decode())
 """
 REQUESTS = """
 from django_kling.models import VideoRequest
-for job in VideoRequest.objects.order_by("seed"):
-    print("job", job.pk, job.status, job.seed, job.language, job.variant_group,
+for job in VideoRequest.objects.order_by("created_at", "pk"):
+    print("job", job.pk, job.status, job.video.sha256 if job.video else "-", job.language,
+          job.variant_group,
           job.video.file.name if job.video else "-", job.review_status)
 """
 
@@ -44,10 +45,10 @@ def test_presets_variants_language_and_review_on_the_example_shop(shop_env):
     jobs = [line.split()[1:] for line in run("shell", "-c", REQUESTS, env=shop_env).splitlines()
             if line.startswith("job ")]
     assert len(jobs) == 2
-    (first, status1, seed1, lang1, group1, video1, review1), \
-        (second, status2, seed2, lang2, group2, video2, review2) = jobs
+    (first, status1, sha1, lang1, group1, video1, review1), \
+        (second, status2, sha2, lang2, group2, video2, review2) = jobs
     assert (status1, status2, lang1, lang2) == ("succeeded", "succeeded", "zh", "zh")
-    assert seed1 != seed2 and group1 == group2 != "None"
+    assert sha1 != sha2 and group1 == group2 != "None"  # two takes, not one clip billed twice
     assert (review1, review2) == ("pending", "pending")
 
     page = run("shell", "-c", PAGE.format(pk=1), env=shop_env)

@@ -60,7 +60,7 @@ def test_start_sends_exact_headers_and_body():
     assert headers["idempotency-key"] == "kling_abc"
     first = {"type": "file", "mediaType": "image/png", "data": base64.b64encode(PNG).decode()}
     assert seen["body"] == {
-        "prompt": "waves", "n": 1, "duration": 10, "generateAudio": True, "seed": 7,
+        "prompt": "waves", "n": 1, "duration": 10, "generateAudio": True,
         "image": first,
         "frameImages": [{"frameType": "first_frame", "image": first},
                         {"frameType": "last_frame",

@@ -455,14 +455,26 @@ def test_idempotency_key_is_billed_once(client, server):
     assert server.bill_count == 2
 
 
-def test_identical_jobs_render_once(client, server):
+def test_each_request_is_a_different_take_rendered_once(client, server):
+    # Variants of one request send the same body under different keys: the real model's own
+    # randomness makes each a different clip, and so does the sandbox (issue 21, item 10).
     from django_kling.testing.sandbox.render import RENDER_CACHE
 
+    gradient = Image.linear_gradient("L")
+    picture = Image.merge("RGB", (gradient.rotate(90), gradient, gradient)).resize((641, 361))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
     body = make_body(prompt="cache me", generateAudio=False,
-                     frameImages=None, image=file_image(png(641, 361)))
-    generate(client, server, body, key="a")
+                     frameImages=None, image=file_image(out.getvalue()))
+    clips = [client.get(generate(client, server, body, key=key)["videos"][0]["url"]).content
+             for key in ("a", "b")]
+    assert clips[0] != clips[1]
+    with av.open(io.BytesIO(clips[0])) as one, av.open(io.BytesIO(clips[1])) as two:
+        last_frames = [list(container.decode(video=0))[-1].to_image() for container in (one, two)]
+    assert last_frames[0].tobytes() != last_frames[1].tobytes()  # other frames, not other bytes
     renders = RENDER_CACHE.renders
-    generate(client, server, body, key="b")
+    again = generate(client, server, body, key="a")  # the same key is the same job
+    assert client.get(again["videos"][0]["url"]).content == clips[0]
     assert RENDER_CACHE.renders == renders
     assert server.bill_count == 2
 

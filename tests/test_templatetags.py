@@ -173,6 +173,8 @@ def test_video_markup_on_local_storage(clip_job, product, settings):
     clip = clip_job.video
     assert video == {"controls": None, "preload": "metadata", "playsinline": None,
                      "width": str(clip.width), "height": str(clip.height),
+                     # Fits its container on a page without CSS, keeping the dimensions (issue 21).
+                     "style": "max-width: 100%; height: auto",
                      "poster": clip_job.poster.file.url}
     assert (clip.width, clip.height) == (480, 270)  # probed (the sandbox renders at 1/4 scale)
     source = page.first("source")

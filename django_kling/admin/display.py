@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from ..conf import kling_settings
 from ..models import Asset, VideoRequest
+from ..options import Mode
 
 EMPTY = "—"
 
@@ -131,6 +132,16 @@ def clip_summary(job: VideoRequest) -> str:
         "mode": job.mode,
         "sound": _("with sound") if job.generate_audio else _("silent"),
     }
+
+
+def mode_text(job: VideoRequest) -> str:
+    """The mode as this clip has it ("Pro (1080p, silent)"), not everything the mode can do."""
+    if job.mode != Mode.PRO:
+        return str(dict(Mode.choices).get(job.mode, job.mode))
+    features = ["1080p", _("sound") if job.generate_audio else _("silent")]
+    if job.last_frame_id:
+        features.append(_("last frame"))
+    return _("Pro (%(features)s)") % {"features": ", ".join(features)}
 
 
 def short_text(text: str, chars: int = 80) -> str:

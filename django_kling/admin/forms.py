@@ -44,7 +44,8 @@ class BatchOptionsForm(forms.Form):
     variants = forms.TypedChoiceField(
         label=_("Variants"), coerce=int, initial=1, required=False, empty_value=1,
         choices=[(n, str(n)) for n in range(1, MAX_VARIANTS + 1)],
-        help_text=_("Clips with different seeds per object, to compare and pick the best."))
+        help_text=_("Several takes per object (the model varies each one), to compare and "
+                    "pick the best."))
     languages = forms.MultipleChoiceField(
         label=_("One clip per language"), choices=Language.choices, required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -256,19 +256,21 @@ def _announce(model_admin: admin.ModelAdmin, request: HttpRequest,
         "count": count}
     url = _watch_url(model_admin, jobs)
     if url:
-        message = format_html('{} <a href="{}">{}</a>', text, url,
-                              _("Follow their progress in the video requests."))
+        message = format_html('{} <a href="{}">{}</a>', text, url, ngettext(
+            "Follow its progress.", "Follow their progress in the video requests.", count))
     else:
         message = text
     model_admin.message_user(request, message, messages.SUCCESS)
 
 
 def _watch_url(model_admin: admin.ModelAdmin, jobs: list[VideoRequest]) -> str:
-    """The video request list filtered to the objects the jobs were made for."""
+    """The request's page for one job, else the request list filtered to their objects."""
     opts = VideoRequest._meta
+    name = f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}"
     try:
-        url = reverse(f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}"
-                      "_changelist")
+        if len(jobs) == 1:
+            return reverse(f"{name}_change", args=[jobs[0].pk])
+        url = reverse(f"{name}_changelist")
     except NoReverseMatch:
         return ""
     content_type = ContentType.objects.get_for_model(model_admin.model)

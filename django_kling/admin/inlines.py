@@ -29,6 +29,7 @@ class VideoRequestInline(GenericTabularInline):
     show_change_link = True
     verbose_name = _("video")
     verbose_name_plural = _("videos")
+    template = "django_kling/admin/edit_inline/videos.html"  # says so when there is none
 
     class Media:
         css = {"all": ["django_kling/admin/kling.css"]}

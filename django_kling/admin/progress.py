@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from ..models import Status, VideoRequest
 from . import display
 from .explanations import explain
+from .review import review_badges
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -96,6 +97,8 @@ def job_payload(job: VideoRequest) -> dict[str, Any]:
         "elapsed": int(elapsed_seconds(job)),
         "progress": progress_text(job),
         "poll_count": job.poll_count,
+        # The review column's cell, once there is a clip to review.
+        "review": review_badges(job) if job.status == Status.SUCCEEDED else "",
     }
 
 

@@ -75,7 +75,7 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (_("Request"), {"fields": [
             "source", "field_name", "created_by", "prompt", "negative_prompt", "model",
-            ("duration", "aspect_ratio", "mode", "generate_audio"), ("seed", "language"),
+            ("duration", "aspect_ratio", "mode_shown", "generate_audio"), ("seed", "language"),
             ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
@@ -96,7 +96,8 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = ["source", "first_frame_preview", "last_frame_preview", "video_link",
                        "poster_preview", "estimated_cost_display", "reported_cost_display",
-                       "warnings_list", "explanation", "metadata_json", "attempts_list"]
+                       "warnings_list", "explanation", "metadata_json", "attempts_list",
+                       "mode_shown"]
 
     # -- permissions: the workers write, editors look (and retry or cancel) -------------------
 
@@ -291,7 +292,9 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("review"), ordering="review_status")
     def review(self, job: VideoRequest) -> SafeString | str:
-        return review_badges(job) if job.status == Status.SUCCEEDED else display.EMPTY
+        # Marked for the progress script, which fills it in when the clip is done.
+        return format_html('<span data-kling-review="{}">{}</span>', job.pk, review_badges(job)
+                           if job.status == Status.SUCCEEDED else display.EMPTY)
 
     @admin.display(description=_("source"))
     def source(self, job: VideoRequest) -> SafeString | str:
@@ -304,6 +307,10 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("clip"))
     def clip(self, job: VideoRequest) -> str:
         return display.clip_summary(job)
+
+    @admin.display(description=_("mode"))
+    def mode_shown(self, job: VideoRequest) -> str:
+        return display.mode_text(job)  # a silent clip is not labelled "sound"
 
     @admin.display(description=_("cost"), ordering="estimated_cost")
     def cost(self, job: VideoRequest) -> str:

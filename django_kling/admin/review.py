@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -27,12 +27,14 @@ from django.views.decorators.http import require_POST
 
 from ..editorial import review
 from ..exceptions import ReviewError
-from ..models import ReviewStatus, Status, VideoRequest
+from ..models import ACTIVE, ReviewStatus, Status, VideoRequest
 from . import display
 
 PERMISSION = "review_videorequest"
 DECISIONS = ("approve", "reject", "feature", "approve_feature")
 ALL = "all"
+#: The reviewers' default: clips awaiting review and jobs still being made.
+OPEN = "open"
 
 
 def may_review(request: HttpRequest) -> bool:
@@ -90,12 +92,14 @@ class ReviewFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return list(ReviewStatus.choices)
+        return [(OPEN, _("Awaiting review or in progress")), *ReviewStatus.choices]
 
     def value(self) -> str | None:
         value = super().value()
         if value is None and self.reviewer:
-            return ReviewStatus.PENDING  # the default view for reviewers
+            # The default view for reviewers: what to review, and what is still being made
+            # (a job just queued must not look lost).
+            return OPEN
         return None if value == ALL else value
 
     def choices(self, changelist: Any) -> Any:
@@ -111,6 +115,10 @@ class ReviewFilter(admin.SimpleListFilter):
         value = self.value()
         if value in ReviewStatus.values:
             return queryset.filter(status=Status.SUCCEEDED, review_status=value)
+        if value == OPEN:
+            return queryset.filter(
+                Q(status=Status.SUCCEEDED, review_status=ReviewStatus.PENDING)
+                | Q(status__in=ACTIVE))
         return queryset
 
 
@@ -165,7 +173,7 @@ class ReviewAdminMixin:
     def compare_view(self, request: HttpRequest, group: Any) -> HttpResponse:
         jobs = [job for job in self.get_queryset(request)
                 .filter(variant_group=group).select_related("video", "poster")
-                .order_by("created_at", "seed")]
+                .order_by("created_at", "pk")]
         if not jobs or not self.has_view_permission(request, jobs[0]):
             raise Http404
         here = request.get_full_path()

@@ -85,7 +85,7 @@ DURATIONS: tuple[int, ...] = tuple(Duration.values)
 ASPECT_RATIOS: tuple[str, ...] = tuple(AspectRatio.values)
 MODES: tuple[str, ...] = tuple(Mode.values)
 LANGUAGES: tuple[str, ...] = tuple(Language.values)
-#: Most variants (clips with different seeds) one request may ask for.
+#: Most variants (takes of the same inputs) one request may ask for.
 MAX_VARIANTS = 4
 #: Longest prompt or negative prompt, in characters.
 MAX_PROMPT_LENGTH = 2500

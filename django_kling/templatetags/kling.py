@@ -59,7 +59,9 @@ def video_attributes(clip: Clip, extra: dict[str, Any]) -> dict[str, Any]:
     """The ``<video>`` element's attributes: our defaults, then ``extra`` over them.
 
     ``width``/``height`` come from the probed file, so the page does not move when the video
-    loads; ``preload="metadata"`` fetches a few kilobytes, not the clip.
+    loads, and ``style`` lets it shrink to its container keeping that shape (a 1920 px clip
+    must not overflow a page without CSS); ``preload="metadata"`` fetches a few kilobytes,
+    not the clip.
     """
     attributes: dict[str, Any] = {
         "controls": True,
@@ -67,6 +69,7 @@ def video_attributes(clip: Clip, extra: dict[str, Any]) -> dict[str, Any]:
         "playsinline": True,
         "width": clip.width,
         "height": clip.height,
+        "style": "max-width: 100%; height: auto",
         "poster": clip.poster_url or None,
     }
     attributes.update(extra)

@@ -1,6 +1,8 @@
 import logging
 import os
 import sys
+import threading
+import time
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -32,7 +34,6 @@ def start_demo_services() -> None:
     """Demo mode: the sandbox plays the provider, and a worker thread runs the jobs."""
     from django_kling.conf import kling_settings
     from django_kling.testing.sandbox import Sandbox
-    from django_kling.testing.worker import start_embedded_worker
 
     scale = float(os.environ.get("KLING_SANDBOX_SCALE", "1.0"))
     delay = float(os.environ.get("KLING_SANDBOX_DELAY", "3"))
@@ -50,11 +51,23 @@ def start_demo_services() -> None:
     kling_settings.reload()
     logger.info("demo sandbox at %s", sandbox.v4_url)
     if sys.argv[1] == "runserver":
-        from django_kling.flow.sync import sync
+        # The worker and the start-up sync touch the database: not from AppConfig.ready()
+        # (Django warns), but once every app is ready.
+        threading.Thread(target=_serve_jobs_when_ready, name="demo-worker-start",
+                         daemon=True).start()
 
-        start_embedded_worker()
-        # The in-memory queue died with the last process; the database knows what was left.
-        try:
-            sync(grace=0)
-        except Exception:  # noqa: BLE001  (tables may not exist before the first migrate)
-            logger.info("kling_sync skipped at start (run migrate first)")
+
+def _serve_jobs_when_ready() -> None:
+    from django.apps import apps
+
+    from django_kling.flow.sync import sync
+    from django_kling.testing.worker import start_embedded_worker
+
+    while not apps.ready:
+        time.sleep(0.05)
+    start_embedded_worker()
+    # The in-memory queue died with the last process; the database knows what was left.
+    try:
+        sync(grace=0)
+    except Exception:  # noqa: BLE001  (tables may not exist before the first migrate)
+        logger.info("kling_sync skipped at start (run migrate first)")

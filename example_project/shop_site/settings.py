@@ -70,6 +70,14 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's web server, its worker threads and the scheduler write one file at once.
+    # WAL lets pages read while a job is written; IMMEDIATE takes the write lock when a
+    # transaction begins, so a read-then-write transaction waits its turn (up to ``timeout``
+    # seconds) instead of failing at once with "database is locked" (Django 5.1+ options).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en"

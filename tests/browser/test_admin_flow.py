@@ -66,18 +66,23 @@ def test_generate_video_in_a_real_browser(django_db_setup, live_server, sandbox,
     page.screenshot(path=str(OUTPUT / "generate-video-confirm.png"), full_page=True)
     page.click("input[name=_kling_queue]")
 
-    # The message links to the video requests of this product.
+    # One video: the message reads so and links to the request's own page (issue 21).
     page.wait_for_selector(".messagelist .success a")
-    assert "1 video was queued." in page.text_content(".messagelist .success")
-    page.click(".messagelist .success a")
+    message = page.text_content(".messagelist .success")
+    assert "1 video was queued." in message and "Follow its progress" in message
+    detail_url = page.get_attribute(".messagelist .success a", "href")
+
+    # The list opens on "Awaiting review or in progress": the job just queued is there.
+    page.goto(f"{base}/admin/django_kling/videorequest/")
     page.wait_for_selector(".kling-badge")
     page.evaluate(NO_RELOAD_MARK)
     badge = page.locator(".kling-badge")
     assert badge.get_attribute("data-kling-final") == "false", badge.text_content()
+    assert page.get_attribute("#result_list tbody th a", "href") == detail_url
 
     # Open the request's page while it is still running.
     detail = browser.new_page()
-    detail.goto(base + page.get_attribute("#result_list tbody th a", "href"))
+    detail.goto(base + detail_url)
     detail.wait_for_selector("[data-kling-panel]")
     assert detail.get_attribute("[data-kling-panel]", "data-kling-status") != "succeeded"
     detail.evaluate(NO_RELOAD_MARK)
@@ -85,6 +90,8 @@ def test_generate_video_in_a_real_browser(django_db_setup, live_server, sandbox,
     # The script turns both to "Succeeded" and brings in the player, without a reload.
     page.wait_for_selector(".kling-badge--succeeded", timeout=40_000)
     assert badge.text_content().strip() == "Succeeded"
+    # The review column follows too.
+    page.wait_for_selector("[data-kling-review] .kling-review--pending", timeout=10_000)
     detail.wait_for_selector("[data-kling-panel][data-kling-status=succeeded] video",
                              timeout=40_000)
     assert page.evaluate(STILL_HERE) and detail.evaluate(STILL_HERE)
@@ -100,7 +107,7 @@ def test_generate_video_in_a_real_browser(django_db_setup, live_server, sandbox,
     detail.wait_for_function(
         "document.querySelector('[data-kling-panel] video').currentTime > 0.5")
     detail.evaluate("document.querySelector('[data-kling-panel] video').pause()")
-    assert "Succeeded" in detail.text_content(".breadcrumbs")  # the page itself caught up
+    assert "Succeeded" in detail.text_content("#content")  # the page itself caught up
     src = detail.evaluate("document.querySelector('[data-kling-panel] video').currentSrc")
     clip = browser.request.get(src)
     assert clip.ok and clip.headers["content-type"] == "video/mp4"

@@ -98,11 +98,11 @@ def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_serve
     # The clips appear in the Videos listing (the page is reloaded until both succeeded).
     page.click(".messages .success a")
     for _ in range(60):
-        if page.locator(".w-status--primary", has_text="Succeeded").count() == 2:
+        if page.locator(".kling-status--succeeded").count() == 2:
             break
         page.wait_for_timeout(500)
         page.reload()
-    assert page.locator(".w-status--primary", has_text="Succeeded").count() == 2
+    assert page.locator(".kling-status--succeeded").count() == 2
     assert page.locator("img.kling-poster").count() == 2
     page.screenshot(path=str(SHOTS / "wagtail-videos.png"), full_page=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("wagtail", reason="Wagtail is not installed (the [wagtail] extra)")
@@ -105,3 +107,26 @@ def test_permissions(client, queued_job, clip_job):
 def test_manage_py_check_is_clean(capsys):
     call_command("check")
     assert "no issues" in capsys.readouterr().out
+
+
+def test_rows_and_badges_read_as_their_state(admin_client, clip_job, queued_job):
+    # A queued job awaits its clip, not a review; each state has its own colour (issue 21).
+    page = admin_client.get(reverse("kling_videos:index")).content.decode()
+    rows = {job: next(row for row in page.split("<tr")
+                      if reverse("kling_videos:inspect", args=(job.pk,)) in row)
+            for job in (clip_job, queued_job)}
+    assert "Approved" in rows[clip_job] and "Awaiting review" not in rows[queued_job]
+    assert "kling-status--queued" in rows[queued_job]
+    assert "kling-status--succeeded" in rows[clip_job]
+    assert "kling-review--approved" in rows[clip_job]
+
+
+def test_inspect_page_has_a_human_title_and_no_raw_values(admin_client, queued_job):
+    page = admin_client.get(reverse("kling_videos:inspect", args=(queued_job.pk,)))
+    html = page.content.decode()
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert str(queued_job.pk) not in title and "Sea salt" in title
+    values = [value.strip() for value in re.findall(r"<dd[^>]*>(.*?)</dd>", html, re.S)]
+    assert values and not {"False", "True", "None", ""} & set(values), values
+    assert "No" in values  # generate_audio / featured as words
+    assert "Pro (1080p, sound)" in values  # the mode as the clip has it

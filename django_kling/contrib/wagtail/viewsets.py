@@ -17,13 +17,13 @@ from django.utils.functional import cached_property
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.admin_url_finder import ModelAdminURLFinder
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.views.generic import history, usage
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
-from ...models import FINAL, ReviewStatus, Status, VideoRequest
+from ...models import FINAL, Status, VideoRequest
 from ...site.clips import Clip
 from .actions import available_actions
 from .bulk_actions import VIDEOS
@@ -52,6 +52,22 @@ class PosterColumn(Column):
         super().__init__(name, accessor=poster_url, **kwargs)
 
 
+class StateColumn(Column):
+    """A status tag coloured by its state (``kling-status--failed``, ``kling-review--approved``:
+    ``static/django_kling/wagtail/kling.css``), where Wagtail's own tags are all one grey."""
+
+    cell_template_name = "django_kling_wagtail/state_cell.html"
+
+    def __init__(self, name: str, kind: str = "status", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.kind = kind
+
+    def get_cell_context_data(self, instance: Any, parent_context: Any) -> dict[str, Any]:
+        context = super().get_cell_context_data(instance, parent_context)
+        context.update(kind=self.kind, state=getattr(instance, self.name))
+        return context
+
+
 class VideoIndexView(generic.IndexView):
     @cached_property
     def columns(self) -> list[Any]:
@@ -73,6 +89,15 @@ class VideoInspectView(generic.InspectView):
 
     def get_object(self, queryset: Any = None) -> VideoRequest:
         return visible_object(self)
+
+    def get_field_display_value(self, field_name: str, field: Any) -> Any:
+        value = super().get_field_display_value(field_name, field)
+        if isinstance(value, bool):  # not Python's False / True / None on the page
+            return _("Yes") if value else _("No")
+        return display.EMPTY if value is None or value == "" else value
+
+    def get_mode_display_value(self) -> str:
+        return display.mode_text(self.object)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -131,11 +156,11 @@ class VideoRequestViewSet(ModelViewSet):
         return [
             Column("source", label=_("Source"), accessor=source_title),
             PosterColumn(label=_("Poster")),
-            StatusTagColumn("status", label=_("Status"), accessor="get_status_display",
-                            primary=lambda job: job.status == Status.SUCCEEDED),
-            StatusTagColumn("review_status", label=_("Review"),
-                            accessor="get_review_status_display",
-                            primary=lambda job: job.review_status == ReviewStatus.APPROVED),
+            StateColumn("status", label=_("Status"), accessor="get_status_display"),
+            # Only a clip is reviewed: a job still being made (or failed) has no review state.
+            StateColumn("review_status", label=_("Review"), kind="review",
+                        accessor=lambda job: job.get_review_status_display()
+                        if job.status == Status.SUCCEEDED else ""),
             Column("featured", label=_("Featured"),
                    accessor=lambda job: "★" if job.featured else ""),
             DateColumn("created_at", label=_("Created")),

@@ -46,7 +46,7 @@ class Command(KlingCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument("--variants", type=int, default=1,
                             choices=range(1, MAX_VARIANTS + 1),
-                            help=_("make this many clips with different seeds"))
+                            help=_("make this many takes (the model varies each one)"))
         parser.add_argument("--preset", help=_("the slug of a video preset (see kling_presets)"))
         parser.add_argument("--language", choices=LANGUAGES,
                             help=_("the language the clip speaks (the preset's line in it)"))

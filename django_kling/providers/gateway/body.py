@@ -1,9 +1,10 @@
 """The JSON body of a generation call (stream and start), as the AI SDK's gateway client sends it.
 
-``buildRequestBody`` in ``gateway-video-model.ts`` leaves out every unset key, and also a seed
-of 0 (``...(seed && { seed })``); the Kling options go under ``providerOptions.klingai``, the
-gateway's routing and reporting options under ``providerOptions.gateway``
-(``gateway-provider-options.ts``).
+``buildRequestBody`` in ``gateway-video-model.ts`` leaves out every unset key; the Kling options
+go under ``providerOptions.klingai``, the gateway's routing and reporting options under
+``providerOptions.gateway`` (``gateway-provider-options.ts``). No ``seed`` is ever sent: Kling's
+image-to-video ignores it and answers every clip with an "unsupported" warning, so variants differ
+by the model's own randomness alone.
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ def build_body(job: GenerationInput, options: dict[str, Any]) -> dict[str, Any]:
     # only answers aspectRatio with an "unsupported" warning, so it is sent only on request.
     if job.aspect_ratio:
         body["aspectRatio"] = job.aspect_ratio
-    if job.seed:  # as the AI SDK: a seed of 0 is not sent
-        body["seed"] = job.seed
     return body
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from .render import RENDER_CACHE, nearest_aspect, output_size, render_clip, render_key
+from .render import RENDER_CACHE, TAKES, nearest_aspect, output_size, render_clip, render_key
 from .validation import MODEL_ID, TURBO_MODEL_ID, GatewayError, GenerationSpec, ratio_of
 
 logger = logging.getLogger("django_kling.sandbox")
@@ -89,6 +89,9 @@ class Job:
     notify: Callable[[Job], None] | None = None
     #: The sandbox's book it was created in; a ``reset()`` starts a new one.
     generation: int = 0
+    #: Which take of its inputs this job is: each request for the same inputs moves the camera
+    #: another way, as the real model's randomness makes every variant a different clip.
+    take: int = 0
 
     def ready(self) -> bool:
         return self.rendered.is_set() and time.monotonic() >= self.ready_at
@@ -102,6 +105,7 @@ class JobBook:
     _stopping: threading.Event
     _generation: int
     tells_end: bool
+    _takes: dict[str, int]
 
     def _record(self, method: str, path: str, headers: Any, raw: bytes) -> None:
         clean = {name.lower(): value for name, value in headers.items()}
@@ -156,6 +160,10 @@ class JobBook:
             else:
                 aspect = nearest_aspect(spec.first.width, spec.first.height)
             width, height = output_size(spec.mode, aspect, self.render_scale)
+            inputs = render_key(spec.first.data, spec.last.data if spec.last else None, width,
+                                height, spec.duration, spec.audio)
+            take = self._takes.get(inputs, 0)
+            self._takes[inputs] = take + 1
             job = Job(
                 id="job_" + secrets.token_hex(12),
                 key=key,
@@ -169,6 +177,7 @@ class JobBook:
                 provider=provider,
                 notify=notify,
                 generation=self._generation,
+                take=take % TAKES,
             )
             self._jobs[job.id] = job
             self._count_running(job.ready_at)
@@ -197,12 +206,12 @@ class JobBook:
             with self._render_slots:
                 last = spec.last.data if spec.last else None
                 key = render_key(spec.first.data, last, job.width, job.height, spec.duration,
-                                 spec.audio)
+                                 spec.audio, job.take)
                 job.video = RENDER_CACHE.get_or_render(key, lambda: render_clip(
                     Image.open(io.BytesIO(spec.first.data)),
                     Image.open(io.BytesIO(last)) if last else None,
                     width=job.width, height=job.height, duration=spec.duration,
-                    audio=spec.audio,
+                    audio=spec.audio, take=job.take,
                 ))
             with self._lock:
                 if job.generation == self._generation:  # not into the book after a reset

@@ -35,6 +35,9 @@ ASPECTS: dict[str, float] = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
 # subject in frame.
 ZOOM = 0.08
 PAN = 0.4  # share of the zoom margin used for a sideways drift
+#: How many different camera moves ("takes") the sandbox makes of the same inputs: variants of
+#: one request (at most four) are four different clips, and repeated jobs still hit the cache.
+TAKES = 4
 
 
 def nearest_aspect(width: float, height: float) -> str:
@@ -86,8 +89,13 @@ def render_clip(
     duration: int,
     fps: int = FPS,
     audio: bool,
+    take: int = 0,
 ) -> bytes:
-    """Encode a ``duration``-second MP4 going from ``first`` toward ``last`` (or zooming in)."""
+    """Encode a ``duration``-second MP4 going from ``first`` toward ``last`` (or zooming in).
+
+    ``take`` (0 to ``TAKES - 1``) picks the camera move: drifting right or left, zooming in or
+    out, so each take of the same inputs is a different clip.
+    """
     if width % 2 or height % 2:
         raise ValueError("width and height must be even for yuv420p")
     frames = int(round(duration * fps))
@@ -96,6 +104,8 @@ def render_clip(
 
     out = io.BytesIO()
     with av.open(out, "w", format="mp4") as container:
+        # Even a one-colour picture makes takes that differ, byte for byte.
+        container.metadata["comment"] = f"django-kling sandbox, take {take + 1}"
         video = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
         video.width = width
         video.height = height
@@ -107,7 +117,8 @@ def render_clip(
             picture = start if end is None else Image.blend(start, end, progress)
             # Crop in PIL and scale in libswscale (with the yuv conversion in the same pass):
             # about four times cheaper than PIL's resize at 1080p.
-            frame = av.VideoFrame.from_image(picture.crop(_camera_box(width, height, progress)))
+            box = _camera_box(width, height, progress, take)
+            frame = av.VideoFrame.from_image(picture.crop(box))
             frame = frame.reformat(width=width, height=height, format="yuv420p",
                                    interpolation="BILINEAR")
             frame.pts = index
@@ -128,12 +139,14 @@ def render_clip(
     return out.getvalue()
 
 
-def _camera_box(width: int, height: int, progress: float) -> tuple[int, int, int, int]:
-    zoom = 1.0 + ZOOM * progress
+def _camera_box(width: int, height: int, progress: float,
+                take: int = 0) -> tuple[int, int, int, int]:
+    drift = -1 if take % 2 else 1  # odd takes drift left
+    zoom = 1.0 + ZOOM * (1 - progress if take // 2 % 2 else progress)  # takes 2, 3 zoom out
     crop_w = min(width, max(2, round(width / zoom)))
     crop_h = min(height, max(2, round(height / zoom)))
     margin_x = (width - crop_w) / 2
-    left = round(margin_x + margin_x * PAN * progress)
+    left = round(margin_x + drift * margin_x * PAN * progress)
     top = round((height - crop_h) / 2)
     return left, top, left + crop_w, top + crop_h
 

@@ -117,6 +117,7 @@ class Sandbox(JobBook):
         self.huge_answers_sent = 0
         self.max_running = 0
         self._running_until: list[float] = []  # a heap of the running jobs' ends
+        self._takes: dict[str, int] = {}  # how many jobs each input made: the next one's take
         self.start_calls: dict[str, int] = {}
         self.webhooks: list[WebhookDelivery] = []
         self._calls: list[Call] = []
@@ -286,6 +287,7 @@ class Sandbox(JobBook):
             self.huge_answers_sent = 0
             self.max_running = 0
             self._running_until.clear()
+            self._takes.clear()
             self.start_calls.clear()
             self.webhooks.clear()
             self._jobs.clear()

@@ -34,6 +34,10 @@
     });
     byJob("data-kling-progress", job.id).forEach(function (el) { el.textContent = job.progress; });
     byJob("data-kling-bar", job.id).forEach(function (el) { el.value = job.elapsed; });
+    if (job.review) {
+      // The review column: markup rendered (and escaped) by the server's own template.
+      byJob("data-kling-review", job.id).forEach(function (el) { el.innerHTML = job.review; });
+    }
     byJob("data-kling-panel", job.id).forEach(function (panel) {
       if (panel.getAttribute("data-kling-status") === job.status) {
         return;
