@@ -25,6 +25,7 @@ def send(step: str, pk: Any, *, delay: float = 0.0) -> None:
     try:
         actor = broker.get_actor(ACTOR_NAMES[step])
     except ActorNotFound:
-        import_module(f"{__package__}.tasks")  # declares the actors on the broker
+        # django_kling.tasks (one level up from flow/) declares the actors on the broker.
+        import_module(f"{__package__.rpartition('.')[0]}.tasks")
         actor = broker.get_actor(ACTOR_NAMES[step])
     actor.send_with_options(args=(str(pk),), delay=int(delay * 1000) or None)
