@@ -71,7 +71,11 @@ def without_audio(clip: bytes) -> bytes:
     out = io.BytesIO()
     with av.open(io.BytesIO(clip)) as source, av.open(out, "w", format="mp4") as target:
         video = source.streams.video[0]
-        copy = target.add_stream_from_template(video)
+        # PyAV 13+ names it add_stream_from_template; 12.x (the oldest we support) takes a
+        # template= argument instead.
+        copy = (target.add_stream_from_template(video)
+                if hasattr(target, "add_stream_from_template")
+                else target.add_stream(template=video))
         for packet in source.demux(video):
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
