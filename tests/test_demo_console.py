@@ -4,6 +4,7 @@ about database access in ``AppConfig.ready()``."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,13 @@ def test_a_generate_round_on_the_demo_sqlite_prints_no_traceback(shop_env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Succeeded:") == 4
     assert "Traceback" not in result.stderr and "database is locked" not in result.stderr
+    # ...and the rest of the round: a reviewer approves one take, which the demo publishes.
+    first = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                      result.stdout).group(0)
+    review = manage("kling_review", first, "--approve", env=shop_env)
+    assert review.returncode == 0, review.stderr
+    assert "approved" in review.stdout.lower(), review.stdout
+    assert "Traceback" not in review.stderr and "database is locked" not in review.stderr
 
 
 def test_the_demo_starts_without_a_warning(shop_env):
