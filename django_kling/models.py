@@ -8,6 +8,8 @@ moves ``ALLOWED`` between them, and ``VideoRequest.objects.transition()`` /
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -116,29 +118,27 @@ class VideoRequestQuerySet(OwnedQuerySet):
     ) -> VideoRequest:
         """Move the job with this pk (or instance) to ``target`` and save ``fields`` with it.
 
-        The row is locked, the move checked against ``ALLOWED`` and written in one
-        transaction, so two workers handling the same job can never both win. ``expect``
-        restricts the states the move may start from (a worker that found the job in another
-        state lost a race and should stop). Moving to ``FINAL`` states stamps ``finished_at``.
-        Returns the fresh, saved instance.
-        """
+        One conditional UPDATE (``WHERE status IN`` the ``expect`` states that may move to
+        ``target``): check and write are one statement, so two workers can never both win, with
+        no lock or read. ``FINAL`` states stamp ``finished_at``. Returns a copy of the instance
+        given (loaded for a pk) with the move and ``fields`` set."""
         pk = getattr(request, "pk", request)
         expected = {expect} if isinstance(expect, str) else expect
-        with transaction.atomic(using=self.db):
-            job = self.select_for_update().get(pk=pk)
-            if expected is not None and job.status not in expected:
-                raise InvalidTransition(
-                    f"job {pk} is {job.status}, expected {'/'.join(sorted(expected))}"
-                )
-            if not can_move(job.status, target):
-                raise InvalidTransition(f"job {pk} cannot move from {job.status} to {target}")
-            job.status = target
-            if target in FINAL:
-                fields.setdefault("finished_at", timezone.now())
-            for name, value in fields.items():
-                setattr(job, name, value)
-            job._allow_status_write = True
-            job.save(update_fields=["status", "updated_at", *fields])
+        sources = [state for state in expected or Status if can_move(state, target)]
+        if target in FINAL:
+            fields.setdefault("finished_at", timezone.now())
+        fields["updated_at"] = timezone.now()
+        nested = transaction.get_connection(self.db).in_atomic_block  # a savepoint, as before
+        with transaction.atomic(using=self.db) if nested else contextlib.nullcontext():
+            moved = self.filter(pk=pk, status__in=sources).update(status=target, **fields)
+        if not moved:  # the job is elsewhere (or gone): say where, as a locked read did
+            status = self.filter(pk=pk).values_list("status", flat=True).get()
+            raise InvalidTransition(f"job {pk} is {status}, cannot move from {status} to "
+                                    f"{target} (expected {'/'.join(sorted(expected or ['any']))})")
+        job = copy.copy(request) if isinstance(request, VideoRequest) else self.get(pk=pk)
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.status = job._loaded_status = target
         return job
 
     def update_fields(self, request: VideoRequest | Any, *, expect: str | set[str],

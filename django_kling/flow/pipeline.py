@@ -46,36 +46,37 @@ def submit_step(pk: Any) -> Next | None:
     if job.status == Status.QUEUED and admission.limit(job.provider) is not None:
         admission.admit(job.provider)  # over a cap, jobs start in turn (admission decides)
         return None
+    # Whether this try may be sent is decided on the row as loaded, so that the move to
+    # submitting and the count of the try are one conditional UPDATE (not a lock, a read
+    # and another write).
+    refusal = _not_resent(job)
+    attempts = job.submit_attempts + 1
+    this_try = {} if refusal else dict(submit_attempts=attempts, error_code="", error_message="")
     if job.status == Status.QUEUED:
         try:
-            job = transition(job, Status.SUBMITTING, expect=Status.QUEUED)
+            job = transition(job, Status.SUBMITTING, expect=Status.QUEUED, **this_try)
         except InvalidTransition:
             return _redispatch(pk, "submit")
     elif job.status != Status.SUBMITTING:
         return _elsewhere(job, "submit")
+    elif this_try and not update_fields(job, expect=Status.SUBMITTING, **this_try):
+        return _redispatch(pk, "submit")
 
-    if job.operation is not None:
+    if refusal == "running":
         # A worker died after saving the operation: the job already runs at the provider.
         return _mark_running(job, Started(operation=job.operation))
-    if job.protocol == "stream" and job.submit_attempts and not job.error_code:
+    if refusal == "stream_interrupted":
         # The last streaming call ended without a known, unbilled error (the worker died in
         # it): it may have been billed, so it is not sent again on our own.
         return fail(job, "stream_interrupted", _(
             "The worker stopped during the streaming call; it was not resent, so that the "
             "request is never paid twice. Retry it if no clip arrives."))
-
-    if job.submit_attempts and not job.error_code and "idempotency" not in provider_class(
-            job.provider).FEATURES:
+    if refusal == "submit_interrupted":
         # Same for a provider that cannot recognise a repeated create (no idempotency key).
         return fail(job, "submit_interrupted", _(
             "The worker stopped while the job was being sent to a provider that cannot "
             "recognise a repeated request; it was not resent, so that the request is never "
             "paid twice. Retry it if no clip arrives."))
-
-    attempts = job.submit_attempts + 1
-    if not update_fields(job, expect=Status.SUBMITTING, submit_attempts=attempts,
-                         error_code="", error_message=""):
-        return _redispatch(pk, "submit")
     provider = shared_provider(job.provider)
     callback = callbacks.callback_url(job.pk) if job.protocol != "stream" else None
     try:
@@ -102,6 +103,19 @@ def submit_step(pk: Any) -> Next | None:
     if callback and started.signing_secret:
         callbacks.remember_secret(job.pk, started.signing_secret)
     return _mark_running(job, started, webhook=bool(callback and started.signing_secret))
+
+
+def _not_resent(job: VideoRequest) -> str:
+    """Why the job must not be sent (again) now, or "": it runs already ("running"), or its
+    last call may have been billed and cannot be recognised if repeated."""
+    if job.operation is not None:
+        return "running"
+    if job.submit_attempts and not job.error_code:
+        if job.protocol == "stream":
+            return "stream_interrupted"
+        if "idempotency" not in provider_class(job.provider).FEATURES:
+            return "submit_interrupted"
+    return ""
 
 
 def _mark_running(job: VideoRequest, started: Started, *, webhook: bool = False) -> Next | None:
