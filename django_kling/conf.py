@@ -145,6 +145,12 @@ SETTINGS: tuple[Setting, ...] = (
         '"inline": always base64 in the request body; "url": always the storage URL.',
     ),
     Setting(
+        "FRAME_URL_EXPIRY",
+        3600,
+        "Seconds a frame's signed URL stays valid (storages that sign URLs, such as S3 with "
+        "querystring_auth): the provider must fetch the frame within this time.",
+    ),
+    Setting(
         "WEBHOOK_URL",
         None,
         "Public base URL of this site (https://shop.example.com). When set, async jobs ask the "

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from .conf import kling_settings
 from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
-from .files import images
+from .files import frames, images
 from .flow import admission, dispatch, fallback, locks
 from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
 from .options import Mode, validate_model
@@ -296,6 +296,7 @@ def create_video_request(
                 transaction.on_commit(lambda job=job: enqueue(job))
     except BaseException:
         for asset in stored:
+            frames.delete_encoded(asset.file.storage, asset.file.name)
             asset.file.delete(save=False)
         raise
     return jobs[0]
@@ -333,6 +334,8 @@ def _store_image(prepared: images.PreparedImage, kind: str, link: dict[str, Any]
                   height=prepared.height, **link)
     asset.file.save(f"{kind}{prepared.extension}", ContentFile(prepared.data), save=False)
     stored.append(asset)
+    # Encoded once, here, for providers that take it inline (never per try or per provider).
+    frames.store_encoded(asset.file.storage, asset.file.name, prepared.data)
     asset.save()
     return asset
 

@@ -34,12 +34,15 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from ..conf import kling_settings
-from ..models import Asset, ReviewStatus, Status, VideoRequest
+from ..files import frames
+from ..models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
 
 logger = logging.getLogger("django_kling.editorial.cleanup")
 
 # Apps whose rows are never the source of a clip.
 NOT_SOURCES = frozenset({"django_kling", "contenttypes", "sessions", "admin", "django_dramatiq"})
+#: Assets sent to providers as frames: they may have an encoded form beside them.
+FRAME_KINDS = frozenset({AssetKind.SOURCE_IMAGE, AssetKind.LAST_FRAME})
 
 
 def delete_file_later(storage: Storage, name: str, using: str | None = None) -> None:
@@ -58,6 +61,9 @@ def asset_deleted(sender: type[Asset], instance: Asset, using: str, **kwargs: An
     if instance.file.name:
         # Bound to the storage in use now, not to whatever the setting says after the commit.
         delete_file_later(instance.file.storage, instance.file.name, using)
+        if instance.kind in FRAME_KINDS:  # and the frame's encoded form, if it has one
+            delete_file_later(instance.file.storage, frames.encoded_name(instance.file.name),
+                              using)
 
 
 def request_deleted(sender: type[VideoRequest], instance: VideoRequest, using: str,

@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
-from ..conf import kling_settings
+from ..files import frames
 from ..models import Asset, VideoRequest
 from ..providers import Answer, GenerationInput, ImageInput, VideoOutput
 
@@ -53,10 +53,15 @@ def editor_id(user_pk: Any) -> str:
 
 
 def image_input(asset: Asset) -> ImageInput:
-    if kling_settings.IMAGE_TRANSFER != "inline":
-        url = asset.file.url
-        if url.startswith("https://") or kling_settings.IMAGE_TRANSFER == "url":
-            return ImageInput(media_type=asset.mime, url=url)
+    """The frame as the provider gets it: a short-lived URL where the storage can give one
+    (``files.frames``), else inline: the base64 text made when it was stored, read as it is."""
+    storage, name = asset.file.storage, asset.file.name
+    url = frames.frame_url(storage, name)
+    if url is not None:
+        return ImageInput(media_type=asset.mime, url=url)
+    encoded = frames.read_encoded(storage, name)
+    if encoded is not None and len(encoded) == 4 * ((asset.size + 2) // 3):  # and complete
+        return ImageInput(media_type=asset.mime, encoded=encoded)
     with asset.file.open("rb") as fh:
         return ImageInput(media_type=asset.mime, data=fh.read())
 

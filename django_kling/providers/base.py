@@ -14,6 +14,7 @@ the core never reads a provider's JSON.
 
 from __future__ import annotations
 
+import base64
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -41,11 +42,26 @@ def check_callback_time(timestamp: str, tolerance: float) -> None:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """One frame to animate: inline bytes, or a URL the provider can fetch itself."""
+    """One frame to animate: inline bytes, or a URL the provider can fetch itself.
+
+    Inline, the frame may come already as base64 text (``encoded``, made once when the frame
+    was stored, ``files.frames``) instead of bytes: ``as_base64()`` gives it either way, so a
+    retry or the next provider never encodes it again."""
 
     media_type: str
     data: bytes | None = None
     url: str | None = None
+    encoded: str | None = None
+
+    def as_base64(self) -> str:
+        if self.encoded is not None:
+            return self.encoded
+        return base64.b64encode(self.data or b"").decode("ascii")
+
+    def as_bytes(self) -> bytes:
+        if self.data is not None or self.encoded is None:
+            return self.data or b""
+        return base64.b64decode(self.encoded)
 
 
 @dataclass(frozen=True)

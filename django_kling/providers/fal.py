@@ -62,7 +62,7 @@ def data_uri(image: ImageInput) -> str:
     """fal takes image URLs; inline bytes go as a ``data:`` URI."""
     if image.url:
         return image.url
-    return f"data:{image.media_type};base64," + base64.b64encode(image.data or b"").decode()
+    return f"data:{image.media_type};base64," + image.as_base64()
 
 
 class FalProvider(PollingProvider):

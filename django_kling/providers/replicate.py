@@ -132,7 +132,7 @@ class ReplicateProvider(PollingProvider):
             return inline
         extension = {"image/png": "png", "image/jpeg": "jpg"}.get(image.media_type, "bin")
         answer = as_dict(self._call("POST", f"{self.base_url}/files", files={
-            "content": (f"frame.{extension}", image.data or b"", image.media_type)}))
+            "content": (f"frame.{extension}", image.as_bytes(), image.media_type)}))
         url = as_dict(answer.get("urls")).get("get")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise self.http.bad_response("the file upload answer has no urls.get")

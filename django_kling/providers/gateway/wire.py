@@ -13,7 +13,6 @@ the AI SDK's gateway provider (``@ai-sdk/gateway``); ``docs/providers.rst`` list
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import hmac
@@ -139,7 +138,7 @@ def image_json(image: ImageInput) -> dict[str, Any]:
     return {
         "type": "file",
         "mediaType": image.media_type,
-        "data": base64.b64encode(image.data or b"").decode("ascii"),
+        "data": image.as_base64(),
     }
 
 

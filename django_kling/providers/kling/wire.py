@@ -79,7 +79,7 @@ def image_field(image: ImageInput) -> str:
     """Kling takes a URL or raw base64 (no ``data:`` prefix) in the same field."""
     if image.url:
         return image.url
-    return base64.b64encode(image.data or b"").decode("ascii")
+    return image.as_base64()
 
 
 def create_body(job: GenerationInput, *, model: str, external_task_id: str,
