@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from . import signed_urls
+
 MODEL_ID = "klingai/kling-v2.6-i2v"
 TURBO_MODEL_ID = "klingai/kling-v2.5-turbo-i2v"
 #: The models served, and whether each can make sound (only v2.6 and later can: the AI SDK's
@@ -355,6 +357,8 @@ def _image(value: Any, param: str) -> FrameImage:
 
 
 def _fetch(url: str, param: str) -> bytes:
+    if signed_urls.expired(url):  # what S3 answers (moto's server does not check it)
+        raise invalid(f"Could not fetch {param}: HTTP 403 (the signed URL has expired).", param)
     try:
         with httpx.stream("GET", url, timeout=FETCH_TIMEOUT, follow_redirects=True) as response:
             if response.status_code != 200:
