@@ -42,7 +42,7 @@ class CaptionTrack(models.Model):
     transcript = models.TextField(_("transcript"), blank=True)
     speaker = models.CharField(_("speaker"), max_length=100, blank=True)
     #: The WebVTT text as stored in ``asset`` (kept here so editors never read the storage).
-    webvtt = models.TextField(_("WebVTT"))
+    webvtt = models.TextField(_("WebVTT text"))
     timing = models.CharField(_("timing"), max_length=10, choices=CaptionTiming,
                               default=CaptionTiming.TIMED)
     #: Where speech was found in the audio (seconds, ``[[start, end], ...]``).

@@ -149,7 +149,7 @@ def prepare(job: VideoRequest, path: str, duration: float) -> Prepared:
 def failed_warning(exc: BaseException) -> dict[str, str]:
     return _warning(code="captions_failed", message=gettext(
         "The captions could not be made (%(error)s); the clip is kept. Make them again with "
-        "the admin's \u201cRegenerate captions\u201d action, or write them by hand.")
+        "the admin's “Regenerate captions” action, or write them by hand.")
         % {"error": type(exc).__name__})
 
 

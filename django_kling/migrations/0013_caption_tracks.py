@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ("label", models.CharField(help_text="The name browsers show in their captions menu.", max_length=50, verbose_name="label")),
                 ("transcript", models.TextField(blank=True, verbose_name="transcript")),
                 ("speaker", models.CharField(blank=True, max_length=100, verbose_name="speaker")),
-                ("webvtt", models.TextField(verbose_name="WebVTT")),
+                ("webvtt", models.TextField(verbose_name="WebVTT text")),
                 ("timing", models.CharField(choices=[("timed", "Timed to the speech in the clip"), ("untimed", "Untimed: no speech found in the audio"), ("edited", "Corrected by an editor")], default="timed", max_length=10, verbose_name="timing")),
                 ("speech", models.JSONField(blank=True, default=list, verbose_name="speech found")),
                 ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
