@@ -119,7 +119,7 @@ def status_response(model_admin: ModelAdmin, request: HttpRequest) -> JsonRespon
             continue
     panel_id = request.GET.get("panel", "")
     jobs = model_admin.get_queryset(request).filter(pk__in=ids).select_related(
-        "video", "poster", "first_frame", "last_frame", "content_type")
+        "video", "poster", "first_frame", "last_frame", "content_type", "caption_track__asset")
     payload = {}
     for job in jobs:
         entry = job_payload(job)

@@ -173,7 +173,8 @@ class ReviewAdminMixin:
 
     def compare_view(self, request: HttpRequest, group: Any) -> HttpResponse:
         jobs = [job for job in self.get_queryset(request)
-                .filter(variant_group=group).select_related("video", "poster")
+                .filter(variant_group=group)
+                .select_related("video", "poster", "caption_track__asset")
                 .order_by("created_at", "pk")]
         if not jobs or not self.has_view_permission(request, jobs[0]):
             raise Http404
