@@ -62,8 +62,8 @@ class CaptionTrackForm(forms.ModelForm):
                                                    "class": "kling-webvtt"})}
         help_texts = {"webvtt": gettext_lazy(
             "One cue per block: a time line (00:00:01.000 --> 00:00:03.500), then at most two "
-            "lines of text. Keep the times inside the clip and in order; "
-            "<v Speaker> names who speaks.")}
+            "lines of text. Keep the times inside the clip and in order; the voice tag at a "
+            "cue's start (v and a name, in angle brackets) names who speaks.")}
 
     def clean_webvtt(self) -> str:
         text = self.cleaned_data["webvtt"]

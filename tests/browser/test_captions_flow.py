@@ -78,14 +78,15 @@ def test_page_plays_captions_and_shows_the_editors_correction(
                              args=[spoken_clip.job.pk]))
     page.wait_for_selector(".kling-captions")
     assert LINE in page.text_content(".kling-captions")  # beside the player
+    page.screenshot(path=str(OUTPUT / "captions-review.png"), full_page=True)
     page.click("a.kling-edit-captions")
     text = page.input_value("textarea[name=webvtt]")
     page.fill("textarea[name=webvtt]", text.replace("\n" + text.split("\n")[3], "\n99:99"))
     page.click("input[name=_save]")
     page.wait_for_selector(".errorlist")  # invalid WebVTT: a form error, nothing stored
+    page.screenshot(path=str(OUTPUT / "captions-invalid.png"), full_page=True)
     page.fill("textarea[name=webvtt]", text.replace("Meet the sea salt jar.",
                                                     "Meet our sea salt jar."))
-    page.screenshot(path=str(OUTPUT / "captions-correct.png"), full_page=True)
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
 
