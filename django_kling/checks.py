@@ -223,7 +223,31 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
         errors.extend(_check_webhook_cache(webhook_cache))
     errors.extend(_check_upload_memory(storage))
     errors.extend(_check_scheduler())
+    if conf.CAPTIONS and not conf.CAPTIONS_CORS:
+        errors.extend(_check_caption_cors(storage))
     return errors
+
+
+def _check_caption_cors(alias: str) -> list:
+    """W005: caption files served from another origin (a bucket, a CDN) with no word that its
+    CORS rule is in place: browsers would drop every caption track without an error."""
+    from django.core.files.storage import FileSystemStorage, storages
+
+    try:
+        storage = storages[alias]
+    except Exception:  # noqa: BLE001  (E004, or the storage's own error to report)
+        return []
+    if isinstance(storage, FileSystemStorage) and "://" not in (storage.base_url or ""):
+        return []  # served by the site itself: same origin, no CORS involved
+    return [Warning(
+        f"Storage {alias!r} serves files from another origin than the site, so browsers fetch "
+        "caption tracks (and, with crossorigin, the clips) from it with CORS; without a CORS "
+        "rule on it they drop the captions silently.",
+        hint=f"Allow GET and HEAD from your site's origin on the bucket or CDN (see "
+             f"'Accessibility and AI disclosure' in the docs), then set "
+             f"{SETTING_NAME}['CAPTIONS_CORS'] = True.",
+        id="django_kling.W005",
+    )]
 
 
 #: The key the sandbox accepts by default (``kling_sandbox``, the demo).

@@ -222,6 +222,19 @@ SETTINGS: tuple[Setting, ...] = (
         "approved nor featured. None: never.",
     ),
     Setting(
+        "CAPTIONS",
+        True,
+        "Whether every succeeded clip with a spoken line gets a WebVTT caption track, timed to "
+        "the speech in its audio (docs/accessibility.rst). False: none are made.",
+    ),
+    Setting(
+        "CAPTIONS_CORS",
+        False,
+        "Set True once the storage (bucket, CDN) answers CORS requests from your site's origin "
+        "for GET and HEAD: remote caption files need it (the deploy check W005 says so until "
+        "then).",
+    ),
+    Setting(
         "ORPHAN_GRACE",
         3600.0,
         "Seconds after which a file a worker began to store and never committed (it died) is "

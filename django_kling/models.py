@@ -36,6 +36,7 @@ class AssetKind(models.TextChoices):
     LAST_FRAME = "last_frame", _("Last frame")
     VIDEO = "video", _("Video")
     POSTER = "poster", _("Poster")
+    CAPTIONS = "captions", _("Captions (WebVTT)")
 
 
 class Status(models.TextChoices):
@@ -58,9 +59,7 @@ class ReviewStatus(models.TextChoices):
 
 #: The states a job ends in.
 FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
-#: The states of a job that has not ended.
-ACTIVE = frozenset(set(Status) - FINAL)
-
+ACTIVE = frozenset(set(Status) - FINAL)  #: The states of a job that has not ended.
 _ENDINGS = {Status.FAILED, Status.CANCELED}
 #: The moves allowed from each state (failed and canceled are reachable from every active one).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -392,7 +391,8 @@ class BudgetLock(models.Model):
         return self.name
 
 
-# Defined in modules of their own (concepts of their own); imported here so Django finds them.
+# Defined in modules of their own (concepts of their own); imported here so Django finds them:
+from .caption_tracks import CaptionTrack  # noqa: E402, F401
 from .completion_times import CompletionTimes  # noqa: E402, F401
 from .staged_files import StagedFile  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401

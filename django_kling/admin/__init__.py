@@ -9,17 +9,20 @@ Modules: ``actions`` (the action and its permission), ``mixins`` (the one-line m
 video request admin and its live status), ``batches`` (many objects at once: the confirmation
 and the batch's page), ``inlines``, ``assets``, ``display`` (shared HTML fragments),
 ``sources`` (bulk loading of the objects jobs belong to), ``explanations`` (what error codes
-mean), ``review`` (approving, rejecting, featuring, comparing variants), ``presets`` (the
+mean), ``captions`` (correcting and regenerating caption tracks), ``review``
+(approving, rejecting, featuring, comparing variants), ``presets`` (the
 preset admin).
 """
 
 from django.contrib import admin
 
+from ..caption_tracks import CaptionTrack
 from ..models import Asset, VideoBatch, VideoRequest
 from ..video_presets import VideoPreset
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
 from .batches import VideoBatchAdmin
+from .captions import CaptionTrackAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
 from .presets import VideoPresetAdmin
@@ -27,11 +30,13 @@ from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
 admin.site.register(Asset, AssetAdmin)
+admin.site.register(CaptionTrack, CaptionTrackAdmin)
 admin.site.register(VideoBatch, VideoBatchAdmin)
 admin.site.register(VideoPreset, VideoPresetAdmin)
 
 __all__ = [
     "AssetAdmin",
+    "CaptionTrackAdmin",
     "VideoBatchAdmin",
     "KlingVideoAdminMixin",
     "VideoPresetAdmin",

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from ..conf import kling_settings
 from ..models import Asset, VideoRequest
 from ..options import Mode
+from ..site.captions import captions_of, cross_origin
 
 EMPTY = "—"
 
@@ -88,10 +89,15 @@ def video_player(job_or_asset: VideoRequest | Asset, *, width: int = 480,
     src = file_url(video)
     if not src:
         return EMPTY
+    captions = captions_of(job_or_asset) if isinstance(job_or_asset, VideoRequest) else None
+    track = format_html('<track kind="captions" srclang="{}" label="{}" src="{}" default>',
+                        captions.language, captions.label, captions.url) if captions else ""
+    cors = format_html(' crossorigin="{}"', cross_origin(captions.url)) \
+        if captions and cross_origin(captions.url) else ""
     return format_html(
-        '<video class="kling-player" controls preload="{}" playsinline poster="{}" width="{}">'
-        '<source src="{}" type="{}"><a href="{}">{}</a></video>',
-        preload, file_url(poster), width, src, video.mime or "video/mp4", src,
+        '<video class="kling-player" controls preload="{}" playsinline poster="{}" width="{}"{}>'
+        '<source src="{}" type="{}">{}<a href="{}">{}</a></video>',
+        preload, file_url(poster), width, cors, src, video.mime or "video/mp4", track, src,
         _("Download the video"),
     )
 

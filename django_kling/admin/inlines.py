@@ -38,7 +38,8 @@ class VideoRequestInline(GenericTabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The review buttons need the request; the inline's display methods only get the row.
         self._request = request
-        return super().get_queryset(request).select_related("video", "poster", "first_frame")
+        return super().get_queryset(request).select_related("video", "poster", "first_frame",
+                                                          "caption_track__asset")
 
     # Jobs are made by the action and written by workers: nothing to add or edit here.
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Status, VideoRequest
 from . import display
+from .captions import captions_beside
 from .explanations import explain
 from .review import review_badges
 
@@ -62,6 +63,8 @@ def panel_context(job: VideoRequest, model_admin: ModelAdmin, request: HttpReque
         "elapsed": int(elapsed_seconds(job)),
         "typical_high": TYPICAL_SECONDS[1],
         "player": display.video_player(job) if job.status == Status.SUCCEEDED else "",
+        "captions": captions_beside(job, model_admin.admin_site, request)
+        if job.status == Status.SUCCEEDED else "",
         "poster_url": display.file_url(job.poster),
         "video_url": display.file_url(job.video),
         "video_size": display.human_size(job.video.size) if job.video else "",
@@ -116,7 +119,7 @@ def status_response(model_admin: ModelAdmin, request: HttpRequest) -> JsonRespon
             continue
     panel_id = request.GET.get("panel", "")
     jobs = model_admin.get_queryset(request).filter(pk__in=ids).select_related(
-        "video", "poster", "first_frame", "last_frame", "content_type")
+        "video", "poster", "first_frame", "last_frame", "content_type", "caption_track__asset")
     payload = {}
     for job in jobs:
         entry = job_payload(job)

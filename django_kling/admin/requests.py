@@ -30,6 +30,7 @@ from ..exceptions import InvalidInput
 from ..jobs import cancel_video_request, retry_video_request
 from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
+from .captions import may_edit_captions, regenerate_captions
 from .explanations import explain
 from .list_filters import ModelFilter, ProviderFilter
 from .permissions import may_use_source
@@ -69,7 +70,8 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     # The "(N total)" beside a filtered count is a COUNT over every job, on each view.
     show_full_result_count = False
     search_fields = ["prompt", "id", "operation_id", "generation_id"]
-    actions = ["approve_clips", "reject_clips", "retry_requests", "cancel_requests"]
+    actions = ["approve_clips", "reject_clips", "retry_requests", "cancel_requests",
+               regenerate_captions]
     change_list_template = "django_kling/admin/videorequest/change_list.html"
     change_form_template = "django_kling/admin/videorequest/change_form.html"
     fieldsets = [
@@ -143,6 +145,9 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
                                                     permission="change"):
                 allowed |= Q(content_type=content_type)
         return queryset.filter(allowed)
+
+    def has_kling_captions_permission(self, request: HttpRequest) -> bool:
+        return may_edit_captions(request)
 
     def has_kling_cancel_permission(self, request: HttpRequest) -> bool:
         opts = self.opts

@@ -29,6 +29,7 @@ from ..editorial import review
 from ..exceptions import ReviewError
 from ..models import ACTIVE, ReviewStatus, Status, VideoRequest
 from . import display
+from .captions import cue_list, track_of
 
 PERMISSION = "review_videorequest"
 DECISIONS = ("approve", "reject", "feature", "approve_feature")
@@ -172,7 +173,8 @@ class ReviewAdminMixin:
 
     def compare_view(self, request: HttpRequest, group: Any) -> HttpResponse:
         jobs = [job for job in self.get_queryset(request)
-                .filter(variant_group=group).select_related("video", "poster")
+                .filter(variant_group=group)
+                .select_related("video", "poster", "caption_track__asset")
                 .order_by("created_at", "pk")]
         if not jobs or not self.has_view_permission(request, jobs[0]):
             raise Http404
@@ -183,6 +185,7 @@ class ReviewAdminMixin:
             "opts": VideoRequest._meta,
             "source": display.source_link(jobs[0], self.admin_site),
             "variants": [{"job": job, "player": display.video_player(job, width=360),
+                          "captions": cue_list(track_of(job)),
                           "badges": review_badges(job),
                           "buttons": review_buttons(request, self.admin_site, job,
                                                     next_url=here, nested=False,

@@ -3,7 +3,8 @@
 - Deleting an ``Asset`` deletes its file from storage once the transaction commits (a rolled
   back delete keeps the file; a storage error is logged, never raised at the caller).
 - Deleting a ``VideoRequest`` deletes its Assets (video, poster, frames) unless another request
-  still uses them (a retried request shares the frames of the one it retried).
+  still uses them (a retried request shares the frames of the one it retried); its caption
+  track goes with it, and the track's WebVTT file with the track.
 - Deleting any other object clears the generic link of the requests and Assets made from it,
   so they stay readable (``source_object`` is None) and can never show up on a new object that
   gets the same primary key.
@@ -33,6 +34,7 @@ from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
+from ..caption_tracks import CaptionTrack
 from ..conf import kling_settings
 from ..files import frames
 from ..models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
@@ -82,6 +84,12 @@ def request_deleted(sender: type[VideoRequest], instance: VideoRequest, using: s
     Asset.objects.db_manager(using).filter(pk__in=own - shared).delete()
 
 
+def caption_track_deleted(sender: type[CaptionTrack], instance: CaptionTrack, using: str,
+                          **kwargs: Any) -> None:
+    """A caption track goes with its WebVTT file (with the request, or with its clip files)."""
+    Asset.objects.db_manager(using).filter(pk=instance.asset_id).delete()
+
+
 def source_deleted(sender: type[models.Model], instance: models.Model, using: str,
                    **kwargs: Any) -> None:
     """Clear the links to a deleted object: one query when nothing links to it (the usual)."""
@@ -125,6 +133,7 @@ def remove_clip_files(job: VideoRequest, note: str) -> None:
             video=None, poster=None, updated_at=timezone.now(),
             warnings=[*row.warnings, {"type": "cleanup", "message": note}])
         Asset.objects.filter(pk__in=assets).delete()
+        CaptionTrack.objects.filter(request=row).delete()  # its file goes with it
 
 
 def can_be_source(model: type[models.Model]) -> bool:
@@ -133,6 +142,8 @@ def can_be_source(model: type[models.Model]) -> bool:
 
 def connect() -> None:
     post_delete.connect(asset_deleted, sender=Asset, dispatch_uid="django_kling.asset_deleted")
+    post_delete.connect(caption_track_deleted, sender=CaptionTrack,
+                        dispatch_uid="django_kling.caption_track_deleted")
     post_delete.connect(request_deleted, sender=VideoRequest,
                         dispatch_uid="django_kling.request_deleted")
     for model in apps.get_models():

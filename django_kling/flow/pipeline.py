@@ -24,7 +24,7 @@ from ..files.download import Downloaded, fetch_video
 from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
-from . import admission, callbacks, completions, fallback, polling, staging
+from . import admission, callbacks, captioning, completions, fallback, polling, staging
 from .exchange import audio_warning, generation_input, report_fields, url_of
 from .steps import Next
 from .steps import elsewhere as _elsewhere
@@ -275,13 +275,17 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
         stored += staging.write_clip(job, clip, downloaded)
         staging.write(job, cover, poster_bytes, "poster.jpg")
         stored.append(cover)
+        captions = captioning.prepare(job, downloaded.path, info.duration)  # never raises
+        stored += captions.stored
         with transaction.atomic():
             clip.save()
             cover.save()
             staging.settled(clip, cover)
             done = transition(job, Status.SUCCEEDED, expect=Status.FETCHING, video=clip,
                               poster=cover, error_code="", error_message="", error_streak=0,
-                              next_check_at=None, **audio_warning(job, info.has_audio))
+                              next_check_at=None, **captioning.with_warning(
+                                  audio_warning(job, info.has_audio), job, captions))
+            captioning.save_prepared(done, captions)
             transaction.on_commit(lambda: video_ready.send(
                 sender=VideoRequest, request=done, video=clip, poster=cover))
             transaction.on_commit(lambda: _ended(done))

@@ -20,6 +20,9 @@ against the 2,500-character limit here, before anything is stored or paid for.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from django.utils.translation import gettext as _
 
 from ..exceptions import InvalidInput
@@ -62,3 +65,31 @@ def compose_prompt(prompt: str, *, spoken_line: str = "", language: str = "",
             code="prompt_too_long", field="prompt",
             params={"length": len(composed), "limit": MAX_PROMPT_LENGTH})
     return composed
+
+
+#: The sentence ``compose_prompt`` appends, read back from a stored prompt (captions need the
+#: words and the speaker; the request keeps only the composed prompt, which is what was sent).
+_COMPOSED = re.compile(r'(?P<speaker>[^"]*?) says in (?P<language>English|Chinese): '
+                       r'"(?P<line>[^"]*)"\s*$')
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    speaker: str
+    language: str  # a ``Language`` value: "en" or "zh"
+    line: str
+
+
+def spoken_line_of(prompt: str) -> SpokenLine | None:
+    """The spoken line ``compose_prompt`` put at the end of ``prompt``, or None.
+
+    The speaker is the text between the scene description's last sentence mark and "says"
+    (the scene normally ends with a full stop; without one, the speaker's name may take the
+    scene's last words with it).
+    """
+    match = _COMPOSED.search(prompt or "")
+    if match is None or not match["line"].strip():
+        return None
+    speaker = re.split(r"[.!?;:。！？]\s*", match["speaker"])[-1].strip()
+    codes = {name: code for code, name in LANGUAGE_NAMES.items()}
+    return SpokenLine(speaker, str(codes[match["language"]]), match["line"].strip())

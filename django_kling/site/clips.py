@@ -19,15 +19,12 @@ from typing import Any, TypeVar
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
-from django.db.models.fields.files import FieldFile
 from django.utils.translation import get_language
 
 from ..conf import kling_settings
 from ..models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
-
-# A visitor may open a page, read for a while, then play and seek (each seek is a new range
-# request on the same URL); a signed URL must outlive that, whatever the storage's own default.
-SIGNED_URL_MIN_SECONDS = 3600
+from .captions import Captions, captions_of, cross_origin
+from .file_urls import SIGNED_URL_MIN_SECONDS, file_url  # noqa: F401  (their old home)
 
 # Where prefetch_clips() leaves its results on each object: {field name or "": [Clip, ...]}.
 CACHE_ATTRIBUTE = "_kling_clips"
@@ -36,20 +33,6 @@ CACHE_ATTRIBUTE = "_kling_clips"
 _CHUNK = 500
 
 T = TypeVar("T", bound=models.Model)
-
-
-def file_url(file: FieldFile) -> str:
-    """The URL of a stored file: signed for long enough on private S3-style buckets.
-
-    django-storages' S3 backend signs URLs when ``querystring_auth`` is on and accepts an
-    ``expire`` argument; any other storage's own ``url()`` is used as it is.
-    """
-    storage = file.storage
-    expire = getattr(storage, "querystring_expire", None)
-    if (getattr(storage, "querystring_auth", False) and isinstance(expire, int)
-            and expire < SIGNED_URL_MIN_SECONDS):
-        return storage.url(file.name, expire=SIGNED_URL_MIN_SECONDS)
-    return file.url
 
 
 class Clip:
@@ -116,6 +99,18 @@ class Clip:
     def prompt(self) -> str:
         return self.request.prompt if self.request is not None else ""
 
+    @cached_property
+    def captions(self) -> Captions | None:
+        """The clip's caption track (``captions.url``, ``.language``, ``.label``, ``.transcript``),
+        or None: a clip without a spoken line has none."""
+        return captions_of(self.request)
+
+    @cached_property
+    def crossorigin(self) -> str | None:
+        """``"anonymous"`` when the captions come from another origin than the page (they are
+        then fetched with CORS, which needs the attribute on ``<video>``), else None."""
+        return cross_origin(self.captions.url) if self.captions is not None else None
+
     @property
     def created(self) -> datetime:
         """When the clip was stored."""
@@ -145,7 +140,8 @@ def _clip_of_request(request: VideoRequest) -> Clip | None:
 
 def _succeeded() -> models.QuerySet[VideoRequest]:
     return (VideoRequest.objects.filter(shown(), status=Status.SUCCEEDED, video__isnull=False)
-            .select_related("video", "poster").order_by("-created_at", "-pk"))
+            .select_related("video", "poster", "caption_track__asset")
+            .order_by("-created_at", "-pk"))
 
 
 def _succeeded_of(obj: models.Model, field: str | None) -> models.QuerySet[VideoRequest]:
@@ -234,7 +230,8 @@ def resolve_clip(target: Any, field: str | None = None, *, language: str | None 
     if isinstance(target, Asset):
         if target.kind != AssetKind.VIDEO or not target.file:
             return None
-        request = VideoRequest.objects.filter(video=target).select_related("poster").first()
+        request = VideoRequest.objects.filter(video=target).select_related(
+            "poster", "caption_track__asset").first()
         if request is not None and not may_show(request):
             return None
         return Clip(target, request.poster if request else None, request)

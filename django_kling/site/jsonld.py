@@ -46,6 +46,11 @@ def video_object(clip: Clip, *, name: str, description: str = "",
         data["thumbnailUrl"] = absolute(clip.poster_url)
     if clip.duration:
         data["duration"] = iso_duration(clip.duration)
+    captions = clip.captions
+    if captions is not None:  # the words it speaks, and the WebVTT file with their timing
+        data["transcript"] = captions.transcript
+        data["caption"] = {"@type": "MediaObject", "contentUrl": absolute(captions.url),
+                           "encodingFormat": "text/vtt", "inLanguage": captions.language}
     return data
 
 

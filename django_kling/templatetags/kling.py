@@ -1,8 +1,10 @@
 """``{% load kling %}``: show an object's clip in a page.
 
-``{% kling_video obj [field="image"] [language="zh"] [aspect="9:16"] [strict=True] [as clip]
-[-- attr attr="value" ...] %}``
-renders the ``django_kling/video.html`` template (override it in your project); the other tags
+``{% kling_video obj [field="image"] [language="zh"] [aspect="9:16"] [strict=True]
+[description="..."] [as clip] [-- attr attr="value" ...] %}``
+renders the ``django_kling/video.html`` template (override it in your project) with the clip's
+caption track, if it has one, and ``description`` (a text description of the clip, for people
+who cannot see it; WCAG's answer for a clip without speech) for screen readers; the other tags
 give the pieces for markup of your own:
 
 - ``{% kling_clip obj as clip %}`` (``clip.url``, ``clip.poster_url``, ``clip.width`` ...),
@@ -32,6 +34,7 @@ from django.utils.translation import gettext
 
 from ..exceptions import ClipNotFound
 from ..models import Asset, VideoRequest
+from ..site.captions import cross_origin
 from ..site.clips import Clip, clips_of, resolve_clip
 from ..site.jsonld import json_ld_script, video_object
 
@@ -42,7 +45,7 @@ VIDEO_TEMPLATE = "django_kling/video.html"
 # HTML attribute names may hold almost anything (x-on:click, @click, :class, data-id) but
 # never what would end the name or the tag.
 _ATTRIBUTE_NAME = re.compile(r"^[^\s\"'<>/=`\x00-\x1f\x7f]+$")
-_OPTIONS = ("field", "language", "aspect", "strict")
+_OPTIONS = ("field", "language", "aspect", "strict", "description")
 
 
 def _clip_or_raise(target: Any, field: Any, strict: Any, language: Any = None,
@@ -55,8 +58,12 @@ def _clip_or_raise(target: Any, field: Any, strict: Any, language: Any = None,
     return clip
 
 
-def video_attributes(clip: Clip, extra: dict[str, Any]) -> dict[str, Any]:
+def video_attributes(clip: Clip, extra: dict[str, Any], page: Any = None) -> dict[str, Any]:
     """The ``<video>`` element's attributes: our defaults, then ``extra`` over them.
+
+    ``crossorigin="anonymous"`` when the captions come from another origin than ``page`` (the
+    ``HttpRequest``; unknown: any absolute URL), or the browser would not load them
+    (``site.captions``).
 
     ``width``/``height`` come from the probed file, so the page does not move when the video
     loads, and ``style`` lets it shrink to its container keeping that shape (a 1920 px clip
@@ -71,6 +78,8 @@ def video_attributes(clip: Clip, extra: dict[str, Any]) -> dict[str, Any]:
         "height": clip.height,
         "style": "max-width: 100%; height: auto",
         "poster": clip.poster_url or None,
+        "crossorigin": (cross_origin(clip.captions.url, page)
+                        if clip.captions is not None else None),
     }
     attributes.update(extra)
     return attributes
@@ -112,11 +121,17 @@ class VideoNode(template.Node):
             return ""
         extra = {name: True if expr is None else expr.resolve(context)
                  for name, expr in self.attributes}
-        attributes = video_attributes(clip, extra)
+        page = getattr(context, "request", None) or context.get("request")
+        description = str(options.get("description") or "")
+        described = f"kling-description-{clip.video.pk}" if description else None
+        if described:
+            extra = {"aria-describedby": described, **extra}
+        attributes = video_attributes(clip, extra, page=page)
         video_template = context.template.engine.get_template(VIDEO_TEMPLATE)
         # Pushed onto the page's context, so an overriding template also sees request etc.
         with context.push(clip=clip, attributes=render_attributes(attributes),
-                          attrs=attributes):
+                          attrs=attributes, captions=clip.captions,
+                          description=description, description_id=described):
             return video_template.render(context)
 
 

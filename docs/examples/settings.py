@@ -73,6 +73,8 @@ STORAGES = {  # Django's two storages (already have STORAGES? add just "videos" 
     },
 }
 DJANGO_KLING["STORAGE"] = "videos"  # an alias of STORAGES (default: "default")
+# The bucket's CORS rule lets your pages load the caption tracks (see "Accessibility").
+DJANGO_KLING["CAPTIONS_CORS"] = True
 # s3: end
 
 # sandbox: start

@@ -39,10 +39,10 @@ POSTER_RENDITION = "max-1920x1080"
 
 def render_clip(clip: Clip, extra: dict[str, Any], request: Any = None) -> SafeString:
     """The clip's ``<video>`` exactly as ``{% kling_video clip -- extra %}`` renders it."""
-    attributes = video_attributes(clip, extra)
+    attributes = video_attributes(clip, extra, page=request)
     return render_to_string(VIDEO_TEMPLATE, {
         "clip": clip, "attributes": render_attributes(attributes), "attrs": attributes,
-        "request": request}, request=request)
+        "captions": clip.captions, "request": request}, request=request)
 
 
 def clip_attributes(value: Any) -> dict[str, Any]:

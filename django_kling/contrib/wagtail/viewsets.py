@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -23,10 +23,13 @@ from wagtail.admin.views.generic import history, usage
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
+from ...admin.captions import cue_list, track_of
 from ...models import FINAL, Status, VideoRequest
 from ...site.clips import Clip
 from .actions import available_actions
 from .bulk_actions import VIDEOS
+from .captions import PERMISSION as CAPTIONS_PERMISSION
+from .captions import CaptionEditView
 from .permissions import may_request, visible_requests
 from .views import VideoActionView
 
@@ -109,6 +112,10 @@ class VideoInspectView(generic.InspectView):
             clip=clip, source_title=source_title(job), final=job.status in FINAL,
             actions=available_actions(self.request.user, job),
             action_url_name=self.action_url_name,
+            captions=cue_list(track_of(job)) if clip else "",
+            captions_url=reverse(self.action_url_name.replace("action", "captions"),
+                                 args=(job.pk,))
+            if clip and self.request.user.has_perm(CAPTIONS_PERMISSION) else "",
         )
         return context
 
@@ -194,6 +201,7 @@ class VideoRequestViewSet(ModelViewSet):
     def get_urlpatterns(self) -> list[Any]:
         # Wagtail's own list, minus the add, edit, copy and delete forms.
         view = VideoActionView.as_view(inspect_url_name=self.get_url_name("inspect"))
+        captions = CaptionEditView.as_view(inspect_url_name=self.get_url_name("inspect"))
         return [
             path("", self.index_view, name="index"),
             path("results/", self.index_results_view, name="index_results"),
@@ -202,5 +210,6 @@ class VideoRequestViewSet(ModelViewSet):
             path("history-results/<uuid:pk>/", self.history_results_view,
                  name="history_results"),
             path("usage/<uuid:pk>/", self.usage_view, name="usage"),
+            path("captions/<uuid:pk>/", captions, name="captions"),
             path("<uuid:pk>/<slug:action>/", view, name="action"),
         ]

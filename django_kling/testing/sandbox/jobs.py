@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from . import voice
 from .render import RENDER_CACHE, TAKES, nearest_aspect, output_size, render_clip, render_key
 from .validation import MODEL_ID, TURBO_MODEL_ID, GatewayError, GenerationSpec, ratio_of
 
@@ -205,13 +206,16 @@ class JobBook:
         try:
             with self._render_slots:
                 last = spec.last.data if spec.last else None
+                # The model speaks the line the prompt quotes (``voice``), if sound is on.
+                said = voice.spoken_line(spec.prompt) if spec.audio else None
+                speech = said.line if said is not None else ""
                 key = render_key(spec.first.data, last, job.width, job.height, spec.duration,
-                                 spec.audio, job.take)
+                                 spec.audio, job.take, speech)
                 job.video = RENDER_CACHE.get_or_render(key, lambda: render_clip(
                     Image.open(io.BytesIO(spec.first.data)),
                     Image.open(io.BytesIO(last)) if last else None,
                     width=job.width, height=job.height, duration=spec.duration,
-                    audio=spec.audio, take=job.take,
+                    audio=spec.audio, take=job.take, speech=speech,
                 ))
             with self._lock:
                 if job.generation == self._generation:  # not into the book after a reset

@@ -1,4 +1,4 @@
-"""Real MP4 clips for the sandbox, made with PyAV (no Django, no numpy).
+"""Real MP4 clips for the sandbox, made with PyAV (no Django; numpy only for a voice).
 
 The clip is what a client of the real model has to cope with: H.264 (yuv420p) at exactly 30 fps
 for exactly the requested seconds, in one of Kling's output sizes, with an AAC track only when
@@ -19,6 +19,8 @@ from fractions import Fraction
 
 import av
 from PIL import Image, ImageOps
+
+from . import voice
 
 FPS = 30
 SAMPLE_RATE = 44100
@@ -94,6 +96,7 @@ def render_clip(
     fps: int = FPS,
     audio: bool,
     take: int = 0,
+    speech: str = "",
 ) -> bytes:
     """Encode a ``duration``-second MP4 going from ``first`` toward ``last`` (or zooming in).
 
@@ -132,7 +135,9 @@ def render_clip(
 
         if sound is not None:
             total = int(round(duration * SAMPLE_RATE))
-            for pts, chunk in _chirp(total):
+            chunks = (voice.pcm_chunks(voice.samples(speech, duration, SAMPLE_RATE),
+                                       AUDIO_CHUNK) if speech else _chirp(total))
+            for pts, chunk in chunks:
                 frame = av.AudioFrame(format="s16", layout="mono", samples=len(chunk) // 2)
                 frame.planes[0].update(chunk)
                 frame.sample_rate = SAMPLE_RATE
