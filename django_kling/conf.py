@@ -227,8 +227,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "AI_LABEL",
         True,
-        "Whether {% kling_video %}, the Wagtail blocks and JSON-LD say the clip is "
-        "AI-generated (a visible label; the tag's ai_label argument overrides it).",
+        "Whether {% kling_video %} and the Wagtail blocks show a visible \"AI-generated\" "
+        "label (the tag's ai_label argument overrides it). JSON-LD states it always.",
     ),
     Setting(
         "ORPHAN_GRACE",
