@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from .test_templatetags import (  # noqa: F401  (fixtures)
-    Elements,
-    clip_job,
-    json_ld,
-    product,
-    render,
-    valid_fragment,
-)
+from . import test_templatetags
+from .test_templatetags import Elements, json_ld, render, valid_fragment
+
+# The product with an approved clip, as the template tag's tests make it.
+product = test_templatetags.product
+clip_job = test_templatetags.clip_job
 
 
 def label(markup: str) -> list[str]:
