@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 CHAIN_NAME = "c2pa-dev-chain.pem"
@@ -78,11 +80,20 @@ def development_credentials(directory: str | os.PathLike) -> dict[str, str]:
     folder = Path(directory)
     chain_path, key_path = folder / CHAIN_NAME, folder / KEY_NAME
     if not (chain_path.exists() and key_path.exists()):
-        folder.mkdir(parents=True, exist_ok=True)
+        # Made in a folder of its own, then renamed into place: two processes starting at once
+        # never pair one's certificate with the other's key.
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        draft = Path(tempfile.mkdtemp(prefix=".c2pa-", dir=folder.parent))
         chain, private = make_chain()
-        chain_path.write_bytes(chain)
+        (draft / CHAIN_NAME).write_bytes(chain)
         # The key is written readable by its owner only.
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(draft / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(private)
+        try:
+            os.rename(draft, folder)
+        except OSError:  # another process was first (or an empty folder is in the way)
+            shutil.rmtree(draft, ignore_errors=True)
+            if not (chain_path.exists() and key_path.exists()):
+                raise
     return {"CERTIFICATE": str(chain_path), "PRIVATE_KEY": str(key_path)}
