@@ -62,7 +62,7 @@ def _ingredient(asset: Asset) -> Ingredient:
 
 
 def unsigned_warning(error: SigningError) -> dict[str, Any]:
-    return dict(type="unsigned", code=WARNING_CODE, message=_(
+    return dict(type="unsigned", code="clip_unsigned", message=_(
         "The clip could not be signed with content credentials (%(reason)s). It is stored "
         "unsigned; run kling_sign once the cause is fixed.") % {"reason": error.message})
 
