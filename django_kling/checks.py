@@ -206,7 +206,7 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
         provider = conf.PROVIDER
         options = conf.provider_options(provider) if provider in PROVIDER_OPTIONS else {}
         webhook_url, webhook_cache = conf.WEBHOOK_URL, conf.WEBHOOK_CACHE
-        storage = conf.STORAGE
+        storage, credentials = conf.STORAGE, conf.CONTENT_CREDENTIALS
     except ImproperlyConfigured:
         return []  # reported by check_settings
     errors: list = []
@@ -225,6 +225,7 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list:
     errors.extend(_check_scheduler())
     if conf.CAPTIONS and not conf.CAPTIONS_CORS:
         errors.extend(_check_caption_cors(storage))
+    errors.extend(_check_content_credentials(credentials))
     return errors
 
 
@@ -247,6 +248,30 @@ def _check_caption_cors(alias: str) -> list:
              f"'Accessibility and AI disclosure' in the docs), then set "
              f"{SETTING_NAME}['CAPTIONS_CORS'] = True.",
         id="django_kling.W005",
+    )]
+
+
+def _check_content_credentials(conf: dict[str, Any]) -> list:
+    """W007: clips will be stored without C2PA content credentials (EU AI Act, Article 50)."""
+    import importlib.util
+    import os
+
+    if not (conf["CERTIFICATE"] and conf["PRIVATE_KEY"]):
+        problem = "no signing certificate is configured"
+    elif importlib.util.find_spec("c2pa") is None:
+        problem = "the c2pa-python package is not installed (pip install django-kling[c2pa])"
+    elif not all(os.access(conf[key], os.R_OK) for key in ("CERTIFICATE", "PRIVATE_KEY")):
+        problem = "the certificate or private key file cannot be read"
+    else:
+        return []
+    return [Warning(
+        f"Clips and posters will be stored without C2PA content credentials: {problem}. The "
+        "EU AI Act (Article 50) asks that generated video be marked as such in a "
+        "machine-readable way from August 2026.",
+        hint=f"Set {SETTING_NAME}['CONTENT_CREDENTIALS'] to the paths of a certificate chain "
+             "and its private key (see the manual's AI disclosure page); then run kling_sign "
+             "for the clips made before.",
+        id="django_kling.W007",
     )]
 
 

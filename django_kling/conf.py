@@ -235,6 +235,21 @@ SETTINGS: tuple[Setting, ...] = (
         "then).",
     ),
     Setting(
+        "CONTENT_CREDENTIALS",
+        {"CERTIFICATE": None, "PRIVATE_KEY": None, "ALGORITHM": "es256", "TSA_URL": None,
+         "SOURCE_THUMBNAIL": False},
+        "C2PA signing of every stored clip and poster: CERTIFICATE (path to the PEM chain, "
+        "signer first) and PRIVATE_KEY (path to its PEM key), never the database; ALGORITHM; "
+        "TSA_URL (an RFC 3161 timestamp authority, or None); SOURCE_THUMBNAIL (embed a "
+        "thumbnail of the source image; False: only its SHA-256). No certificate: unsigned.",
+    ),
+    Setting(
+        "AI_LABEL",
+        True,
+        "Whether {% kling_video %} and the Wagtail blocks show a visible \"AI-generated\" "
+        "label (the tag's ai_label argument overrides it). JSON-LD states it always.",
+    ),
+    Setting(
         "ORPHAN_GRACE",
         3600.0,
         "Seconds after which a file a worker began to store and never committed (it died) is "
@@ -324,7 +339,7 @@ class KlingSettings:
         if name not in self.user_settings:
             return default
         value = self.user_settings[name]
-        if name in ("DEFAULTS", "BUDGET", "SCHEDULER", "POLL_PLAN"):
+        if name in ("DEFAULTS", "BUDGET", "SCHEDULER", "POLL_PLAN", "CONTENT_CREDENTIALS"):
             return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):

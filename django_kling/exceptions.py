@@ -157,3 +157,10 @@ class ClipNotFound(KlingError, LookupError):
     """A template tag with ``strict=True`` found no succeeded clip for the object."""
 
     code = "clip_not_found"
+
+
+class SigningError(KlingError):
+    """A clip or poster could not be signed with content credentials (no library, a
+    certificate or key that cannot be read, a C2PA error); the file is kept unsigned."""
+
+    code = "signing_failed"

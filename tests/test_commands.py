@@ -126,6 +126,13 @@ def test_example_shop_generate_wait(shop_env, tmp_path):
                     "--duration", "10", "--wait", env=shop_env)
     assert result.returncode == 0, result.stderr
     assert "Succeeded:" in result.stdout and "10.00s" in result.stdout
+    # The demo signs its clips out of the box, with the development certificate it made.
+    c2pa = pytest.importorskip("c2pa")
+    [clip] = (tmp_path / "media").rglob("*.mp4")
+    with open(clip, "rb") as fh:
+        reader = c2pa.Reader("video/mp4", fh)
+        assert reader.get_validation_state() == "Valid"
+        assert "Development content signer" in reader.json()
 
     bad = tmp_path / "tiny.png"
     from PIL import Image

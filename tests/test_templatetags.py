@@ -168,7 +168,7 @@ def test_video_markup_on_local_storage(clip_job, product, settings):
     markup = render("{% kling_video obj %}", obj=product)
     valid_fragment(markup)
     page = Elements(markup)
-    assert page.tags() == ["video", "source", "a"]
+    assert page.tags() == ["figure", "video", "source", "a", "figcaption", "small"]
     video = page.first("video")
     clip = clip_job.video
     assert video == {"controls": None, "preload": "metadata", "playsinline": None,
@@ -300,6 +300,7 @@ def test_json_ld_video_object(clip_job, product):
         "thumbnailUrl": f"https://shop.example.com{clip_job.poster.file.url}",
         "encodingFormat": "video/mp4",
         "uploadDate": clip_job.finished_at.isoformat(),
+        "digitalSourceType": "https://schema.org/TrainedAlgorithmicMediaDigitalSource",
         "duration": "PT5S",
     }
 

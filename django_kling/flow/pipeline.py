@@ -24,7 +24,7 @@ from ..files.download import Downloaded, fetch_video
 from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
 from ..signals import video_failed, video_ready
-from . import admission, callbacks, captioning, completions, fallback, polling, staging
+from . import admission, callbacks, captioning, completions, fallback, polling, signing, staging
 from .exchange import audio_warning, generation_input, report_fields, url_of
 from .steps import Next
 from .steps import elsewhere as _elsewhere
@@ -250,7 +250,11 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
             poster = media.poster_jpeg(downloaded.path)
         except MediaError as exc:
             return _keep_unchecked(job, downloaded, exc, attempts)
-        return _store(job, downloaded, info, poster, attempts)
+        signed = signing.sign(job, downloaded, poster)  # a failure is a warning, never a loss
+        try:
+            return _store(job, signed.clip, info, signed.poster, attempts, signed.warnings)
+        finally:
+            signed.discard()
     finally:
         downloaded.discard()
 
@@ -262,8 +266,12 @@ def _source_link(job: VideoRequest) -> dict[str, Any]:
 
 
 def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
-           poster: tuple[bytes, int, int], attempts: int) -> Next | None:
+           poster: tuple[bytes, int, int], attempts: int,
+           warnings: list[dict[str, Any]]) -> Next | None:
     poster_bytes, poster_width, poster_height = poster
+    fields = audio_warning(job, info.has_audio)
+    if warnings:  # the signing's
+        fields["warnings"] = [*fields.get("warnings", job.warnings), *warnings]
     stored: list[Asset] = []
     try:
         link = _source_link(job)
@@ -283,8 +291,7 @@ def _store(job: VideoRequest, downloaded: Downloaded, info: media.ClipInfo,
             staging.settled(clip, cover)
             done = transition(job, Status.SUCCEEDED, expect=Status.FETCHING, video=clip,
                               poster=cover, error_code="", error_message="", error_streak=0,
-                              next_check_at=None, **captioning.with_warning(
-                                  audio_warning(job, info.has_audio), job, captions))
+                              next_check_at=None, **captioning.with_warning(fields, job, captions))
             captioning.save_prepared(done, captions)
             transaction.on_commit(lambda: video_ready.send(
                 sender=VideoRequest, request=done, video=clip, poster=cover))

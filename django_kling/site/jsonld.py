@@ -15,6 +15,10 @@ from .clips import Clip
 # Inside <script> the HTML parser ends the element at "</script" and treats "<!--" specially,
 # whatever JSON thinks of the string; escaping these three characters rules both out.
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+#: schema.org's term for IPTC's "trainedAlgorithmicMedia" (made by a trained model): what the
+#: clip's C2PA manifest declares, said again to search engines (schema.org ``digitalSourceType``,
+#: a CreativeWork property, so a VideoObject's).
+TRAINED_ALGORITHMIC_MEDIA = "https://schema.org/TrainedAlgorithmicMediaDigitalSource"
 
 
 def iso_duration(seconds: float) -> str:
@@ -41,6 +45,8 @@ def video_object(clip: Clip, *, name: str, description: str = "",
         "contentUrl": absolute(clip.url),
         "encodingFormat": clip.mime,
         "uploadDate": clip.created.isoformat(),
+        # Every clip is generated: stated whatever the visible label's setting.
+        "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
     }
     if clip.poster_url:
         data["thumbnailUrl"] = absolute(clip.poster_url)

@@ -1,10 +1,11 @@
 """``{% load kling %}``: show an object's clip in a page.
 
 ``{% kling_video obj [field="image"] [language="zh"] [aspect="9:16"] [strict=True]
-[description="..."] [as clip] [-- attr attr="value" ...] %}``
+[description="..."] [ai_label=False] [as clip] [-- attr attr="value" ...] %}``
 renders the ``django_kling/video.html`` template (override it in your project) with the clip's
-caption track, if it has one, and ``description`` (a text description of the clip, for people
-who cannot see it; WCAG's answer for a clip without speech) for screen readers; the other tags
+caption track, if it has one, ``description`` (a text description of the clip, for people
+who cannot see it; WCAG's answer for a clip without speech) for screen readers, and a visible
+"AI-generated" label unless ``ai_label=False`` or the ``AI_LABEL`` setting is off; the other tags
 give the pieces for markup of your own:
 
 - ``{% kling_clip obj as clip %}`` (``clip.url``, ``clip.poster_url``, ``clip.width`` ...),
@@ -32,6 +33,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
+from ..conf import kling_settings
 from ..exceptions import ClipNotFound
 from ..models import Asset, VideoRequest
 from ..site.captions import cross_origin
@@ -45,7 +47,7 @@ VIDEO_TEMPLATE = "django_kling/video.html"
 # HTML attribute names may hold almost anything (x-on:click, @click, :class, data-id) but
 # never what would end the name or the tag.
 _ATTRIBUTE_NAME = re.compile(r"^[^\s\"'<>/=`\x00-\x1f\x7f]+$")
-_OPTIONS = ("field", "language", "aspect", "strict", "description")
+_OPTIONS = ("field", "language", "aspect", "strict", "description", "ai_label")
 
 
 def _clip_or_raise(target: Any, field: Any, strict: Any, language: Any = None,
@@ -129,16 +131,18 @@ class VideoNode(template.Node):
         attributes = video_attributes(clip, extra, page=page)
         video_template = context.template.engine.get_template(VIDEO_TEMPLATE)
         # Pushed onto the page's context, so an overriding template also sees request etc.
+        label = options.get("ai_label", kling_settings.AI_LABEL)
         with context.push(clip=clip, attributes=render_attributes(attributes),
                           attrs=attributes, captions=clip.captions,
-                          description=description, description_id=described):
+                          description=description, description_id=described,
+                          ai_label=bool(label)):
             return video_template.render(context)
 
 
 @register.tag
 def kling_video(parser: Parser, token: Token) -> VideoNode:
-    """``{% kling_video obj [field=...] [language=...] [aspect=...] [strict=...] [as var]
-    [-- attributes] %}``."""
+    """``{% kling_video obj [field=...] [language=...] [aspect=...] [strict=...] [ai_label=...]
+    [as var] [-- attributes] %}``."""
     bits = token.split_contents()
     tag = bits.pop(0)
     attribute_bits: list[str] = []

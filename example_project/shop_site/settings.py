@@ -9,6 +9,9 @@ Environment variables switch each part to the real thing:
 - ``DJANGO_KLING_GATEWAY_URL`` / ``AI_GATEWAY_API_KEY``: a real gateway (or a sandbox started
   with ``kling_sandbox``); demo mode is off when ``DJANGO_KLING_GATEWAY_URL`` is set.
 - ``KLING_S3_BUCKET`` (+ ``KLING_S3_ENDPOINT_URL``, AWS credentials): clips on S3.
+- ``KLING_C2PA_CERTIFICATE`` / ``KLING_C2PA_PRIVATE_KEY``: paths of your signing certificate
+  chain and key (content credentials); without them the demo makes a self-signed development
+  pair on its first run in ``example_project/var/c2pa/`` (git-ignored, development only).
 - ``KLING_WAGTAIL=1`` (``make demo-wagtail``): a small Wagtail site too (``cms``): its admin at
   /cms/, the home page at /pages/.
 """
@@ -147,6 +150,28 @@ DJANGO_KLING = {
     if KLING_DEMO or "127.0.0.1" in GATEWAY_URL else [],
     "POLL_INTERVAL": 1.0 if KLING_DEMO else 5.0,
 }
+
+# C2PA content credentials on every clip. A real shop names its own certificate chain (from a CA
+# on the C2PA trust list) and key, as files outside the repository and the media folder:
+#     "CONTENT_CREDENTIALS": {"CERTIFICATE": "/etc/shop/c2pa/chain.pem",
+#                             "PRIVATE_KEY": "/etc/shop/c2pa/key.pem",
+#                             "TSA_URL": "http://timestamp.digicert.com"},
+# The demo makes a self-signed development CA and signer on its first run instead, in var/ (not
+# media/, which is served to browsers): readers call its credentials valid but "untrusted".
+# Development only: never publish clips signed with it.
+if os.environ.get("KLING_C2PA_CERTIFICATE"):
+    DJANGO_KLING["CONTENT_CREDENTIALS"] = {
+        "CERTIFICATE": os.environ["KLING_C2PA_CERTIFICATE"],
+        "PRIVATE_KEY": os.environ.get("KLING_C2PA_PRIVATE_KEY", ""),
+        "TSA_URL": os.environ.get("KLING_C2PA_TSA_URL") or None,
+    }
+else:
+    try:
+        from django_kling.testing.certificates import development_credentials
+
+        DJANGO_KLING["CONTENT_CREDENTIALS"] = development_credentials(BASE_DIR / "var" / "c2pa")
+    except ImportError:  # no cryptography (pip install django-kling[c2pa]): clips stay unsigned
+        pass
 
 LOGGING = {
     "version": 1,

@@ -22,13 +22,19 @@ def clip_job(image, sandbox):
 
 
 
-def test_the_video_block_renders_like_the_template_tag(clip_job):
+def test_the_video_block_renders_like_the_template_tag(clip_job, settings):
     block = KlingVideoBlock()
     value = block.to_python({"clip": clip_job.pk, "playback": "controls", "caption": ""})
-    tag = Template("{% load kling %}{% kling_video job %}").render(Context({"job": clip_job}))
+    # The block's own <figure> carries the "AI-generated" label, in its caption.
+    tag = Template("{% load kling %}{% kling_video job ai_label=False %}").render(
+        Context({"job": clip_job}))
     html = block.render(value)
     assert "<video" in tag and tag.strip() in html  # the same markup, from the same template
-    assert "<figcaption>" not in html
+    assert '<figcaption><small class="kling-ai-label">AI-generated</small> </figcaption>' in html
+    assert html.count("<figure") == 1
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "AI_LABEL": False}
+    html = block.render(value)
+    assert "<figcaption>" not in html and "AI-generated" not in html
 
 
 def test_loop_mode_poster_override_and_caption(clip_job, make_image):
@@ -40,7 +46,8 @@ def test_loop_mode_poster_override_and_caption(clip_job, make_image):
     assert " autoplay" in video and " muted" in video and " loop" in video
     assert " controls" not in video
     assert "/images/" in video and clip_job.poster.file.name not in video  # the rendition
-    assert "<figcaption>Sea &lt;salt&gt;</figcaption>" in html
+    assert ("<figcaption><small class=\"kling-ai-label\">AI-generated</small> Sea &lt;salt&gt;"
+            "</figcaption>") in html
 
 
 def test_a_clip_that_is_not_ready_renders_nothing(image, django_capture_on_commit_callbacks):
@@ -74,4 +81,5 @@ def test_a_page_with_the_block_shows_the_clip(client, clip_job):
         "hostname": "localhost", "root_page": home})
     page = client.get("/").content.decode()
     assert "<figure class=\"kling-video-block\">" in page and clip_job.video.file.name in page
-    assert "<figcaption>Turning</figcaption>" in page
+    assert '<figcaption><small class="kling-ai-label">AI-generated</small> Turning</figcaption>' \
+        in page

@@ -131,5 +131,8 @@ def test_generate_review_and_place_in_a_real_browser(django_db_setup, live_serve
     video = "document.querySelector('figure.kling-video-block video')"
     assert page.evaluate(f"{video}.muted && {video}.loop && {video}.autoplay")
     page.wait_for_function(f"{video}.currentTime > 0.3")  # it really plays
-    assert page.text_content("figcaption") == "Sea salt, turning"
+    # Marked as AI-generated where a visitor sees it (EU AI Act, Article 50), beside the caption.
+    assert page.locator("figcaption .kling-ai-label").is_visible()
+    assert page.text_content("figcaption .kling-ai-label") == "AI-generated"
+    assert page.text_content("figcaption") == "AI-generated Sea salt, turning"
     page.screenshot(path=str(SHOTS / "wagtail-page.png"), full_page=True)

@@ -2,7 +2,8 @@
 
 Both render the clip through the same code as ``{% kling_video %}`` (``video_attributes``,
 ``render_attributes`` and the ``django_kling/video.html`` template, which a project may
-override once for both), inside a ``<figure>`` with an optional caption.
+override once for both), inside a ``<figure>`` with an optional caption, and the
+"AI-generated" label in the figure's caption unless the ``AI_LABEL`` setting is off.
 
 - ``KlingVideoBlock``: a chosen clip, an optional poster image, autoplay-muted-loop or
   controls, a caption.
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
+from ...conf import kling_settings
 from ...site.clips import Clip, featured_clip, resolve_clip
 from ...templatetags.kling import VIDEO_TEMPLATE, render_attributes, video_attributes
 from .bulk_actions import IMAGE_FIELD
@@ -42,7 +44,8 @@ def render_clip(clip: Clip, extra: dict[str, Any], request: Any = None) -> SafeS
     attributes = video_attributes(clip, extra, page=request)
     return render_to_string(VIDEO_TEMPLATE, {
         "clip": clip, "attributes": render_attributes(attributes), "attrs": attributes,
-        "captions": clip.captions, "request": request}, request=request)
+        "captions": clip.captions, "request": request,
+        "ai_label": False}, request=request)  # the block's figure shows it
 
 
 def clip_attributes(value: Any) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class ClipBlock(blocks.StructBlock):
         request = (parent_context or {}).get("request")
         context["video"] = render_clip(clip, clip_attributes(value), request) if clip else ""
         context["clip"] = clip
+        context["ai_label"] = kling_settings.AI_LABEL
         return context
 
 
