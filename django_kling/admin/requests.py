@@ -33,6 +33,7 @@ from . import display, progress
 from .explanations import explain
 from .list_filters import ModelFilter, ProviderFilter
 from .permissions import may_use_source
+from .posters import PosterAdminMixin, poster_url
 from .review import ReviewAdminMixin, ReviewFilter, review_badges, review_buttons
 from .sources import SourcesChangeList
 
@@ -58,7 +59,7 @@ class SourceTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
+class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "status_badge", "review", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
@@ -167,7 +168,7 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
             path("status/", wrap(self.status_view), name=f"{prefix}_status"),
             path("<path:object_id>/retry/", wrap(self.retry_view), name=f"{prefix}_retry"),
             path("<path:object_id>/cancel/", wrap(self.cancel_view), name=f"{prefix}_cancel"),
-            *self.review_urls(),
+            *self.review_urls(), *self.poster_urls(),
             *super().get_urls(),
         ]
 
@@ -340,7 +341,10 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("poster"))
     def poster_preview(self, job: VideoRequest) -> SafeString | str:
-        return _linked_thumbnail(display.file_url(job.poster), _("Poster"))
+        thumb = _linked_thumbnail(display.file_url(job.poster), _("Poster"))
+        url = poster_url(self.admin_site, job) if job.status == Status.SUCCEEDED else ""
+        return format_html('{} <a href="{}">{}</a>', thumb, url, _("Choose another frame")) \
+            if url and job.video_id else thumb
 
     @admin.display(description=_("estimated cost"))
     def estimated_cost_display(self, job: VideoRequest) -> str:

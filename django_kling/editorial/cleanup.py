@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
+from ..clip_renditions import PosterChoice, Rendition
 from ..conf import kling_settings
 from ..models import Asset, ReviewStatus, Status, VideoRequest
 
@@ -74,6 +75,15 @@ def request_deleted(sender: type[VideoRequest], instance: VideoRequest, using: s
     shared = {pk for row in in_use for pk in row}
     # Each Asset deleted here sends its own post_delete, which removes its file on commit.
     Asset.objects.db_manager(using).filter(pk__in=own - shared).delete()
+
+
+def derived_deleted(sender: type[models.Model], instance: Rendition | PosterChoice, using: str,
+                    **kwargs: Any) -> None:
+    """A rendition or poster choice went (with its clip or request): its files go too."""
+    own = {getattr(instance, name, None) for name in ("asset_id", "poster_id", "poster_jpeg_id",
+                                                      "jpeg_id")} - {None}
+    if own:
+        Asset.objects.db_manager(using).filter(pk__in=own).delete()
 
 
 def source_deleted(sender: type[models.Model], instance: models.Model, using: str,
@@ -129,6 +139,9 @@ def connect() -> None:
     post_delete.connect(asset_deleted, sender=Asset, dispatch_uid="django_kling.asset_deleted")
     post_delete.connect(request_deleted, sender=VideoRequest,
                         dispatch_uid="django_kling.request_deleted")
+    for model in (Rendition, PosterChoice):
+        post_delete.connect(derived_deleted, sender=model,
+                            dispatch_uid=f"django_kling.derived_deleted.{model.__name__}")
     for model in apps.get_models():
         if can_be_source(model):
             post_delete.connect(source_deleted, sender=model,
