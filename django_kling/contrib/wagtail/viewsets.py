@@ -23,12 +23,13 @@ from wagtail.admin.views.generic import history, usage
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
+from ...editorial import posters
 from ...models import FINAL, Status, VideoRequest
 from ...site.clips import Clip
 from .actions import available_actions
 from .bulk_actions import VIDEOS
 from .permissions import may_request, visible_requests
-from .views import VideoActionView
+from .views import VideoActionView, VideoPosterView
 
 
 def source_title(job: VideoRequest) -> str:
@@ -86,6 +87,7 @@ class VideoIndexView(generic.IndexView):
 class VideoInspectView(generic.InspectView):
     template_name = "django_kling_wagtail/inspect_video.html"
     action_url_name: str = ""
+    poster_url_name: str = ""
 
     def get_object(self, queryset: Any = None) -> VideoRequest:
         return visible_object(self)
@@ -108,7 +110,9 @@ class VideoInspectView(generic.InspectView):
         context.update(
             clip=clip, source_title=source_title(job), final=job.status in FINAL,
             actions=available_actions(self.request.user, job),
-            action_url_name=self.action_url_name,
+            action_url_name=self.action_url_name, poster_url_name=self.poster_url_name,
+            strip=posters.frame_strip(job) if clip is not None
+            and may_request(self.request.user, "review") else None,
         )
         return context
 
@@ -189,6 +193,7 @@ class VideoRequestViewSet(ModelViewSet):
 
     def get_inspect_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_inspect_view_kwargs(action_url_name=self.get_url_name("action"),
+                                               poster_url_name=self.get_url_name("poster"),
                                                **kwargs)
 
     def get_urlpatterns(self) -> list[Any]:
@@ -202,5 +207,7 @@ class VideoRequestViewSet(ModelViewSet):
             path("history-results/<uuid:pk>/", self.history_results_view,
                  name="history_results"),
             path("usage/<uuid:pk>/", self.usage_view, name="usage"),
+            path("<uuid:pk>/poster/", VideoPosterView.as_view(
+                inspect_url_name=self.get_url_name("inspect")), name="poster"),
             path("<uuid:pk>/<slug:action>/", view, name="action"),
         ]
