@@ -234,6 +234,8 @@ SETTINGS: tuple[Setting, ...] = (
         "(never upscaled). Empty: no renditions.",
     ),
     Setting("RENDITION_PRESET", "veryfast", "x264 preset of the renditions (CPU against bytes)."),
+    Setting("RENDITION_CLAIM", 600.0, "Seconds a worker holds a rendition it encodes; one that "
+            "died holding it frees it after that (kling_sync then sends it again)."),
     Setting("POSTER_JPEG", False, "Also store a JPEG next to each WebP poster an editor picks."),
     Setting("POSTER_STRIP_FRAMES", 8, "Frames shown in the poster strip an editor picks from."),
 )

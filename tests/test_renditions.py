@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -17,12 +18,13 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 from django.template import Context, Template
+from django.utils import timezone
 from PIL import Image
 
 from django_kling.clip_renditions import Rendition, RenditionStatus
 from django_kling.files import faststart, media
 from django_kling.files import renditions as encoder
-from django_kling.flow import renditions
+from django_kling.flow import renditions, sync
 from django_kling.jobs import create_video_request
 from django_kling.models import Asset, StagedFile, Status, VideoRequest
 from django_kling.site.clips import resolve_clip
@@ -201,8 +203,11 @@ def test_a_worker_killed_while_making_a_rendition(sandbox, make_image, storage, 
     with pytest.raises(Killed):
         renditions.make(pk)
     assert StagedFile.objects.filter(kind=renditions.staged_kind(pk)).count() == 1
-    # The dead worker's claim runs out; the message comes back (Dramatiq redelivers it).
-    Rendition.objects.filter(pk=pk).update(claimed_until=None)
+    assert renditions.make(pk) is False  # a redelivered message: the claim still holds
+    assert str(pk) not in sync.sync(grace=0).requeued.get("rendition", [])
+    # The dead worker's claim runs out: kling_sync sends it again, and it is made.
+    Rendition.objects.filter(pk=pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert sync.sync(grace=0).requeued["rendition"] == [str(pk)]
     assert renditions.make(pk) is True
     files = {str(p.relative_to(storage)) for p in storage.rglob("*") if p.is_file()}
     assert files == set(Asset.objects.values_list("file", flat=True)) - {""}  # no orphan

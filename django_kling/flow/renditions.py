@@ -44,8 +44,6 @@ logger = logging.getLogger("django_kling.flow.renditions")
 
 #: Tries of one rendition before it is reported failed.
 RENDITION_ATTEMPTS = 3
-#: How long a worker holds a rendition it encodes (a dead worker's claim runs out after it).
-CLAIM = timedelta(minutes=10)
 
 
 def specs() -> dict[str, dict[str, Any]]:
@@ -82,7 +80,17 @@ def _claim(pk: int) -> bool:
     now = timezone.now()
     return bool(Rendition.objects.filter(pk=pk, status=State.PENDING)
                 .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-                .update(claimed_until=now + CLAIM, attempts=F("attempts") + 1, updated_at=now))
+                .update(claimed_until=now + timedelta(seconds=kling_settings.RENDITION_CLAIM),
+                        attempts=F("attempts") + 1, updated_at=now))
+
+
+def stuck(grace: float) -> Any:
+    """Pending renditions nobody is making: a dead worker's claim ran out, or their message
+    was lost (never claimed ``grace`` seconds after they were planned)."""
+    now = timezone.now()
+    return Rendition.objects.filter(status=State.PENDING).filter(
+        Q(claimed_until__lt=now)
+        | Q(claimed_until__isnull=True, updated_at__lte=now - timedelta(seconds=grace)))
 
 
 def staged_kind(pk: int) -> str:
@@ -174,7 +182,7 @@ def _end_failed(row: Rendition, job: VideoRequest | None, message: str) -> None:
         return
     with transaction.atomic():  # read and write the warnings under the row's lock
         fresh = VideoRequest.objects.select_for_update().get(pk=job.pk)
-        warning = {"type": "rendition", "code": "rendition_failed", "message": message}
+        warning = dict(type="rendition", code="rendition_failed", message=message)
         VideoRequest.objects.filter(pk=job.pk).update(warnings=[*fresh.warnings, warning],
                                                       updated_at=timezone.now())
 
