@@ -263,3 +263,17 @@ def test_the_video_tag_lists_the_renditions_smallest_first_then_the_original(
         f'<source src="{small.file.url}" type="video/mp4" media="(max-width: 640px)">',
         f'<source src="{job.video.file.url}" type="video/mp4">']
     assert os.path.basename(small.file.name) != os.path.basename(job.video.file.name)
+
+
+@pytest.mark.parametrize("value, ok", [
+    (RENDITIONS, True), ([], True),
+    ([{"name": "480p", "height": "480", "max_bitrate": 1}], False),
+    ([{"name": "a", "height": 480, "max_bitrate": 1}] * 2, False),
+    ("480p", False),
+])
+def test_the_renditions_setting_is_checked(settings, value, ok):
+    from django_kling.checks import check_settings
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "RENDITIONS": value}
+    ids = [e.id for e in check_settings(None)]
+    assert ("django_kling.E020" not in ids) is ok
