@@ -245,6 +245,8 @@ def kill_while_making_a_rendition(rig: Rig, jobs) -> None:
     after = {j.pk: (j.video.file.name, j.video.sha256)
              for j in VideoRequest.objects.filter(pk__in=pks).select_related("video")}
     assert after == clips  # the clip untouched
+    # The one being made when the worker died was made again (a second try), not lost.
+    assert Rendition.objects.filter(clip__in=clip_ids, attempts__gte=2).exists()
     assert not StagedFile.objects.filter(kind__startswith="rendition:").exists()
 
 
