@@ -8,11 +8,13 @@ their ``media`` queries.
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
+from PIL import Image, ImageDraw
 
 from django_kling.clip_renditions import Rendition
 from django_kling.editorial import review
@@ -31,15 +33,28 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
 
+def jar_picture() -> bytes:
+    """A picture with something to see, so that the frames of the strip differ (zoom, pan)."""
+    image = Image.new("RGB", (960, 540), (235, 225, 205))
+    draw = ImageDraw.Draw(image)
+    for i, colour in enumerate([(200, 60, 40), (40, 120, 200), (60, 160, 80), (230, 180, 40)]):
+        draw.ellipse([60 + i * 220, 120 + (i % 2) * 120, 260 + i * 220, 320 + (i % 2) * 120],
+                     fill=colour)
+    draw.rectangle([0, 470, 960, 540], fill=(90, 60, 40))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
-def published(transactional_db, sandbox, make_image, settings, tmp_path):
+def published(transactional_db, sandbox, settings, tmp_path):
     """A product whose featured clip has its 480p rendition (rows made before the browser)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "ALLOWED_DOWNLOAD_HOSTS":
                              ["http://127.0.0.1:*"]}
     User.objects.create_superuser("boss", "boss@example.com", "pw")
     product = Product(name="Sea salt", description="A jar of sea salt.")
-    product.image.save("salt.png", ContentFile(make_image(960, 540)), save=True)
+    product.image.save("salt.png", ContentFile(jar_picture()), save=True)
     sandbox.render_scale = 0.5
     job = create_video_request(source=product, field_name="image", prompt="The jar turns.")
     run_steps(job.pk)
