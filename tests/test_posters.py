@@ -25,12 +25,17 @@ def image_of(asset: Asset) -> Image.Image:
 
 
 def test_the_poster_is_cut_again_at_the_picked_time_in_webp_and_jpeg(
-        sandbox, make_image, storage, settings, tmp_path,  # noqa: F811
+        sandbox, make_image, storage, settings, tmp_path, client,  # noqa: F811
         django_capture_on_commit_callbacks):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "POSTER_JPEG": True}
     job = stored_job(sandbox, make_image, scale=0.5)
     [pk] = renditions.start(job.video)
     renditions.make(pk)
+    # The request's admin page lists the rendition with its size.
+    User.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.login(username="boss", password="pw")
+    page = client.get(reverse("admin:django_kling_videorequest_change", args=[job.pk]))
+    assert "480p: <a href=" in page.content.decode() and "854 × 480" in page.content.decode()
     old = {job.poster.file.name, Rendition.objects.get(pk=pk).poster.file.name}
     with django_capture_on_commit_callbacks(execute=True):
         poster = choose_poster(job, 3.0)

@@ -12,11 +12,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from ..clip_renditions import Rendition, RenditionStatus
 from ..editorial import posters
 from ..exceptions import MediaError
 from ..models import Status, VideoRequest
+from . import display
 from .review import may_review
 
 
@@ -30,6 +35,20 @@ def poster_url(site: admin.AdminSite, job: VideoRequest) -> str:
 
 class PosterAdminMixin:
     """The poster page of ``VideoRequestAdmin`` (its ``poster_urls()`` go in ``get_urls``)."""
+
+    @admin.display(description=gettext_lazy("renditions"))
+    def renditions_list(self, job: VideoRequest) -> SafeString | str:
+        """Each rendition of the clip: its state, and its size once made (or why it failed)."""
+        rows = list(Rendition.objects.filter(clip_id=job.video_id).select_related("asset")) \
+            if job.video_id else []
+        if not rows:
+            return display.EMPTY
+        return format_html_join("", "<div>{}: {}</div>", (
+            (row.name, format_html('<a href="{}">{}</a>, {} × {}, {}', display.file_url(row.asset),
+                                   row.get_status_display(), row.asset.width, row.asset.height,
+                                   display.human_size(row.asset.size))
+             if row.status == RenditionStatus.READY and row.asset is not None
+             else f"{row.get_status_display()} {row.error}".strip()) for row in rows))
 
     def poster_urls(self) -> list:
         opts = VideoRequest._meta

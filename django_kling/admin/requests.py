@@ -80,9 +80,9 @@ class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
             ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
-            "video_link", "poster_preview", ("estimated_cost_display", "reported_cost_display"),
-            # The provider's id of the generation: what its support asks for.
-            "generation_id", "warnings_list",
+            "video_link", "renditions_list", "poster_preview",
+            ("estimated_cost_display", "reported_cost_display"),
+            "generation_id", "warnings_list",  # generation_id: what its support asks for
         ]}),
         ERROR_FIELDSET,
         (_("Provider"), {"classes": ["collapse"], "fields": [
@@ -98,7 +98,7 @@ class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     readonly_fields = ["source", "first_frame_preview", "last_frame_preview", "video_link",
                        "poster_preview", "estimated_cost_display", "reported_cost_display",
                        "warnings_list", "explanation", "metadata_json", "attempts_list",
-                       "mode_shown"]
+                       "mode_shown", "renditions_list"]
 
     # -- permissions: the workers write, editors look (and retry or cancel) -------------------
 
