@@ -11,5 +11,8 @@ class KlingConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (importing checks registers them)
         from .editorial import cleanup
+        from .flow import renditions
+        from .signals import video_ready
 
         cleanup.connect()
+        video_ready.connect(renditions.on_video_ready, dispatch_uid="django_kling.renditions")

@@ -58,6 +58,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                             id="django_kling.E001"))
 
     errors.extend(_check_download_hosts(conf))
+    errors.extend(_check_renditions(conf.RENDITIONS))
     storages_setting = getattr(settings, "STORAGES", {}) or {}
     if conf.STORAGE not in storages_setting:
         errors.append(Error(
@@ -138,6 +139,21 @@ def _check_download_hosts(conf: KlingSettings) -> list:
             errors.append(Error(f"{SETTING_NAME}['ALLOWED_DOWNLOAD_HOSTS']: {exc}.", hint=hint,
                                 id="django_kling.E011"))
     return errors
+
+
+def _check_renditions(renditions: Any) -> list:
+    """RENDITIONS is a list of dicts with a unique name, a height and a bitrate ceiling."""
+    valid = isinstance(renditions, (list, tuple)) and all(
+        isinstance(spec, dict) and isinstance(spec.get("name"), str)
+        and isinstance(spec.get("height"), int) and spec["height"] >= 2
+        and isinstance(spec.get("max_bitrate"), int) and spec["max_bitrate"] > 0
+        for spec in renditions)
+    if valid and len({spec["name"] for spec in renditions}) == len(renditions):
+        return []
+    return [Error(f"{SETTING_NAME}['RENDITIONS'] must be a list of dicts with a unique "
+                  "'name', an integer 'height' and an integer 'max_bitrate'.",
+                  hint="See the RENDITIONS setting in the documentation.",
+                  id="django_kling.E020")]
 
 
 def _check_order(conf: KlingSettings, provider: str) -> list:

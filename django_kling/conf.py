@@ -256,6 +256,22 @@ SETTINGS: tuple[Setting, ...] = (
         "removed, once its request has ended or is gone: by kling_cleanup --orphans and by "
         "the scheduler (every ORPHAN_GRACE / 2 seconds).",
     ),
+    Setting(
+        "RENDITIONS",
+        [{"name": "480p", "height": 480, "max_bitrate": 1_000_000, "audio_bitrate": 96_000,
+          "media": "(max-width: 640px)"},
+         {"name": "720p", "height": 720, "max_bitrate": 2_500_000, "audio_bitrate": 128_000,
+          "media": "(max-width: 1280px)"}],
+        "Smaller H.264 + AAC copies made of every stored clip, smallest first; each is a dict "
+        "(name, height, max_bitrate, audio_bitrate in bits per second, media: the media query "
+        "of its <source>, optional crf). A clip no taller than a rendition gets none of it "
+        "(never upscaled). Empty: no renditions.",
+    ),
+    Setting("RENDITION_PRESET", "veryfast", "x264 preset of the renditions (CPU against bytes)."),
+    Setting("RENDITION_CLAIM", 600.0, "Seconds a worker holds a rendition it encodes; one that "
+            "died holding it frees it after that (kling_sync then sends it again)."),
+    Setting("POSTER_JPEG", False, "Also store a JPEG next to each WebP poster an editor picks."),
+    Setting("POSTER_STRIP_FRAMES", 8, "Frames shown in the poster strip an editor picks from."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

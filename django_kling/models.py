@@ -259,8 +259,7 @@ class VideoRequest(models.Model):
     submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0,
                                                   editable=False)
     poll_count = models.PositiveIntegerField(_("status calls"), default=0, editable=False)
-    fetch_attempts = models.PositiveIntegerField(_("fetch attempts"), default=0,
-                                                 editable=False)
+    fetch_attempts = models.PositiveIntegerField(_("fetch attempts"), default=0, editable=False)
     error_streak = models.PositiveIntegerField(_("transient errors in a row"), default=0,
                                                editable=False)
     error_code = models.CharField(_("error code"), max_length=50, blank=True, editable=False)
@@ -391,8 +390,9 @@ class BudgetLock(models.Model):
         return self.name
 
 
-# Defined in modules of their own (concepts of their own); imported here so Django finds them:
+# Defined in modules of their own (concepts of their own); imported here so Django finds them.
 from .caption_tracks import CaptionTrack  # noqa: E402, F401
+from .clip_renditions import PosterChoice, Rendition  # noqa: E402, F401
 from .completion_times import CompletionTimes  # noqa: E402, F401
 from .staged_files import StagedFile  # noqa: E402, F401
 from .video_batches import BatchStatus, VideoBatch, VideoBatchItem  # noqa: E402, F401

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dramatiq
 
 from .editorial import batches
-from .flow import dispatch, pipeline
-from .flow.actor_options import ACTOR_OPTIONS, FINISH_OPTIONS
+from .flow import dispatch, pipeline, renditions
+from .flow.actor_options import ACTOR_OPTIONS, FINISH_OPTIONS, MEDIA_OPTIONS
 
 
 def schedule(pk: str, next_step: pipeline.Next | None) -> None:
@@ -44,6 +44,12 @@ def create_batch_jobs(pk: str) -> None:
     """Make the jobs of a batch's next chunk, then send itself for the chunk after."""
     if batches.create_chunk(pk):
         create_batch_jobs.send(pk)
+
+
+@dramatiq.actor(actor_name="kling_rendition", **MEDIA_OPTIONS)
+def rendition(pk: str) -> None:
+    """Make one rendition of a stored clip (``flow.renditions``)."""
+    renditions.make(int(pk))
 
 
 ACTORS = {"submit": submit, "poll": poll, "fetch": fetch}

@@ -24,7 +24,7 @@ ROOMS = {
     "records": (3, ("django_kling.models", "django_kling.video_presets",
                     "django_kling.video_batches", "django_kling.completion_times",
                     "django_kling.staged_files", "django_kling.caption_tracks",
-                    "django_kling.signals")),
+                    "django_kling.signals", "django_kling.clip_renditions")),
     "flow": (4, ("django_kling.flow",)),
     "jobs": (5, ("django_kling.jobs",)),
     "editorial": (6, ("django_kling.editorial",)),

@@ -34,6 +34,7 @@ from .captions import may_edit_captions, regenerate_captions
 from .explanations import explain
 from .list_filters import ModelFilter, ProviderFilter
 from .permissions import may_use_source
+from .posters import PosterAdminMixin, poster_url
 from .review import ReviewAdminMixin, ReviewFilter, review_badges, review_buttons
 from .sources import SourcesChangeList
 
@@ -59,7 +60,7 @@ class SourceTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
+class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "status_badge", "review", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
@@ -81,9 +82,9 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
             ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
-            "video_link", "poster_preview", ("estimated_cost_display", "reported_cost_display"),
-            # The provider's id of the generation: what its support asks for.
-            "generation_id", "warnings_list",
+            "video_link", "renditions_list", "poster_preview",
+            ("estimated_cost_display", "reported_cost_display"),
+            "generation_id", "warnings_list",  # generation_id: what its support asks for
         ]}),
         ERROR_FIELDSET,
         (_("Provider"), {"classes": ["collapse"], "fields": [
@@ -99,7 +100,7 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
     readonly_fields = ["source", "first_frame_preview", "last_frame_preview", "video_link",
                        "poster_preview", "estimated_cost_display", "reported_cost_display",
                        "warnings_list", "explanation", "metadata_json", "attempts_list",
-                       "mode_shown"]
+                       "mode_shown", "renditions_list"]
 
     # -- permissions: the workers write, editors look (and retry or cancel) -------------------
 
@@ -172,7 +173,7 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
             path("status/", wrap(self.status_view), name=f"{prefix}_status"),
             path("<path:object_id>/retry/", wrap(self.retry_view), name=f"{prefix}_retry"),
             path("<path:object_id>/cancel/", wrap(self.cancel_view), name=f"{prefix}_cancel"),
-            *self.review_urls(),
+            *self.review_urls(), *self.poster_urls(),
             *super().get_urls(),
         ]
 
@@ -345,7 +346,10 @@ class VideoRequestAdmin(ReviewAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("poster"))
     def poster_preview(self, job: VideoRequest) -> SafeString | str:
-        return _linked_thumbnail(display.file_url(job.poster), _("Poster"))
+        thumb = _linked_thumbnail(display.file_url(job.poster), _("Poster"))
+        url = poster_url(self.admin_site, job) if job.status == Status.SUCCEEDED else ""
+        return format_html('{} <a href="{}">{}</a>', thumb, url, _("Choose another frame")) \
+            if url and job.video_id else thumb
 
     @admin.display(description=_("estimated cost"))
     def estimated_cost_display(self, job: VideoRequest) -> str:

@@ -35,6 +35,7 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from ..caption_tracks import CaptionTrack
+from ..clip_renditions import PosterChoice, Rendition
 from ..conf import kling_settings
 from ..files import frames
 from ..models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
@@ -88,6 +89,15 @@ def caption_track_deleted(sender: type[CaptionTrack], instance: CaptionTrack, us
                           **kwargs: Any) -> None:
     """A caption track goes with its WebVTT file (with the request, or with its clip files)."""
     Asset.objects.db_manager(using).filter(pk=instance.asset_id).delete()
+
+
+def derived_deleted(sender: type[models.Model], instance: Rendition | PosterChoice, using: str,
+                    **kwargs: Any) -> None:
+    """A rendition or poster choice went (with its clip or request): its files go too."""
+    own = {getattr(instance, name, None) for name in ("asset_id", "poster_id", "poster_jpeg_id",
+                                                      "jpeg_id")} - {None}
+    if own:
+        Asset.objects.db_manager(using).filter(pk__in=own).delete()
 
 
 def source_deleted(sender: type[models.Model], instance: models.Model, using: str,
@@ -146,6 +156,9 @@ def connect() -> None:
                         dispatch_uid="django_kling.caption_track_deleted")
     post_delete.connect(request_deleted, sender=VideoRequest,
                         dispatch_uid="django_kling.request_deleted")
+    for model in (Rendition, PosterChoice):
+        post_delete.connect(derived_deleted, sender=model,
+                            dispatch_uid=f"django_kling.derived_deleted.{model.__name__}")
     for model in apps.get_models():
         if can_be_source(model):
             post_delete.connect(source_deleted, sender=model,

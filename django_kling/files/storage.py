@@ -22,6 +22,7 @@ EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
     "video/mp4": ".mp4",
+    "image/webp": ".webp",
 }
 
 

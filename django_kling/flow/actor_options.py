@@ -23,3 +23,9 @@ ACTOR_OPTIONS = {
 #: submit queued ahead of it: at 20,000 jobs in flight, 90 % of a webhook's lag (bench.webhooks).
 FINISH_QUEUE = f"{kling_settings.QUEUE_NAME}_finish"
 FINISH_OPTIONS = {**ACTOR_OPTIONS, "queue_name": FINISH_QUEUE, "priority": -1}
+
+#: Renditions are CPU work of their own queue, so that encodes never hold up a job's steps; a
+#: rendition counts its own tries (``flow.renditions``) and ends failed after the last one.
+MEDIA_QUEUE = f"{kling_settings.QUEUE_NAME}_media"
+MEDIA_OPTIONS = {**ACTOR_OPTIONS, "queue_name": MEDIA_QUEUE, "max_retries": 4,
+                 "min_backoff": 5000}

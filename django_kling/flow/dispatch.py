@@ -16,7 +16,7 @@ from dramatiq.errors import ActorNotFound
 
 #: The actor of each pipeline step (``pipeline.Next.step``) and of batch creation.
 ACTOR_NAMES = {"submit": "kling_submit", "poll": "kling_poll", "poll_now": "kling_poll_now",
-               "fetch": "kling_fetch", "batch": "kling_batch"}
+               "fetch": "kling_fetch", "batch": "kling_batch", "rendition": "kling_rendition"}
 
 
 def send(step: str, pk: Any, *, delay: float = 0.0) -> None:

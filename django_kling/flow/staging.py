@@ -46,14 +46,17 @@ class Adopted(Downloaded):
     name: str = ""
 
 
-def write(job: VideoRequest, asset: Asset, content: bytes | File, filename: str) -> None:
-    """Store ``content`` as ``asset``'s file, recorded as staged before it is written."""
+def write(job: VideoRequest, asset: Asset, content: bytes | File, filename: str, *,
+          staged_kind: str = "") -> None:
+    """Store ``content`` as ``asset``'s file, recorded as staged (as ``staged_kind``, by default
+    the asset's kind) before it is written."""
     storage = asset.file.storage
     # Our names are unique (a UUID, ``files.storage``); should the storage still pick another
     # one, the row follows it below.
     name = asset.file.field.generate_filename(asset, filename)
     staged = StagedFile.objects.create(storage=kling_settings.STORAGE, name=name,
-                                       kind=asset.kind, request_id=job.pk, size=asset.size,
+                                       kind=staged_kind or asset.kind, request_id=job.pk,
+                                       size=asset.size,
                                        sha256=asset.sha256)
     if isinstance(content, bytes):
         content = ContentFile(content)
@@ -94,6 +97,21 @@ def discard(assets: Iterable[Asset]) -> None:
     kept = set(Asset.objects.filter(file__in=names).values_list("file", flat=True))
     discard_files(asset for asset in assets if asset.file.name not in kept)
     StagedFile.objects.filter(storage=kling_settings.STORAGE, name__in=names).delete()
+
+
+@contextlib.contextmanager
+def written(stored: list[Asset], *temp_paths: str) -> Iterator[None]:
+    """Around storing files: those in ``stored`` (as the block appends them) are discarded if
+    the block fails, and the local ``temp_paths`` are deleted in any case."""
+    try:
+        yield
+    except BaseException:
+        discard(stored)
+        raise
+    finally:
+        for path in temp_paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def _staged_clips(job: VideoRequest) -> Iterator[StagedFile]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..conf import kling_settings
 from ..models import ACTIVE, VideoRequest
-from . import batch_queue, dispatch
+from . import batch_queue, dispatch, renditions
 from .steps import STEP_FOR_STATE
 
 
@@ -47,6 +47,11 @@ def sync(grace: float | None = None, *, dry_run: bool = False) -> SyncReport:
         report.requeued.setdefault(step, []).append(str(pk))
         if not dry_run:
             dispatch.send(step, pk)
+    for pk in renditions.stuck(default_grace() if grace is None else grace) \
+            .values_list("pk", flat=True):
+        report.requeued.setdefault("rendition", []).append(str(pk))
+        if not dry_run:
+            dispatch.send("rendition", pk)
     for batch in batch_queue.stalled(default_grace() if grace is None else grace):
         report.requeued.setdefault("batch", []).append(str(batch.pk))
         if not dry_run:

@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils.translation import get_language
 
+from ..clip_renditions import Rendition, RenditionStatus
 from ..conf import kling_settings
 from ..models import Asset, AssetKind, ReviewStatus, Status, VideoRequest
 from .captions import Captions, captions_of, cross_origin
@@ -33,6 +34,37 @@ CACHE_ATTRIBUTE = "_kling_clips"
 _CHUNK = 500
 
 T = TypeVar("T", bound=models.Model)
+
+
+class Source:
+    """One ``<source>`` of a clip's ``<video>``: a rendition (with its media query) or the
+    original (no media query: it is the last one, for every screen no query matched)."""
+
+    def __init__(self, asset: Asset, media: str = "") -> None:
+        self.asset = asset
+        self.media = media
+
+    @cached_property
+    def url(self) -> str:
+        return file_url(self.asset.file)
+
+    @property
+    def mime(self) -> str:
+        return self.asset.mime or "video/mp4"
+
+    @property
+    def height(self) -> int | None:
+        return self.asset.height
+
+    @property
+    def width(self) -> int | None:
+        return self.asset.width
+
+
+def ready_renditions() -> Prefetch:
+    """Prefetch of a video's ready renditions and their files (``video__renditions``)."""
+    return Prefetch("video__renditions", queryset=Rendition.objects.filter(
+        status=RenditionStatus.READY, asset__isnull=False).select_related("asset"))
 
 
 class Clip:
@@ -63,6 +95,21 @@ class Clip:
     @cached_property
     def url(self) -> str:
         return file_url(self.video.file)
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        """The ``<source>`` elements: the ready renditions that have a media query in
+        ``RENDITIONS``, smallest first, then the original (for every other screen)."""
+        media = {str(spec["name"]): spec.get("media", "") for spec in kling_settings.RENDITIONS}
+        if self.video.pk is None or not media:
+            return [Source(self.video)]
+        rows = (self.video.renditions.all()
+                if "renditions" in getattr(self.video, "_prefetched_objects_cache", {})
+                else self.video.renditions.filter(status=RenditionStatus.READY)
+                .select_related("asset"))
+        renditions = sorted((r for r in rows if r.asset is not None and media.get(r.name)),
+                            key=lambda r: (r.asset.height or 0, r.asset.width or 0))
+        return [*(Source(r.asset, media[r.name]) for r in renditions), Source(self.video)]
 
     @cached_property
     def poster_url(self) -> str:
@@ -141,6 +188,7 @@ def _clip_of_request(request: VideoRequest) -> Clip | None:
 def _succeeded() -> models.QuerySet[VideoRequest]:
     return (VideoRequest.objects.filter(shown(), status=Status.SUCCEEDED, video__isnull=False)
             .select_related("video", "poster", "caption_track__asset")
+            .prefetch_related(ready_renditions())
             .order_by("-created_at", "-pk"))
 
 

@@ -18,9 +18,10 @@ import boto3
 import pytest
 from django.core.management import call_command
 
+from django_kling.clip_renditions import Rendition
 from django_kling.editorial.batches import start_batch
 from django_kling.jobs import create_video_request
-from django_kling.models import VideoBatch, VideoRequest
+from django_kling.models import StagedFile, VideoBatch, VideoRequest
 from tests.shop.models import Product
 
 from ..conftest import API_KEY, S3_BUCKET, direct_providers, wait_until
@@ -221,6 +222,34 @@ def recover_after_crash(rig: Rig, jobs) -> None:
     recover(rig)
 
 
+#: The claim of a rendition in the row below: a killed worker's runs out after it.
+RENDITION_CLAIM = 2.0
+
+
+def kill_while_making_a_rendition(rig: Rig, jobs) -> None:
+    """SIGKILL the worker while it encodes a clip's rendition (claimed, not ready); once the
+    dead worker's claim ran out, recover: the rendition is made again, the clip untouched."""
+    pks = [job.pk for job in jobs]
+    making = Rendition.objects.filter(
+        clip__in=VideoRequest.objects.filter(pk__in=pks).values("video"),
+        status="pending", claimed_until__isnull=False)
+    wait_until(making.exists, timeout=90, what="a rendition being made")
+    clips = {j.pk: (j.video.file.name, j.video.sha256)
+             for j in VideoRequest.objects.filter(pk__in=pks).select_related("video")}
+    rig.workers.kill()
+    time.sleep(RENDITION_CLAIM + 0.5)
+    recover(rig)
+    clip_ids = VideoRequest.objects.filter(pk__in=pks).values("video")
+    wait_until(lambda: not Rendition.objects.filter(clip__in=clip_ids).exclude(
+        status="ready").exists(), timeout=120, what="every rendition made")
+    after = {j.pk: (j.video.file.name, j.video.sha256)
+             for j in VideoRequest.objects.filter(pk__in=pks).select_related("video")}
+    assert after == clips  # the clip untouched
+    # The one being made when the worker died was made again (a second try), not lost.
+    assert Rendition.objects.filter(clip__in=clip_ids, attempts__gte=2).exists()
+    assert not StagedFile.objects.filter(kind__startswith="rendition:").exists()
+
+
 def s3_down_for(seconds: float) -> Callable:
     def during(rig: Rig, jobs) -> None:
         rig.proxy.mode = "down"
@@ -308,6 +337,10 @@ SCENARIOS: list[Scenario] = [
     # The clip is written, its row not committed: the resumed job adopts it (issue 23, 17).
     ("SIGKILL while storing", 2, {"storage": "crashing"}, None, recover_after_crash,
      crash("stored_video")),
+    # Issue 25: a 1440x810 clip gets its 720p and 480p renditions; the kill lands mid-encode.
+    ("SIGKILL while making a rendition", 1,
+     {"overrides": {"RENDITION_CLAIM": RENDITION_CLAIM}},
+     lambda r: setattr(r.sandbox, "render_scale", 0.75), kill_while_making_a_rendition, {}),
 ]
 
 

@@ -83,3 +83,23 @@ def test_a_page_with_the_block_shows_the_clip(client, clip_job):
     assert "<figure class=\"kling-video-block\">" in page and clip_job.video.file.name in page
     assert '<figcaption><small class="kling-ai-label">AI-generated</small> Turning</figcaption>' \
         in page
+
+
+def test_both_blocks_offer_the_renditions_smallest_first(image, sandbox):
+    from django_kling.contrib.wagtail.blocks import FeaturedClipBlock
+    from django_kling.editorial import review
+    from django_kling.flow import renditions
+
+    sandbox.render_scale = 0.5  # 960x540: the 480p rendition, no 720p one
+    job = make_clip(image, field_name="file", prompt="The jar turns.")
+    review.feature(job)
+    [pk] = renditions.start(job.video)
+    assert renditions.make(pk)
+    small = job.video.renditions.get().asset
+    blocks = [(KlingVideoBlock(), {"clip": job.pk}), (FeaturedClipBlock(), {"image": image.pk})]
+    for block, value in blocks:
+        html = block.render(block.to_python({**value, "playback": "controls", "caption": ""}))
+        sources = [line.strip() for line in html.splitlines() if "<source" in line]
+        assert sources == [
+            f'<source src="{small.file.url}" type="video/mp4" media="(max-width: 640px)">',
+            f'<source src="{job.video.file.url}" type="video/mp4">'], block

@@ -130,3 +130,17 @@ def test_inspect_page_has_a_human_title_and_no_raw_values(admin_client, queued_j
     assert values and not {"False", "True", "None", ""} & set(values), values
     assert "No" in values  # generate_audio / featured as words
     assert "Pro (1080p, sound)" in values  # the mode as the clip has it
+
+
+def test_the_inspect_page_has_the_frame_strip_and_picks_a_poster(admin_client, clip_job):
+    page = admin_client.get(reverse("kling_videos:inspect", args=(clip_job.pk,))).content.decode()
+    assert page.count('name="time"') == 8 and "data:image/jpeg;base64," in page
+    old = clip_job.poster.file.name
+    response = admin_client.post(reverse("kling_videos:poster", args=(clip_job.pk,)),
+                                 {"time": "2.5"})
+    assert response["Location"] == reverse("kling_videos:inspect", args=(clip_job.pk,))
+    clip_job.refresh_from_db()
+    assert clip_job.poster.mime == "image/webp" and clip_job.poster.file.name != old
+    assert clip_job.poster_choice.time == 2.5
+    assert (clip_job.poster.width, clip_job.poster.height) == (clip_job.video.width,
+                                                               clip_job.video.height)

@@ -24,6 +24,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...admin import display
 from ...admin.captions import cue_list, track_of
+from ...editorial import posters
 from ...models import FINAL, Status, VideoRequest
 from ...site.clips import Clip
 from .actions import available_actions
@@ -31,7 +32,7 @@ from .bulk_actions import VIDEOS
 from .captions import PERMISSION as CAPTIONS_PERMISSION
 from .captions import CaptionEditView
 from .permissions import may_request, visible_requests
-from .views import VideoActionView
+from .views import VideoActionView, VideoPosterView
 
 
 def source_title(job: VideoRequest) -> str:
@@ -89,6 +90,7 @@ class VideoIndexView(generic.IndexView):
 class VideoInspectView(generic.InspectView):
     template_name = "django_kling_wagtail/inspect_video.html"
     action_url_name: str = ""
+    poster_url_name: str = ""
 
     def get_object(self, queryset: Any = None) -> VideoRequest:
         return visible_object(self)
@@ -116,6 +118,9 @@ class VideoInspectView(generic.InspectView):
             captions_url=reverse(self.action_url_name.replace("action", "captions"),
                                  args=(job.pk,))
             if clip and self.request.user.has_perm(CAPTIONS_PERMISSION) else "",
+            poster_url_name=self.poster_url_name,
+            strip=posters.frame_strip(job) if clip is not None
+            and may_request(self.request.user, "review") else None,
         )
         return context
 
@@ -196,6 +201,7 @@ class VideoRequestViewSet(ModelViewSet):
 
     def get_inspect_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_inspect_view_kwargs(action_url_name=self.get_url_name("action"),
+                                               poster_url_name=self.get_url_name("poster"),
                                                **kwargs)
 
     def get_urlpatterns(self) -> list[Any]:
@@ -211,5 +217,7 @@ class VideoRequestViewSet(ModelViewSet):
                  name="history_results"),
             path("usage/<uuid:pk>/", self.usage_view, name="usage"),
             path("captions/<uuid:pk>/", captions, name="captions"),
+            path("<uuid:pk>/poster/", VideoPosterView.as_view(
+                inspect_url_name=self.get_url_name("inspect")), name="poster"),
             path("<uuid:pk>/<slug:action>/", view, name="action"),
         ]
