@@ -62,7 +62,7 @@ ANSWER_SLACK = 1024 * 1024
 
 class GatewayProvider(VideoProvider):
     name = "gateway"
-    FEATURES = frozenset({"last_frame", "sound", "webhooks", "idempotency"})
+    FEATURES = frozenset({"webhooks", "idempotency"})
     RESULT_LIFETIME = "not documented"
     OPTIONS = OPTIONS
 
