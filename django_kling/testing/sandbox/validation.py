@@ -21,11 +21,23 @@ from typing import Any
 import httpx
 from PIL import Image
 
-MODEL_ID = "klingai/kling-v2.6-i2v"
-TURBO_MODEL_ID = "klingai/kling-v2.5-turbo-i2v"
-#: The models served, and whether each can make sound (only v2.6 and later can: the AI SDK's
-#: ``klingai-video-model-options.ts``, ``sound``).
-MODELS = {MODEL_ID: True, TURBO_MODEL_ID: False}
+from ... import capabilities
+from ...capabilities import Route
+
+MODEL_ID = capabilities.V2_6
+TURBO_MODEL_ID = capabilities.V2_5_TURBO
+V3_MODEL_ID = capabilities.V3_0
+
+
+def routes_on(provider: str) -> dict[str, Route]:
+    """The capability registry's routes of ``provider``, by model id: the sandbox refuses
+    what the registry says the real service refuses (durations, sound, voices)."""
+    return {model: route for (model, name), route in capabilities.ROUTES.items()
+            if name == provider}
+
+
+#: The models the gateway serves, with what each can do (the registry's gateway routes).
+MODELS = routes_on("gateway")
 PROTOCOL_VERSION = "0.0.1"
 MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -170,11 +182,13 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
         raise invalid("providerOptions.klingai.mode must be 'std' or 'pro'.",
                       "providerOptions.klingai.mode")
 
+    route = MODELS[model] if model in MODELS else MODELS[MODEL_ID]
     duration = body.get("duration", 5)
     if duration is None:
         duration = 5
-    if isinstance(duration, bool) or duration not in (5, 10):
-        raise invalid("duration must be 5 or 10 (seconds).", "duration")
+    if isinstance(duration, bool) or duration not in route.durations:
+        raise invalid(f"duration must be one of {', '.join(map(str, route.durations))} "
+                      f"(seconds) on {model}.", "duration")
 
     audio = body.get("generateAudio", False)
     if not isinstance(audio, bool):
@@ -185,11 +199,14 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
             raise invalid("providerOptions.klingai.sound must be 'on' or 'off'.",
                           "providerOptions.klingai.sound")
         audio = sound == "on"
-    if audio and not MODELS.get(model, False):
+    if audio and not route.sound:
         raise invalid(f"{model} makes silent clips only; set generateAudio to false.",
                       "generateAudio")
     if audio and mode != "pro":
         raise invalid("Sound (generateAudio) needs mode 'pro' on Kling v2.6.", "generateAudio")
+    voices = options.get("voiceList")
+    if voices is not None:
+        check_voices(voices, route.voices, sound=audio, param="providerOptions.klingai.voiceList")
 
     warnings: list[dict[str, Any]] = []
     n = body.get("n", 1)
@@ -237,6 +254,19 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
         prompt=prompt, negative_prompt=negative, callback_url=callback, model=model,
         gateway_options=gateway_options, warnings=warnings,
     )
+
+
+def check_voices(voices: Any, limit: int, *, sound: bool, param: str) -> None:
+    """Kling's ``voice_list`` shape (``[{"voice_id": "..."}]``, at most ``limit``, with sound),
+    as the AI SDK's Kling options schema has it (``voiceList``)."""
+    if not (isinstance(voices, list) and all(
+            isinstance(v, dict) and isinstance(v.get("voice_id"), str) and v["voice_id"]
+            for v in voices)):
+        raise invalid(f"{param} must be a list of {{\"voice_id\": string}}.", param)
+    if len(voices) > limit:
+        raise invalid(f"{param} takes at most {limit} voices on this model.", param)
+    if voices and not sound:
+        raise invalid(f"{param} needs sound on.", param)
 
 
 def ratio_of(aspect: str) -> float:
