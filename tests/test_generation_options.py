@@ -26,7 +26,7 @@ def test_values_are_normalized_once():
 
 
 @pytest.mark.parametrize(("fields", "code", "field"), [
-    ({"duration": 7}, "duration_invalid", "duration"),
+    ({"duration": 16}, "duration_invalid", "duration"),
     ({"aspect_ratio": "4:3"}, "aspect_ratio_invalid", "aspect_ratio"),
     ({"spoken_line": "Hello", "language": "en", "sound": False}, "speech_needs_sound", "sound"),
     ({"spoken_line": "Hello"}, "speech_needs_language", "language"),
