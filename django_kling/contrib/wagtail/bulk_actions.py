@@ -23,6 +23,7 @@ from wagtail.images.views.bulk_actions.image_bulk_action import ImageBulkAction
 
 from ...admin.display import money
 from ...admin.generate import APPLY_PRESET, estimate_per_clip, price_table
+from ...admin.offers import offers
 from ...admin.object_clips import (
     apply_preset_values,
     chosen_preset,
@@ -106,6 +107,7 @@ class GenerateVideoBulkAction(ImageBulkAction):
         return {**context, "count": count, "clips_per_object": plan["per_object"],
                 "plan": plan, "per_clip": money(per_clip), "total": plan["total"],
                 "prices": price_table(), "currency": kling_settings.CURRENCY,
+                "offers": offers(list(kling_settings.MODELS)),
                 "apply_preset_name": APPLY_PRESET}
 
     def form_valid(self, form: GenerateVideoForm) -> HttpResponse:
