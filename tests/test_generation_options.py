@@ -44,7 +44,7 @@ def test_frozen_and_replaced_with_a_new_check():
         options.prompt = "other"  # type: ignore[misc]
     assert options.replace(duration=10).duration == 10
     with pytest.raises(InvalidInput):
-        options.replace(duration=7)
+        options.replace(duration=16)
 
 
 def test_overlaid_keeps_what_an_override_leaves_empty():
