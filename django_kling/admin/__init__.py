@@ -17,18 +17,20 @@ from django.contrib import admin
 
 from ..models import Asset, VideoBatch, VideoRequest
 from ..video_presets import VideoPreset
+from ..voices import Voice
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
 from .batches import VideoBatchAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
-from .presets import VideoPresetAdmin
+from .presets import VideoPresetAdmin, VoiceAdmin
 from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
 admin.site.register(Asset, AssetAdmin)
 admin.site.register(VideoBatch, VideoBatchAdmin)
 admin.site.register(VideoPreset, VideoPresetAdmin)
+admin.site.register(Voice, VoiceAdmin)
 
 __all__ = [
     "AssetAdmin",
@@ -37,6 +39,7 @@ __all__ = [
     "VideoPresetAdmin",
     "VideoRequestAdmin",
     "VideoRequestInline",
+    "VoiceAdmin",
     "can_generate_videos",
     "generate_video_action",
 ]

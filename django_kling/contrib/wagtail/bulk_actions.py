@@ -23,7 +23,6 @@ from wagtail.images.views.bulk_actions.image_bulk_action import ImageBulkAction
 
 from ...admin.display import money
 from ...admin.generate import APPLY_PRESET, estimate_per_clip, price_table
-from ...admin.offers import offers
 from ...admin.object_clips import (
     apply_preset_values,
     chosen_preset,
@@ -34,6 +33,7 @@ from ...admin.object_clips import (
     unfilled,
     unfilled_message,
 )
+from ...admin.offers import offers
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
 from ...jobs import check_budget
