@@ -51,6 +51,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             errors += REGISTRY[provider].check(options)
             errors += _check_models(conf.MODELS, REGISTRY[provider].default_model(options))
         errors += _check_order(conf, provider)
+        errors += _check_capabilities(conf)
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:
@@ -194,6 +195,31 @@ def _check_models(models: Any, default: str) -> list:
             hint="Add it to MODELS, or set the provider's MODEL option to one of them.",
             id="django_kling.E010")]
     return []
+
+
+def _check_capabilities(conf: KlingSettings) -> list:
+    """E014: ``CAPABILITIES`` is {model id: {provider: {fact: value}}} with known providers and
+    facts (the fields of ``capabilities.Route``)."""
+    from . import capabilities
+
+    where = f"{SETTING_NAME}['CAPABILITIES']"
+    errors: list = []
+    for model, by_provider in conf.CAPABILITIES.items():
+        if not isinstance(by_provider, dict):
+            errors.append(Error(f"{where}[{model!r}] must be a dict by provider name.",
+                                id="django_kling.E014"))
+            continue
+        for name, facts in by_provider.items():
+            try:
+                if name not in PROVIDER_OPTIONS:
+                    raise KeyError(f"provider {name!r}")
+                capabilities.with_overrides(capabilities.documented(model, name), dict(facts))
+            except (KeyError, TypeError, ValueError) as exc:
+                errors.append(Error(
+                    f"{where}[{model!r}][{name!r}]: unknown {exc}.",
+                    hint=f"Known facts: {', '.join(capabilities.FIELDS)}; providers: "
+                         f"{', '.join(sorted(PROVIDER_OPTIONS))}.", id="django_kling.E014"))
+    return errors
 
 
 SCHEDULER_MIDDLEWARE = "django_kling.middleware.Scheduler"

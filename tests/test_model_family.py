@@ -169,3 +169,15 @@ def test_voices_are_refused_where_the_route_takes_none(sandbox, settings, voice,
         create_video_request(make_image(), voices=(voice.pk,), sound=False)
     assert silent.value.code == "voice_needs_sound"
     assert VideoRequest.objects.count() == 0
+
+
+def test_a_capabilities_typo_is_a_system_check_error(settings):
+    from django_kling.checks import check_settings
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CAPABILITIES": {
+        V3: {"gateway": {"last_frame_sound": True}, "nope": {}}}}
+    errors = [e for e in check_settings() if e.id == "django_kling.E014"]
+    assert len(errors) == 2 and "last_frame_sound" in errors[0].msg
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CAPABILITIES": {
+        V3: {"gateway": {"last_frame_with_sound": True}}}}
+    assert not [e for e in check_settings() if e.id == "django_kling.E014"]
