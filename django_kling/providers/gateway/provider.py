@@ -66,6 +66,11 @@ class GatewayProvider(VideoProvider):
     RESULT_LIFETIME = "not documented"
     OPTIONS = OPTIONS
 
+    @classmethod
+    def default_model(cls, options: dict[str, Any]) -> str:
+        # The gateway passes the model id on: its MODEL option is an id of MODELS.
+        return str(options.get("MODEL") or super().default_model(options))
+
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):
         super().__init__(options)
         self.base_url = str(options["BASE_URL"]).rstrip("/")

@@ -26,7 +26,6 @@ HOSTS = {
     "global": "https://api-singapore.klingai.com",
     "beijing": "https://api-beijing.klingai.com",
 }
-MODEL_NAME = "kling-v2-6"
 PATH = "/v1/videos/image2video"
 
 
