@@ -51,13 +51,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             errors += REGISTRY[provider].check(options)
             errors += _check_models(conf.MODELS, REGISTRY[provider].default_model(options))
         errors += _check_order(conf, provider)
-        errors += _check_capabilities(conf)
         conf.DEFAULTS  # noqa: B018  (validates the keys)
         conf.PRICES  # noqa: B018
     except ImproperlyConfigured as exc:
         errors.append(Error(str(exc), hint=f"Fix the {SETTING_NAME} setting.",
                             id="django_kling.E001"))
 
+    errors.extend(_check_capabilities(conf))
     errors.extend(_check_download_hosts(conf))
     storages_setting = getattr(settings, "STORAGES", {}) or {}
     if conf.STORAGE not in storages_setting:

@@ -26,7 +26,8 @@ from urllib.parse import parse_qs
 from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
-from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch, routes_on
+from .routes import routes_on
+from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/fal"
 ENDPOINT = "/fal-ai/kling-video/v2.6/pro/image-to-video"

@@ -28,15 +28,8 @@ from urllib.parse import parse_qs
 
 from .http import Refusal
 from .jobs import Job
-from .validation import (
-    MAX_TEXT,
-    GatewayError,
-    GenerationSpec,
-    _check_image,
-    _fetch,
-    check_voices,
-    routes_on,
-)
+from .routes import routes_on, voices_problem
+from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/kling"
 CREATE = "/v1/videos/image2video"
@@ -196,12 +189,10 @@ def parse_create(body: dict[str, Any]) -> tuple[GenerationSpec, str | None]:
         raise _invalid('sound must be "on" or "off".')
     if sound == "on" and not route.sound:
         raise _invalid(f"{name} does not support sound.")
-    if "voice_list" in body:
-        try:
-            check_voices(body["voice_list"], route.voices, sound=sound == "on",
-                         param="voice_list")
-        except GatewayError as error:
-            raise _invalid(error.message) from None
+    problem = voices_problem(body.get("voice_list"), route.voices, sound=sound == "on",
+                             param="voice_list")
+    if problem:
+        raise _invalid(problem)
     if sound == "on" and mode != "pro":
         raise _invalid("sound needs mode pro.")
     if "image_tail" in body and mode != "pro":

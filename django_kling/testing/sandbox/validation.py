@@ -21,20 +21,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from ... import capabilities
-from ...capabilities import Route
-
-MODEL_ID = capabilities.V2_6
-TURBO_MODEL_ID = capabilities.V2_5_TURBO
-V3_MODEL_ID = capabilities.V3_0
-
-
-def routes_on(provider: str) -> dict[str, Route]:
-    """The capability registry's routes of ``provider``, by model id: the sandbox refuses
-    what the registry says the real service refuses (durations, sound, voices)."""
-    return {model: route for (model, name), route in capabilities.ROUTES.items()
-            if name == provider}
-
+from .routes import MODEL_ID, routes_on, voices_problem
 
 #: The models the gateway serves, with what each can do (the registry's gateway routes).
 MODELS = routes_on("gateway")
@@ -204,9 +191,10 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
                       "generateAudio")
     if audio and mode != "pro":
         raise invalid("Sound (generateAudio) needs mode 'pro' on Kling v2.6.", "generateAudio")
-    voices = options.get("voiceList")
-    if voices is not None:
-        check_voices(voices, route.voices, sound=audio, param="providerOptions.klingai.voiceList")
+    problem = voices_problem(options.get("voiceList"), route.voices, sound=audio,
+                             param="providerOptions.klingai.voiceList")
+    if problem:
+        raise invalid(problem, "providerOptions.klingai.voiceList")
 
     warnings: list[dict[str, Any]] = []
     n = body.get("n", 1)
@@ -254,19 +242,6 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
         prompt=prompt, negative_prompt=negative, callback_url=callback, model=model,
         gateway_options=gateway_options, warnings=warnings,
     )
-
-
-def check_voices(voices: Any, limit: int, *, sound: bool, param: str) -> None:
-    """Kling's ``voice_list`` shape (``[{"voice_id": "..."}]``, at most ``limit``, with sound),
-    as the AI SDK's Kling options schema has it (``voiceList``)."""
-    if not (isinstance(voices, list) and all(
-            isinstance(v, dict) and isinstance(v.get("voice_id"), str) and v["voice_id"]
-            for v in voices)):
-        raise invalid(f"{param} must be a list of {{\"voice_id\": string}}.", param)
-    if len(voices) > limit:
-        raise invalid(f"{param} takes at most {limit} voices on this model.", param)
-    if voices and not sound:
-        raise invalid(f"{param} needs sound on.", param)
 
 
 def ratio_of(aspect: str) -> float:
