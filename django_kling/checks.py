@@ -57,6 +57,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         errors.append(Error(str(exc), hint=f"Fix the {SETTING_NAME} setting.",
                             id="django_kling.E001"))
 
+    errors.extend(_check_capabilities(conf))
     errors.extend(_check_download_hosts(conf))
     errors.extend(_check_renditions(conf.RENDITIONS))
     storages_setting = getattr(settings, "STORAGES", {}) or {}
@@ -210,6 +211,31 @@ def _check_models(models: Any, default: str) -> list:
             hint="Add it to MODELS, or set the provider's MODEL option to one of them.",
             id="django_kling.E010")]
     return []
+
+
+def _check_capabilities(conf: KlingSettings) -> list:
+    """E014: ``CAPABILITIES`` is {model id: {provider: {fact: value}}} with known providers and
+    facts (the fields of ``capabilities.Route``)."""
+    from . import capabilities
+
+    where = f"{SETTING_NAME}['CAPABILITIES']"
+    errors: list = []
+    for model, by_provider in conf.CAPABILITIES.items():
+        if not isinstance(by_provider, dict):
+            errors.append(Error(f"{where}[{model!r}] must be a dict by provider name.",
+                                id="django_kling.E014"))
+            continue
+        for name, facts in by_provider.items():
+            try:
+                if name not in PROVIDER_OPTIONS:
+                    raise KeyError(f"provider {name!r}")
+                capabilities.with_overrides(capabilities.documented(model, name), dict(facts))
+            except (KeyError, TypeError, ValueError) as exc:
+                errors.append(Error(
+                    f"{where}[{model!r}][{name!r}]: unknown {exc}.",
+                    hint=f"Known facts: {', '.join(capabilities.FIELDS)}; providers: "
+                         f"{', '.join(sorted(PROVIDER_OPTIONS))}.", id="django_kling.E014"))
+    return errors
 
 
 SCHEDULER_MIDDLEWARE = "django_kling.middleware.Scheduler"

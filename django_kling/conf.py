@@ -184,23 +184,38 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUEUE_NAME", "kling", "Dramatiq queue the actors use."),
     Setting(
         "MODELS",
-        ["klingai/kling-v2.6-i2v", "klingai/kling-v2.5-turbo-i2v"],
+        ["klingai/kling-v2.6-i2v", "klingai/kling-v2.5-turbo-i2v", "klingai/kling-v3.0-i2v"],
         "Model ids editors may choose, in the order forms list them.",
+    ),
+    Setting(
+        "CAPABILITIES",
+        {},
+        "What a model can do on a provider, laid over the documented registry "
+        "(django_kling.capabilities): {model id: {provider name: {fact: value}}}, e.g. "
+        '{"last_frame_with_sound": True} for one route. A route the registry does not '
+        "describe (a newer model) is added the same way.",
     ),
     Setting(
         "PRICES",
         {
+            # protocol.md §5 and fal's v2.6 page: 0.07 silent, 0.14 sound, 0.168 with a voice.
             "klingai/kling-v2.6-i2v": {
-                "std": {"silent": "0.07", "sound": "0.14"},
-                "pro": {"silent": "0.07", "sound": "0.14"},
+                "std": {"silent": "0.07", "sound": "0.14", "voice": "0.168"},
+                "pro": {"silent": "0.07", "sound": "0.14", "voice": "0.168"},
             },
             # Silent only; public hosts' prices, to be checked against the gateway's model page.
             "klingai/kling-v2.5-turbo-i2v": {
                 "std": {"silent": "0.042", "sound": "0"},
                 "pro": {"silent": "0.07", "sound": "0"},
             },
+            # fal's v3 pro page (llms.txt); the gateway's and Kling's are not published.
+            "klingai/kling-v3.0-i2v": {
+                "std": {"silent": "0.224", "sound": "0.336", "voice": "0.392"},
+                "pro": {"silent": "0.224", "sound": "0.336", "voice": "0.392"},
+            },
         },
-        "Estimated price per second of output, by model, mode and sound.",
+        "Estimated price per second of output, by model, mode and sound (silent, sound, "
+        "voice: with sound and a chosen voice; no voice price: the sound one).",
     ),
     Setting("CURRENCY", "USD", "Currency of PRICES and of the reported costs."),
     Setting(
@@ -323,7 +338,7 @@ def _prices(default: dict[str, Any], given: Any) -> dict[str, Any]:
         table = merged.setdefault(model, {})
         for mode, prices in modes.items():
             table[mode] = _merge_closed(f"{SETTING_NAME}['PRICES'][{model!r}][{mode!r}]",
-                                        {"silent": 0, "sound": 0}, prices)
+                                        {"silent": 0, "sound": 0, "voice": None}, prices)
     return merged
 
 
@@ -355,7 +370,10 @@ class KlingSettings:
         if name not in self.user_settings:
             return default
         value = self.user_settings[name]
-        if name in ("DEFAULTS", "BUDGET", "SCHEDULER", "POLL_PLAN", "CONTENT_CREDENTIALS"):
+        if name == "CAPABILITIES" and not isinstance(value, dict):
+            raise ConfigurationError(f"{SETTING_NAME}['CAPABILITIES'] must be a dict.")
+        if name in ("DEFAULTS", "BUDGET", "SCHEDULER", "POLL_PLAN",
+                    "CONTENT_CREDENTIALS"):
             return _merge_closed(f"{SETTING_NAME}[{name!r}]", default, value)
         if name == "PROVIDERS":
             if not isinstance(value, dict):
@@ -381,11 +399,15 @@ class KlingSettings:
         given = _hide_secrets(self.PROVIDERS.get(name, {}))
         return _merge_closed(f"{SETTING_NAME}['PROVIDERS'][{name!r}]", defaults, given)
 
-    def price_per_second(self, mode: str, sound: bool, model: str = "") -> Decimal:
-        """The estimated price of a second of output (a model without prices: the first's)."""
+    def price_per_second(self, mode: str, sound: bool, model: str = "",
+                         voice: bool = False) -> Decimal:
+        """The estimated price of a second of output (a model without prices: the first's);
+        ``voice``: with sound and a chosen voice (the sound price where none is given)."""
         prices = self.PRICES
         by_mode = prices.get(model) or next(iter(prices.values()))
         table = by_mode.get(mode) or by_mode.get("pro") or {"silent": 0, "sound": 0}
+        if sound and voice and table.get("voice") is not None:
+            return Decimal(str(table["voice"]))
         return Decimal(str(table["sound" if sound else "silent"]))
 
     def first_check(self, model: str) -> float:

@@ -30,18 +30,31 @@ from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .files import frames, images
 from .flow import admission, dispatch, fallback, locks
 from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
-from .options import Mode, validate_model
 from .options.generation import GenerationOptions
+from .options.routes import Wanted, validate_model
 from .providers import provider_class
 from .signals import video_requested
+from .voices import Voice, link_voices, voice_providers
 
 ImageSource = bytes | IO[bytes] | str
 
 
-def estimate_cost(*, duration: int, mode: str, sound: bool, model: str = "") -> Decimal:
-    """Estimated price of one clip, from ``DJANGO_KLING['PRICES']`` (by model, mode, sound)."""
-    return (kling_settings.price_per_second(mode, sound, model) * duration).quantize(
+def estimate_cost(*, duration: int, mode: str, sound: bool, model: str = "",
+                  voice: bool = False) -> Decimal:
+    """Estimated price of one clip, from ``DJANGO_KLING['PRICES']`` (by model, mode, sound;
+    ``voice``: with a chosen voice, its documented price)."""
+    return (kling_settings.price_per_second(mode, sound, model, voice) * duration).quantize(
         Decimal("0.001"))
+
+
+def chosen_voices(pks: tuple[int, ...]) -> list[Voice]:
+    """The ``Voice`` rows of ``pks``, in that order; raises ``InvalidInput`` for an unknown one."""
+    found = Voice.objects.in_bulk(pks)
+    missing = [pk for pk in pks if pk not in found]
+    if missing:
+        raise InvalidInput(_("There is no voice %(value)s.") % {"value": missing[0]},
+                           code="voice_invalid", field="voices")
+    return [found[pk] for pk in pks]
 
 
 #: Error codes of jobs the provider reported as failed or cancelled after accepting them:
@@ -56,8 +69,6 @@ REFUSED_AT_START_CODES = frozenset({
     "provider_prompt_required",
 })
 BUDGET_LOCK = "budget"
-#: The option to change when no provider can do a request (other refusals are the row's).
-REFUSED_FIELDS = {"last_frame_sound_unsupported": "sound"}
 
 
 def billed() -> Q:
@@ -222,25 +233,21 @@ def create_video_request(
     # Provider options stay in _model_and_protocol (they hold the API key).
     default_model = _model_and_protocol(provider)[0] if provider else fallback.default_model()
     model = validate_model(model or default_model, allowed=kling_settings.MODELS, sound=sound)
-    features = fallback.wanted_features(last_frame=last_frame is not None, sound=sound)
+    voices = chosen_voices(options.voices)
+    wanted = Wanted(duration=duration, mode=mode, sound=sound, last_frame=last_frame is not None,
+                    language=language, voices=len(voices), voice_providers=voice_providers(voices))
     if provider:
         skipped: list[dict[str, Any]] = []
-        refusal = fallback.cannot_do(provider, features, model)
+        refusal = fallback.cannot_do(provider, wanted, model)
     else:
-        provider, skipped = fallback.first_provider(features, model)
+        provider, skipped = fallback.first_provider(wanted, model)
         # No provider can: the most telling reason is the combination's, when it is one.
         refusal = None if provider is not None else next(
             (s for s in skipped if s["code"] != "provider_unsupported_feature"), skipped[-1])
     if refusal is not None:
-        raise InvalidInput(refusal["reason"], code=refusal["code"], field=REFUSED_FIELDS.get(
-            refusal["code"], "__all__"))
+        raise InvalidInput(refusal["reason"], code=refusal["code"],
+                           field=refusal.get("field") or "__all__")
     protocol = _model_and_protocol(provider)[1]
-    if mode != Mode.PRO and sound:
-        raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
-                           code="sound_needs_pro", field="mode")
-    if mode != Mode.PRO and last_frame is not None:
-        raise InvalidInput(_("A last frame needs the pro mode."),
-                           code="last_frame_needs_pro", field="mode")
     if image is None:
         if source is None or not field_name:
             raise InvalidInput(_("Give an image or an object with an image field."),
@@ -255,7 +262,8 @@ def create_video_request(
     if source is not None:
         link = {"content_type": ContentType.objects.get_for_model(source),
                 "object_id": str(source.pk), "field_name": field_name}
-    cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model)
+    cost = estimate_cost(duration=duration, mode=mode, sound=sound, model=model,
+                         voice=bool(voices))
     if batch is not None and count > 1:
         raise InvalidInput(_("A batch makes one clip per object; variants are made one object "
                              "at a time."), code="variants_in_batch", field="variants")
@@ -292,6 +300,7 @@ def create_video_request(
                           for fix in (*first.fixes, *(last.fixes if last else ()))],
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
             ) for _variant in range(count)]
+            link_voices(jobs, voices)
             for job in jobs:
                 transaction.on_commit(lambda job=job: enqueue(job))
     except BaseException:

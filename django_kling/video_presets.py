@@ -28,7 +28,9 @@ from django.utils.translation import gettext_lazy
 
 from .conf import kling_settings
 from .exceptions import InvalidInput
-from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio, validate_model
+from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
+from .options.routes import validate_model
+from .voices import Voice
 
 #: Field names never offered to a template, whatever model they are on.
 PRIVATE_NAMES = ("password", "secret", "token", "api_key", "apikey", "private")
@@ -146,6 +148,11 @@ class VideoPreset(models.Model):
     speaker = models.CharField(gettext_lazy("speaker"), max_length=100, blank=True,
                                help_text=gettext_lazy("Who speaks the line, e.g. “A young "
                                                       "woman” (default: the presenter)."))
+    voice = models.ForeignKey(
+        Voice, models.PROTECT, null=True, blank=True, related_name="presets",
+        verbose_name=gettext_lazy("voice"),
+        help_text=gettext_lazy("Who speaks the line, where the model and provider take voices "
+                               "(Kling v2.6 and v3.0: see the feature table)."))
     spoken_line_en = models.TextField(gettext_lazy("spoken line (English)"), blank=True)
     spoken_line_zh = models.TextField(gettext_lazy("spoken line (Chinese)"), blank=True)
     created_at = models.DateTimeField(gettext_lazy("created"), auto_now_add=True)
@@ -210,4 +217,5 @@ class VideoPreset(models.Model):
             "model": self.model or None, "language": language,
             "spoken_line": formatter.render(line, obj) if line else "",
             "speaker": self.speaker, "preset": self,
+            "voices": (self.voice_id,) if self.voice_id else (),
         }

@@ -18,13 +18,15 @@ CORE = ("flow/pipeline", "conf", "checks", "webhooks", "jobs")
 # do not import each other. Prefixes are matched longest first.
 ROOMS = {
     "base": (0, ("django_kling", "django_kling.conf", "django_kling.exceptions",
+                 "django_kling.capabilities",
                  "django_kling.options")),
     "providers": (1, ("django_kling.providers",)),
     "files": (2, ("django_kling.files",)),
     "records": (3, ("django_kling.models", "django_kling.video_presets",
                     "django_kling.video_batches", "django_kling.completion_times",
                     "django_kling.staged_files", "django_kling.caption_tracks",
-                    "django_kling.signals", "django_kling.clip_renditions")),
+                    "django_kling.signals", "django_kling.clip_renditions",
+                    "django_kling.voices")),
     "flow": (4, ("django_kling.flow",)),
     "jobs": (5, ("django_kling.jobs",)),
     "editorial": (6, ("django_kling.editorial",)),

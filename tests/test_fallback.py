@@ -9,7 +9,6 @@ from django_kling.exceptions import InvalidInput
 from django_kling.flow import admission, pipeline
 from django_kling.jobs import create_video_request
 from django_kling.models import Status, VideoRequest
-from django_kling.providers.kling import KlingProvider
 
 from .conftest import free_port, wait_for_end
 
@@ -114,16 +113,20 @@ def test_a_later_refusal_after_a_maybe_accepted_try_stays(db, sandbox, order, ma
 
 
 def test_a_provider_without_a_requested_feature_is_skipped(sandbox, order, make_image, db,
-                                                           monkeypatch):
-    monkeypatch.setattr(KlingProvider, "FEATURES", frozenset({"sound", "idempotency"}))
+                                                           settings):
+    # The capability registry, changed by the setting: Kling's route without a last frame.
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CAPABILITIES": {
+        "klingai/kling-v2.6-i2v": {"kling": {"last_frame": False}}}}
     order("kling", "gateway")
-    job = create_video_request(make_image(), last_frame=make_image(color=(0, 0, 200)))
+    job = create_video_request(make_image(), last_frame=make_image(color=(0, 0, 200)),
+                               sound=False)
     assert job.provider == "gateway"
     assert [(a["provider"], a["outcome"], a["code"]) for a in job.provider_attempts] == [
         ("kling", "skipped", "provider_unsupported_feature")]
     assert "last_frame" in job.provider_attempts[0]["reason"]
     with pytest.raises(InvalidInput) as refused:
-        create_video_request(make_image(), last_frame=make_image(), provider="kling")
+        create_video_request(make_image(), last_frame=make_image(), provider="kling",
+                             sound=False)
     assert refused.value.code == "provider_unsupported_feature"
     assert VideoRequest.objects.count() == 1
 
@@ -141,16 +144,17 @@ def test_the_order_is_checked(settings, monkeypatch):
 
 
 def test_a_model_a_provider_does_not_run_is_skipped(sandbox, order, make_image, db):
+    # Replicate runs Kling v2.6 only (the capability registry).
     turbo = "klingai/kling-v2.5-turbo-i2v"
     with pytest.raises(InvalidInput) as refused:
         create_video_request(make_image(), model=turbo, sound=False, mode="std",
-                             provider="kling")
+                             provider="replicate")
     assert refused.value.code == "provider_unsupported_feature" and turbo in str(refused.value)
-    order("kling", "gateway")
+    order("replicate", "gateway")
     job = create_video_request(make_image(), model=turbo, sound=False, mode="std")
     assert (job.provider, job.model) == ("gateway", turbo)
-    assert job.provider_attempts[0]["provider"] == "kling"
-    # Without a model, a request takes the first provider's: Kling's v2.6 id.
+    assert job.provider_attempts[0]["provider"] == "replicate"
+    # Without a model, a request takes the first provider's: v2.6.
     assert create_video_request(make_image()).model == "klingai/kling-v2.6-i2v"
 
 

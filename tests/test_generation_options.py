@@ -26,7 +26,7 @@ def test_values_are_normalized_once():
 
 
 @pytest.mark.parametrize(("fields", "code", "field"), [
-    ({"duration": 7}, "duration_invalid", "duration"),
+    ({"duration": 16}, "duration_invalid", "duration"),
     ({"aspect_ratio": "4:3"}, "aspect_ratio_invalid", "aspect_ratio"),
     ({"spoken_line": "Hello", "language": "en", "sound": False}, "speech_needs_sound", "sound"),
     ({"spoken_line": "Hello"}, "speech_needs_language", "language"),
@@ -44,7 +44,7 @@ def test_frozen_and_replaced_with_a_new_check():
         options.prompt = "other"  # type: ignore[misc]
     assert options.replace(duration=10).duration == 10
     with pytest.raises(InvalidInput):
-        options.replace(duration=7)
+        options.replace(duration=16)
 
 
 def test_overlaid_keeps_what_an_override_leaves_empty():

@@ -660,13 +660,13 @@ def test_valid_durations(value, expected: int):
     assert validate_duration(value) == expected
 
 
-@pytest.mark.parametrize("value", [0, 7, -5, 15, "5s", "", "ten", True, None, 5.5, "٥"])
+@pytest.mark.parametrize("value", [0, 2, -5, 16, "5s", "", "ten", True, None, 5.5, "٥"])
 def test_invalid_durations(value):
     with pytest.raises(InvalidInput) as info:
         validate_duration(value)
     assert info.value.code == "duration_invalid"
     assert info.value.field == "duration"
-    assert "5, 10" in info.value.message
+    assert "3, 4, 5" in info.value.message and "15" in info.value.message  # any model's
 
 
 @pytest.mark.parametrize("value", ["16:9", "9:16", "1:1", " 1:1 "])

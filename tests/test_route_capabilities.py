@@ -36,12 +36,17 @@ def only(settings, *names: str) -> None:
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS_ORDER": list(names)}
 
 
-def test_the_registry_says_per_model_and_provider():
-    from django_kling.options import last_frame_with_sound
+def test_the_registry_says_per_model_and_provider(settings):
+    from django_kling.options.routes import route
 
-    assert last_frame_with_sound(KlingModel.V2_6, "gateway")
-    assert not last_frame_with_sound(KlingModel.V2_6, "kling")
-    assert not last_frame_with_sound(KlingModel.V2_6, "fal")
+    assert route(KlingModel.V2_6, "gateway").last_frame_with_sound
+    assert not route(KlingModel.V2_6, "kling").last_frame_with_sound
+    assert not route(KlingModel.V2_6, "fal").last_frame_with_sound
+    # A shop that knows better says so in the CAPABILITIES setting.
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CAPABILITIES": {
+        KlingModel.V2_6: {"kling": {"last_frame_with_sound": True}}}}
+    assert route(KlingModel.V2_6, "kling").last_frame_with_sound
+    assert route(KlingModel.V2_6, "kling").durations == (5, 10)
 
 
 def test_the_api_refuses_a_last_frame_with_sound_on_kling(sandbox, settings, make_image, db):

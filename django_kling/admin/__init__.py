@@ -19,13 +19,14 @@ from django.contrib import admin
 from ..caption_tracks import CaptionTrack
 from ..models import Asset, VideoBatch, VideoRequest
 from ..video_presets import VideoPreset
+from ..voices import Voice
 from .actions import can_generate_videos, generate_video_action
 from .assets import AssetAdmin
 from .batches import VideoBatchAdmin
 from .captions import CaptionTrackAdmin
 from .inlines import VideoRequestInline
 from .mixins import KlingVideoAdminMixin
-from .presets import VideoPresetAdmin
+from .presets import VideoPresetAdmin, VoiceAdmin
 from .requests import VideoRequestAdmin
 
 admin.site.register(VideoRequest, VideoRequestAdmin)
@@ -33,6 +34,7 @@ admin.site.register(Asset, AssetAdmin)
 admin.site.register(CaptionTrack, CaptionTrackAdmin)
 admin.site.register(VideoBatch, VideoBatchAdmin)
 admin.site.register(VideoPreset, VideoPresetAdmin)
+admin.site.register(Voice, VoiceAdmin)
 
 __all__ = [
     "AssetAdmin",
@@ -42,6 +44,7 @@ __all__ = [
     "VideoPresetAdmin",
     "VideoRequestAdmin",
     "VideoRequestInline",
+    "VoiceAdmin",
     "can_generate_videos",
     "generate_video_action",
 ]

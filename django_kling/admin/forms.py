@@ -15,7 +15,22 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
 from ..options import MAX_VARIANTS, AspectRatio, Duration, Language, Mode, model_label
+from ..options.routes import Wanted
 from ..video_presets import VideoPreset
+from ..voices import Voice
+from .offers import offer, refusal
+
+
+class OfferedRadioSelect(forms.RadioSelect):
+    """Radio buttons whose values outside ``offered`` are disabled (the model cannot)."""
+
+    offered: frozenset[str] | None = None
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        if self.offered is not None and str(option["value"]) not in self.offered:
+            option["attrs"]["disabled"] = True
+        return option
 
 
 class BatchOptionsForm(forms.Form):
@@ -27,7 +42,7 @@ class BatchOptionsForm(forms.Form):
                     "object's fields); you can still change them."))
 
     duration = forms.TypedChoiceField(label=_("Duration"), choices=Duration.choices, coerce=int,
-                                      widget=forms.RadioSelect)
+                                      widget=OfferedRadioSelect)
     # Named for the option it fills; several formats make one clip each (a preset ticks its own).
     aspect_ratio = forms.MultipleChoiceField(
         label=_("Formats"), choices=AspectRatio.choices, widget=forms.CheckboxSelectMultiple,
@@ -36,11 +51,15 @@ class BatchOptionsForm(forms.Form):
     model = forms.ChoiceField(
         label=_("Model"), widget=forms.RadioSelect, required=False,  # none: the default
         help_text=_("Kling v2.5 Turbo is faster and cheaper, for clips without sound."))
-    mode = forms.ChoiceField(label=_("Mode"), choices=Mode.choices, widget=forms.RadioSelect)
+    mode = forms.ChoiceField(label=_("Mode"), choices=Mode.choices, widget=OfferedRadioSelect)
     sound = forms.BooleanField(
         label=_("Sound"), required=False,
         help_text=_("Sound that matches the picture (speech, music, ambience). Needs the pro "
                     "mode."))
+    voices = forms.ModelChoiceField(
+        label=_("Voice"), queryset=Voice.objects.all(), required=False,
+        help_text=_("Who says the spoken line, where the model takes voices (see the feature "
+                    "table); needs sound."))
     variants = forms.TypedChoiceField(
         label=_("Variants"), coerce=int, initial=1, required=False, empty_value=1,
         choices=[(n, str(n)) for n in range(1, MAX_VARIANTS + 1)],
@@ -77,6 +96,47 @@ class BatchOptionsForm(forms.Form):
         super().__init__(*args, **kwargs)
         # The MODELS setting, read per form: editors see what they may choose today.
         self.fields["model"].choices = [(model, model_label(model)) for model in models]
+        self.offers_for(self.current_model())
+
+    def current_model(self) -> str:
+        """The model the page is for: the one sent, else the initial one."""
+        chosen = self["model"].value() or self.initial.get("model") or ""
+        return str(chosen) if chosen in kling_settings.MODELS else str(
+            self.initial.get("model") or "")
+
+    def offers_for(self, model: str) -> None:
+        """Offer only what ``model`` can do (capability registry): other durations and modes
+        are disabled, and so are sound and the voice on a model without them. The page's
+        script does the same as the model changes; ``clean`` refuses the rest."""
+        offered = offer(model)
+        self.fields["duration"].widget.offered = frozenset(map(str, offered["durations"]))
+        self.fields["mode"].widget.offered = frozenset(offered["modes"])
+        for name, on in (("sound", offered["sound"]), ("voices", offered["voices"])):
+            if not on:
+                self.fields[name].widget.attrs["disabled"] = True
+                self.initial[name] = False if name == "sound" else None
+        if not offered["sound"]:
+            # Shown off even when sent on (the error says why); clean still sees what was sent.
+            self.fields["sound"].widget.check_test = lambda value: False
+
+    def clean_voices(self) -> tuple[int, ...]:
+        voice = self.cleaned_data.get("voices")
+        return (voice.pk,) if voice is not None else ()
+
+    def clean(self) -> dict[str, Any]:
+        """Refuse, with the registry's message on its field, what no provider of the order
+        can make with the chosen model (before any row is queued)."""
+        data = super().clean()
+        model = data.get("model") or self.current_model()
+        if not model or self.errors:
+            return data
+        wanted = Wanted(duration=data.get("duration") or 5, mode=data.get("mode") or "pro",
+                        sound=bool(data.get("sound")), voices=len(data.get("voices") or ()))
+        refused = refusal(model, wanted)
+        if refused is not None:
+            field = refused.get("field")
+            self.add_error(field if field in self.fields else None, refused["reason"])
+        return data
 
 
 class VideoRowForm(forms.Form):

@@ -45,6 +45,7 @@ from .object_clips import (
     unfilled,
     unfilled_message,
 )
+from .offers import offers
 
 TEMPLATE = "django_kling/admin/generate_video.html"
 ROWS_PREFIX = "rows"
@@ -138,6 +139,7 @@ def render_or_queue(
         "plan": plan,
         "apply_preset_name": APPLY_PRESET,
         "prices": price_table(),
+        "offers": offers(list(kling_settings.MODELS)),
         "currency": kling_settings.CURRENCY,
         "media": model_admin.media + batch.media + formset.media,
     }
@@ -290,7 +292,8 @@ def _prefill(obj: models.Model, field: str | None) -> str:
 
 def price_table() -> dict[str, dict[str, dict[str, str]]]:
     """``PRICES`` as strings, for the page's script that keeps the estimate current."""
-    return {model: {mode: {k: str(v) for k, v in table.items()} for mode, table in modes.items()}
+    return {model: {mode: {k: str(v) for k, v in table.items() if v is not None}
+                    for mode, table in modes.items()}
             for model, modes in kling_settings.PRICES.items()}
 
 
@@ -305,4 +308,5 @@ def estimate_per_clip(batch: BatchOptionsForm) -> Decimal:
         duration = int(kling_settings.DEFAULTS["duration"])
     mode = value("mode") or kling_settings.DEFAULTS["mode"]
     sound = bool(value("sound"))
-    return estimate_cost(duration=duration, mode=mode, sound=sound, model=value("model") or "")
+    return estimate_cost(duration=duration, mode=mode, sound=sound, model=value("model") or "",
+                         voice=sound and bool(value("voices")))

@@ -1,7 +1,8 @@
 """Fallback between providers of the same model (``PROVIDERS_ORDER``), never paying twice.
 
-A new request goes to the first provider of the order that can do what it asks for (a last
-frame, sound) and run its model id; the others are recorded as skipped, with the reason. A
+A new request goes to the first provider of the order that can do what it asks for (its
+duration, a last frame, sound, voices: the capability registry, ``options.routes``) and run its
+model id; the others are recorded as skipped, with the reason. A
 request moves on to the next provider only when its provider refused the *first* create call
 before accepting any work (``ProviderError.fallback``: unreachable, 5xx, rate limit, no
 credit). Once a create may have reached a provider (a timeout, a cut connection, an
@@ -17,13 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from ..conf import kling_settings
 from ..exceptions import InvalidTransition, ProviderError
 from ..models import Status, VideoRequest
-from ..options import last_frame_with_sound, model_label
+from ..options.routes import Wanted, refusal
 from ..providers import REGISTRY
+from ..voices import voice_providers, voices_of
 from . import admission
 
 
@@ -32,9 +33,12 @@ def order() -> list[str]:
     return list(kling_settings.PROVIDERS_ORDER) or [kling_settings.PROVIDER]
 
 
-def wanted_features(*, last_frame: bool, sound: bool) -> set[str]:
-    """The provider features a request needs (see ``VideoProvider.FEATURES``)."""
-    return {name for name, wanted in (("last_frame", last_frame), ("sound", sound)) if wanted}
+def wanted_of(job: VideoRequest) -> Wanted:
+    """What a stored request asks of its route."""
+    voices = voices_of(job)
+    return Wanted(duration=job.duration, mode=job.mode, sound=job.generate_audio,
+                  last_frame=bool(job.last_frame_id), language=job.language,
+                  voices=len(voices), voice_providers=voice_providers(voices))
 
 
 def record(provider: str, outcome: str, code: str, reason: str) -> dict[str, Any]:
@@ -48,36 +52,26 @@ def default_model() -> str:
     return REGISTRY[name].default_model(kling_settings.provider_options(name))
 
 
-def cannot_do(provider: str, features: set[str], model: str = "") -> dict[str, Any] | None:
-    """The skip record for ``provider`` if it lacks one of ``features``, cannot run
-    ``model``, or cannot do the two features together on it (the model registry's
-    ``last_frame_with_sound``), else None."""
-    cls = REGISTRY[provider]
-    missing = sorted(cls.missing_features(features))
-    if model and not cls.runs_model(model, kling_settings.provider_options(provider)):
-        missing.append(model)
-    if missing:
-        return record(provider, "skipped", "provider_unsupported_feature",
-                      _("%(provider)s cannot do: %(features)s.")
-                      % {"provider": provider, "features": ", ".join(missing)})
-    if {"last_frame", "sound"} <= features and not last_frame_with_sound(model, provider):
-        return record(provider, "skipped", code="last_frame_sound_unsupported", reason=_(
-            "%(model)s on %(provider)s cannot make a clip with a last frame and sound "
-            "together: turn sound off, leave out the last frame, or choose another provider.")
-            % {"model": model_label(model), "provider": provider})
-    return None
+def cannot_do(provider: str, wanted: Wanted, model: str) -> dict[str, Any] | None:
+    """The skip record for ``provider`` if the capability registry says it cannot make
+    ``wanted`` with ``model`` (``routes.refusal``), else None."""
+    refused = refusal(model, provider, wanted)
+    if refused is None:
+        return None
+    # The field to change goes with the record, for a refusal shown on a form.
+    return {**record(provider, "skipped", refused.code, refused.message),
+            "field": refused.field}
 
 
-def first_provider(features: set[str], model: str = "") -> tuple[str | None,
-                                                                  list[dict[str, Any]]]:
-    """The first provider of the order that can do ``features`` and run ``model``, and the
+def first_provider(wanted: Wanted, model: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """The first provider of the order that can make ``wanted`` with ``model``, and the
     skipped ones."""
     skipped = []
     for name in order():
-        refusal = cannot_do(name, features, model)
-        if refusal is None:
+        refused = cannot_do(name, wanted, model)
+        if refused is None:
             return name, skipped
-        skipped.append(refusal)
+        skipped.append(refused)
     return None, skipped
 
 
@@ -95,14 +89,14 @@ def move_on(job: VideoRequest, exc: ProviderError, attempts: int) -> bool:
     if job.provider not in names:
         return False
     tried = {entry.get("provider") for entry in job.provider_attempts} | {job.provider}
-    features = wanted_features(last_frame=bool(job.last_frame_id), sound=job.generate_audio)
+    wanted = wanted_of(job)
     passed = [record(job.provider, "moved on", exc.code, exc.message)]
     for name in names[names.index(job.provider) + 1:]:
         if name in tried or name not in REGISTRY:
             continue
-        refusal = cannot_do(name, features, job.model)
-        if refusal is not None:
-            passed.append(refusal)
+        refused = cannot_do(name, wanted, job.model)
+        if refused is not None:
+            passed.append(refused)
             continue
         options = kling_settings.provider_options(name)
         # The model id stays the one chosen (and priced); the provider speaks its own name.

@@ -6,8 +6,9 @@ May use: ``conf`` and ``exceptions`` only; everything else in the package may us
 One source for every option value: the model fields, the admin forms, the commands' arguments
 and the validators below all read ``Duration``, ``AspectRatio``, ``Mode`` and ``KlingModel``
 (and ``MAX_PROMPT_LENGTH``) from here, so a value added or dropped here is added or dropped
-everywhere. Which models editors may choose is the ``MODELS`` setting; what each can do is
-``CAPABILITIES``, checked before anything is paid for (:func:`validate_model`).
+everywhere. Which models editors may choose is the ``MODELS`` setting; what each can do on each
+provider is the capability registry (``django_kling.capabilities``, read through ``routes``),
+checked before anything is paid for (``routes.validate_model``, ``routes.refusal``).
 
 Prompts (:func:`validate_prompt`): line breaks are normalised to ``\\n``, control characters
 other than newline and tab (NUL, escape, DEL, C1 controls...) are removed, the text is
@@ -21,19 +22,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .. import capabilities
 from ..exceptions import InvalidInput
 
-
-class Duration(models.IntegerChoices):
-    FIVE = 5, gettext_lazy("5 seconds")
-    TEN = 10, gettext_lazy("10 seconds")
+#: Every duration some model makes (3 to 15 s on v3.0: ``django_kling.capabilities``); what one
+#: model and provider make is the registry's (``routes.refusal``).
+Duration = models.IntegerChoices("Duration", [
+    (f"S{seconds}", (seconds, format_lazy(gettext_lazy("{seconds} seconds"), seconds=seconds)))
+    for seconds in capabilities.V3_DURATIONS])
+Duration.FIVE = Duration.S5  # the default of the model fields
 
 
 class AspectRatio(models.TextChoices):
@@ -55,31 +59,14 @@ class Language(models.TextChoices):
 
 
 class KlingModel(models.TextChoices):
-    """The image-to-video models (ids as the AI SDK's gateway-video-model-settings.ts lists)."""
+    """The image-to-video models (ids as the AI SDK's gateway-video-model-settings.ts lists);
+    what each can do on each provider is ``django_kling.capabilities``."""
 
-    V2_6 = "klingai/kling-v2.6-i2v", gettext_lazy("Kling v2.6 (sound)")
-    V2_5_TURBO = "klingai/kling-v2.5-turbo-i2v", gettext_lazy(
+    V2_6 = capabilities.V2_6, gettext_lazy("Kling v2.6 (sound)")
+    V2_5_TURBO = capabilities.V2_5_TURBO, gettext_lazy(
         "Kling v2.5 Turbo (silent, faster and cheaper)")
+    V3_0 = capabilities.V3_0, gettext_lazy("Kling v3.0 (3 to 15 s, sound, voices, multi-shot)")
 
-
-@dataclass(frozen=True)
-class Capabilities:
-    sound: bool
-    #: The providers (by name) known to honour a last frame *and* sound in one request.
-    last_frame_with_sound: frozenset[str] = frozenset()
-
-
-#: What each model can do. Sound came with v2.6 ("Only V2.6 and subsequent versions support
-#: this parameter": the AI SDK's klingai-video-model-options.ts, ``sound``). A last frame with
-#: sound on v2.6 depends on the route: Kling's capability map lists start+end frames as pro
-#: mode "only no audio", the gateway's model page promises transitions with audio, and fal's
-#: and Replicate's pages say nothing (Replicate takes no last frame at all). Only the gateway
-#: is listed until another provider is known to honour both: paying for a clip whose sound or
-#: last frame is silently dropped is worse than refusing it before anything is paid.
-CAPABILITIES: dict[str, Capabilities] = {
-    KlingModel.V2_6: Capabilities(sound=True, last_frame_with_sound=frozenset({"gateway"})),
-    KlingModel.V2_5_TURBO: Capabilities(sound=False),
-}
 
 DURATIONS: tuple[int, ...] = tuple(Duration.values)
 ASPECT_RATIOS: tuple[str, ...] = tuple(AspectRatio.values)
@@ -166,7 +153,8 @@ def _refuse(value: Any, choices: Iterable[Any], message: str, *, code: str,
 
 
 def validate_duration(value: int | str) -> int:
-    """Return the duration in seconds (5 or 10); ``"5"`` and ``" 10 "`` are accepted.
+    """Return the duration in seconds (3 to 15: any model's; the route's own durations are
+    checked by ``routes.refusal``); ``"5"`` and ``" 10 "`` are accepted.
 
     Raises ``InvalidInput`` with code ``duration_invalid`` otherwise.
     """
@@ -245,35 +233,3 @@ def validate_variants(value: int | str | None) -> int:
 def model_label(model: str) -> str:
     """The human name of a model id (the id itself for a model this version does not know)."""
     return str(dict(KlingModel.choices).get(model, model))
-
-
-def last_frame_with_sound(model: str, provider: str) -> bool:
-    """Whether ``provider`` is known to honour a last frame together with sound on ``model``.
-
-    A model this version does not describe is left to the shop that added it (True), as its
-    sound is in :func:`validate_model`.
-    """
-    capabilities = CAPABILITIES.get(model)
-    return capabilities is None or provider in capabilities.last_frame_with_sound
-
-
-def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:
-    """Return the model id if editors may choose it and it can do what is asked.
-
-    Raises ``InvalidInput``: ``model_invalid`` (not in ``allowed``, the ``MODELS`` setting),
-    ``model_no_sound`` (sound asked of a silent model, such as the v2.5 turbo).
-    """
-    allowed = list(allowed)
-    model = value.strip() if isinstance(value, str) else ""
-    if model not in allowed:
-        params = {"value": _shown(value), "choices": ", ".join(allowed)}
-        raise InvalidInput(
-            _("The model must be one of %(choices)s, not “%(value)s”.") % params,
-            code="model_invalid", field="model", params=params)
-    capabilities = CAPABILITIES.get(model)
-    if sound and capabilities is not None and not capabilities.sound:
-        params = {"model": model_label(model)}
-        raise InvalidInput(
-            _("%(model)s makes silent clips only: turn sound off, or choose Kling v2.6.")
-            % params, code="model_no_sound", field="sound", params=params)
-    return model

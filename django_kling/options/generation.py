@@ -48,6 +48,9 @@ class GenerationOptions:
     spoken_line: str = ""
     speaker: str = ""
     variants: int | str | None = 1
+    #: Chosen voices (``Voice`` primary keys, at most two, in their places): the spoken line
+    #: is said by ``<<<voice_1>>>`` (``speech``).
+    voices: tuple[int, ...] = ()
     #: The prompt as the model reads it: ``prompt`` with the spoken line (``options.speech``).
     composed_prompt: str = dataclasses.field(init=False, default="")
 
@@ -61,8 +64,12 @@ class GenerationOptions:
         prompt = validate_prompt(self.prompt, field="prompt")
         language = validate_language(self.language)
         variants = validate_variants(self.variants)
+        voices = tuple(int(v) for v in self.voices or ())
         composed = compose_prompt(prompt, spoken_line=self.spoken_line, language=language,
-                                  speaker=self.speaker)
+                                  speaker=self.speaker, voice=bool(voices))
+        if voices and not sound:
+            raise InvalidInput(_("A voice needs sound; turn sound on."),
+                               code="voice_needs_sound", field="sound")
         if self.spoken_line.strip() and not sound:
             raise InvalidInput(_("A spoken line needs sound; turn sound on."),
                                code="speech_needs_sound", field="sound")
@@ -71,6 +78,7 @@ class GenerationOptions:
                             ("mode", mode), ("sound", sound), ("prompt", prompt),
                             ("language", language), ("variants", variants),
                             ("negative_prompt", negative), ("composed_prompt", composed),
+                            ("voices", voices),
                             ("provider", self.provider or None), ("model", self.model or None)):
             object.__setattr__(self, name, value)
 

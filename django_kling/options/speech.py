@@ -32,6 +32,8 @@ from . import MAX_PROMPT_LENGTH, Language, validate_prompt
 #: editor's scene description and the model's guides name languages in English.
 LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.CHINESE: "Chinese"}
 DEFAULT_SPEAKER = "The presenter"
+#: How the prompt names the first chosen voice (sdk-options ``voiceList``; kling-api).
+VOICE_REFERENCE = "<<<voice_1>>>"
 
 
 def quoted(line: str) -> str:
@@ -41,8 +43,11 @@ def quoted(line: str) -> str:
 
 
 def compose_prompt(prompt: str, *, spoken_line: str = "", language: str = "",
-                   speaker: str = "") -> str:
-    """The prompt with the spoken line appended the way Kling v2.6 expects dialogue.
+                   speaker: str = "", voice: bool = False) -> str:
+    """The prompt with the spoken line appended the way Kling v2.6 expects dialogue; with a
+    chosen ``voice``, the speaker is followed by ``<<<voice_1>>>``, the reference Kling's
+    ``voice_list`` documents (``The man <<<voice_1>>> said, "..."``; the gateway passes
+    ``voiceList`` on, and fal's ``voice_ids`` take the same reference).
 
     Raises ``InvalidInput``: ``speech_needs_language`` (a line without a language),
     ``prompt_too_long`` (the composed prompt over 2,500 characters; the message gives both
@@ -55,6 +60,8 @@ def compose_prompt(prompt: str, *, spoken_line: str = "", language: str = "",
         raise InvalidInput(_("Choose the language of the spoken line (English or Chinese)."),
                            code="speech_needs_language", field="language")
     who = " ".join((speaker or DEFAULT_SPEAKER).split())
+    if voice:
+        who += f" {VOICE_REFERENCE}"
     sentence = f"{who} says in {LANGUAGE_NAMES[Language(language)]}: {quoted(line)}"
     composed = f"{prompt} {sentence}" if prompt else sentence
     if len(composed) > MAX_PROMPT_LENGTH:

@@ -24,8 +24,10 @@ from typing import Any, ClassVar, Literal
 
 from django.core.checks import CheckMessage
 
+from .. import capabilities
 from ..conf import Setting
 from ..exceptions import CallbackRefused
+from ..options.routes import provider_model
 from .inline import Spooled
 
 
@@ -141,16 +143,12 @@ class VideoProvider(ABC):
     name: str = ""
     #: The provider's options under ``DJANGO_KLING["PROVIDERS"][name]``, with their defaults.
     OPTIONS: ClassVar[tuple[Setting, ...]] = ()
-    #: What the provider can do with this model (the manual's feature matrix): "last_frame",
-    #: "sound", "voices", "webhooks", "idempotency". A request that needs a feature missing
-    #: here is never sent to it (fallback skips it with the reason).
+    #: What the provider's service does whatever the model: "webhooks", "idempotency". What a
+    #: model can do on it (durations, last frame, sound, voices...) is the capability registry
+    #: (``django_kling.capabilities``), which the fallback order reads.
     FEATURES: ClassVar[frozenset[str]] = frozenset()
     #: How long the provider keeps a finished clip at its URL, in words, for the manual.
     RESULT_LIFETIME: ClassVar[str] = ""
-    #: The model ids (as in the ``MODELS`` setting) this provider runs, when its ``MODEL``
-    #: option is its own name for the model rather than one of those ids; empty: the ``MODEL``
-    #: option is the id.
-    MODEL_IDS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -184,18 +182,12 @@ class VideoProvider(ABC):
     @classmethod
     def default_model(cls, options: dict[str, Any]) -> str:
         """The model id of a request that chooses none."""
-        return cls.MODEL_IDS[0] if cls.MODEL_IDS else str(options.get("MODEL", ""))
+        return capabilities.V2_6
 
-    @classmethod
-    def runs_model(cls, model: str, options: dict[str, Any]) -> bool:
-        """Whether this provider can run the model id ``model`` (any id of ``MODELS`` when it
-        declares no ``MODEL_IDS``, as the gateway, which passes the id on)."""
-        return not cls.MODEL_IDS or not model or model in cls.MODEL_IDS
-
-    @classmethod
-    def missing_features(cls, wanted: set[str]) -> set[str]:
-        """The features of ``wanted`` this provider cannot do."""
-        return set(wanted) - set(cls.FEATURES)
+    def provider_model(self, model: str) -> str:
+        """The provider's own name for the model id ``model`` (its ``MODEL`` or ``ENDPOINT``
+        option when set, else the capability registry's)."""
+        return provider_model(model or capabilities.V2_6, self.name)
 
     @classmethod
     def check(cls, options: dict[str, Any]) -> list[CheckMessage]:

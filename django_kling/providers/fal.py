@@ -67,15 +67,14 @@ def data_uri(image: ImageInput) -> str:
 
 class FalProvider(PollingProvider):
     name = "fal"
-    FEATURES = frozenset({"last_frame", "sound", "voices", "webhooks"})
+    FEATURES = frozenset({"webhooks"})
     RESULT_LIFETIME = "not documented"
-    # The job records the model id editors chose; ENDPOINT names it on fal.
-    MODEL_IDS = ("klingai/kling-v2.6-i2v",)
     OPTIONS = (
         Setting("API_KEY", _api_key_from_environment, "fal key (Authorization: Key). "
                 "Default: env FAL_KEY."),
         Setting("QUEUE_URL", QUEUE_URL, "fal's queue base URL."),
-        Setting("ENDPOINT", ENDPOINT, "The model endpoint on the queue."),
+        Setting("ENDPOINT", None, "The model endpoint on the queue for every model; None: the "
+                "capability registry's endpoint for the request's model."),
         Setting("JWKS_URL", JWKS_URL, "Where fal publishes the keys that sign webhooks."),
         Setting("JWKS_TTL", 3600, "Seconds the fetched key set is trusted before refetching."),
         Setting("TIMEOUT", 30.0, "Seconds allowed for one submit, status or result call."),
@@ -90,9 +89,8 @@ class FalProvider(PollingProvider):
         self.http = JsonTransport(self.name, "fal", timeout=float(options.get("TIMEOUT", 30.0)),
                                   transport=transport, secrets=(self.api_key,))
 
-    @property
-    def model(self) -> str:
-        return str(self.options.get("ENDPOINT", ENDPOINT))
+    def provider_model(self, model: str) -> str:
+        return str(self.options.get("ENDPOINT") or super().provider_model(model))
 
     def start(self, job: GenerationInput, *, idempotency_key: str,
               callback_url: str | None = None) -> Started:
@@ -106,7 +104,7 @@ class FalProvider(PollingProvider):
             body["end_image_url"] = data_uri(job.last_frame)  # field name UNVERIFIED
         if job.voice_ids:
             body["voice_ids"] = list(job.voice_ids)[:2]
-        url = f"{str(self.options['QUEUE_URL']).rstrip('/')}/{self.model}"
+        url = f"{str(self.options['QUEUE_URL']).rstrip('/')}/{self.provider_model(job.model)}"
         if callback_url:
             url += "?" + urlencode({"fal_webhook": callback_url})
         try:

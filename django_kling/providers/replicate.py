@@ -59,10 +59,10 @@ def standard_signature(secret: str, webhook_id: str, timestamp: str, body: bytes
 
 class ReplicateProvider(PollingProvider):
     name = "replicate"
-    FEATURES = frozenset({"sound", "webhooks"})
+    FEATURES = frozenset({"webhooks"})
     RESULT_LIFETIME = "1 hour"
-    # The job records the model id editors chose; MODEL names it on Replicate.
-    MODEL_IDS = ("klingai/kling-v2.6-i2v",)
+    # The job records the model id editors chose; MODEL names it on Replicate (the registry
+    # has Kling v2.6 only there).
     OPTIONS = (
         Setting("API_TOKEN", _token_from_environment,
                 "Replicate API token (Bearer). Default: env REPLICATE_API_TOKEN."),

@@ -17,6 +17,11 @@
 ``.. sandbox-faults::``
     The table of faults the sandbox can inject, from ``django_kling.testing.sandbox.faults.FAULTS``.
 
+``.. capability-tables::``
+    The feature table of each model (a column per provider that runs it), generated from the
+    capability registry (``django_kling.capabilities``, without the site's ``CAPABILITIES``
+    setting): what the manual says a route can do is what the code checks.
+
 ``.. model-fields:: django_kling.models.VideoRequest``
     A table of a model's fields (name, type, verbose name, choices), from its ``_meta``.
 
@@ -190,7 +195,12 @@ def _field_notes(field: Any) -> str:
 
 
 class ModelFields(Directive):
-    """``.. model-fields:: django_kling.models.VideoRequest``: a table of the model's fields."""
+    """``.. capability-tables::``
+    The feature table of each model (a column per provider that runs it), generated from the
+    capability registry (``django_kling.capabilities``, without the site's ``CAPABILITIES``
+    setting): what the manual says a route can do is what the code checks.
+
+``.. model-fields:: django_kling.models.VideoRequest``: a table of the model's fields."""
 
     required_arguments = 1
     has_content = False
@@ -233,6 +243,70 @@ def check_completeness(app: Any, env: Any) -> None:
                            "(add `.. %s:: %s` to the manual)", objtype, name, objtype, name)
 
 
+# -- the capability registry -------------------------------------------------------------------
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _price(route: Any) -> str:
+    price = route.price
+    if price is None:
+        return "not published"
+    parts = [f"{price.silent} silent"]
+    parts += [f"{price.sound} with sound"] if price.sound is not None else []
+    parts += [f"{price.voice} with a voice"] if price.voice is not None else []
+    return ", ".join(parts) + f" ({price.source})"
+
+
+#: The rows of a model's table: the label and how a route's cell reads.
+CAPABILITY_ROWS: tuple[tuple[str, Any], ...] = (
+    ("Provider's name", lambda r: f"``{r.provider_model}``" if r.provider_model else "the id"),
+    ("Durations (s)", lambda r: f"{r.durations[0]} to {r.durations[-1]}"
+     if len(r.durations) > 2 else ", ".join(map(str, r.durations))),
+    ("Modes", lambda r: ", ".join(r.modes)),
+    ("Sound", lambda r: _yes(r.sound) + (" (pro)" if r.sound and r.sound_needs_pro else "")),
+    ("Last frame", lambda r: _yes(r.last_frame)
+     + (" (pro)" if r.last_frame and r.last_frame_needs_pro else "")),
+    ("Last frame *and* sound", lambda r: _yes(r.last_frame and r.sound
+                                             and r.last_frame_with_sound)),
+    ("Voices", lambda r: f"{r.voices} (``{r.voice_field}``)" if r.voices else "no"),
+    ("Spoken languages", lambda r: ", ".join(r.languages) if r.sound else "none"),
+    ("Prompt length", lambda r: f"{r.max_prompt} characters"),
+    ("Multi-shot", lambda r: f"up to {r.shots} shots" if r.shots else "no"),
+    ("Price per second (USD)", _price),
+    ("Sources", lambda r: ", ".join(r.sources)),
+)
+
+
+def capability_table_lines(model: str) -> list[str]:
+    """A list-table of ``model``'s routes, a column per provider."""
+    from django_kling import capabilities
+
+    routes = {provider: route for (name, provider), route in capabilities.ROUTES.items()
+              if name == model}
+    lines = [".. list-table::", "   :header-rows: 1", "   :stub-columns: 1", "",
+             "   * - Feature"]
+    lines += [f"     - ``{provider}``" for provider in routes]
+    for label, cell in CAPABILITY_ROWS:
+        lines.append(f"   * - {label}")
+        lines += [f"     - {cell(route)}" for route in routes.values()]
+    return lines
+
+
+class CapabilityTables(Directive):
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from django_kling import capabilities
+
+        lines: list[str] = []
+        for model in capabilities.models():
+            lines += ["", f"**{model}**", "", *capability_table_lines(model), ""]
+        return _parse(self, lines, "capability-tables")
+
+
 def setup(app: Any) -> dict[str, Any]:
     for objtype, directive in (("setting", SettingDirective),
                                ("errorcode", ErrorCodeDirective),
@@ -242,5 +316,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("settings-table", SettingsTable)
     app.add_directive("sandbox-faults", SandboxFaults)
     app.add_directive("model-fields", ModelFields)
+    app.add_directive("capability-tables", CapabilityTables)
     app.connect("env-check-consistency", check_completeness)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

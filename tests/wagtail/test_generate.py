@@ -215,3 +215,20 @@ def test_a_preset_the_images_cannot_fill_is_refused_at_once_keeping_the_options(
     assert page.status_code == 200 and not VideoRequest.objects.exists()
     assert "“Sea salt”" in str(page.context["form"].non_field_errors())
     assert page.context["form"]["duration"].value() == "5"
+
+
+def test_the_turbo_is_offered_no_sound_and_twelve_seconds_only_on_v3(admin_client, images):
+    """Issue 26, without JavaScript: the page for the v2.5 turbo shows the sound toggle
+    disabled and off, refuses it with the registry's message; v3.0 takes 12 s."""
+    import re
+
+    response = admin_client.post(action_url(images), {
+        **FORM, "options-model": "klingai/kling-v2.5-turbo-i2v"}, follow=True)
+    page = response.content.decode()
+    [sound] = re.findall(r'<input[^>]*name="options-sound"[^>]*>', page)
+    assert "disabled" in sound and "checked" not in sound
+    assert "silent clips only" in page and 'id="kling-offers"' in page
+    response = admin_client.post(action_url(images), {**FORM, "options-duration": "12"},
+                                 follow=True)
+    assert "5, 10 seconds, not 12" in response.content.decode()
+    assert not VideoRequest.objects.exists()

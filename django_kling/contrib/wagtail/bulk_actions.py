@@ -33,6 +33,7 @@ from ...admin.object_clips import (
     unfilled,
     unfilled_message,
 )
+from ...admin.offers import offers
 from ...conf import kling_settings
 from ...exceptions import InvalidInput
 from ...jobs import check_budget
@@ -106,6 +107,7 @@ class GenerateVideoBulkAction(ImageBulkAction):
         return {**context, "count": count, "clips_per_object": plan["per_object"],
                 "plan": plan, "per_clip": money(per_clip), "total": plan["total"],
                 "prices": price_table(), "currency": kling_settings.CURRENCY,
+                "offers": offers(list(kling_settings.MODELS)),
                 "apply_preset_name": APPLY_PRESET}
 
     def form_valid(self, form: GenerateVideoForm) -> HttpResponse:

@@ -50,6 +50,9 @@ class Command(KlingCommand):
         parser.add_argument("--preset", help=_("the slug of a video preset (see kling_presets)"))
         parser.add_argument("--language", choices=LANGUAGES,
                             help=_("the language the clip speaks (the preset's line in it)"))
+        parser.add_argument("--voice", action="append", default=[], metavar="NAME",
+                            help=_("a voice (by name) that says the spoken line, where the "
+                                   "model and provider take voices (repeatable: at most 2)"))
         parser.add_argument("--spoken-line", default="",
                             help=_("a line the clip says, in --language"))
         parser.add_argument("--provider", choices=sorted(REGISTRY),
@@ -89,6 +92,7 @@ class Command(KlingCommand):
             "prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
             "duration": options["duration"], "mode": options["mode"], "sound": sound,
             "seed": options["seed"], "model": options["model"], "provider": options["provider"],
+            "voices": self.voices(options["voice"]),
             "last_frame": self.read(options["last_frame"], "last_frame")
             if options["last_frame"] else None,
         }
@@ -104,7 +108,9 @@ class Command(KlingCommand):
             preset = self.preset(options["preset"])
             overrides = {name: common.pop(name) for name in
                          ("prompt", "negative_prompt", "duration", "mode", "sound", "model",
-                          "seed", "provider")}
+                          "seed", "provider", "voices")}
+            if not overrides["voices"]:
+                del overrides["voices"]  # the preset's voice stands
             if options["spoken_line"]:
                 overrides["spoken_line"] = options["spoken_line"]
             formats = [options["aspect_ratio"]] if options["aspect_ratio"] else None
@@ -118,6 +124,17 @@ class Command(KlingCommand):
                                    variants=options["variants"])
         first = create_video_request(**source, last_frame=last_frame, options=chosen)
         return list(variants_of(first))
+
+    def voices(self, names: list[str]) -> tuple[int, ...]:
+        """The primary keys of the voices named ``names``, in order."""
+        from ...voices import Voice
+
+        found = {voice.name: voice.pk for voice in Voice.objects.filter(name__in=names)}
+        for name in names:
+            if name not in found:
+                raise InvalidInput(_("There is no voice named “%(name)s”.") % {"name": name},
+                                   code="voice_invalid", field="voices")
+        return tuple(found[name] for name in names)
 
     def batch(self, options: dict[str, Any]) -> None:
         if options["last_frame"]:

@@ -24,6 +24,10 @@ def build_body(job: GenerationInput, options: dict[str, Any]) -> dict[str, Any]:
     klingai: dict[str, Any] = {"mode": job.mode}
     if job.negative_prompt:
         klingai["negativePrompt"] = job.negative_prompt
+    if job.voice_ids:
+        # Kling's voice_list as the AI SDK's Kling options name it (klingai-video-model-options.ts
+        # ``voiceList``: at most 2, ``<<<voice_1>>>`` in the prompt).
+        klingai["voiceList"] = [{"voice_id": voice} for voice in job.voice_ids]
     provider_options: dict[str, Any] = {"klingai": klingai}
     gateway = gateway_options(job, options)
     if gateway:

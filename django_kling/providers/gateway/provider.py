@@ -62,9 +62,14 @@ ANSWER_SLACK = 1024 * 1024
 
 class GatewayProvider(VideoProvider):
     name = "gateway"
-    FEATURES = frozenset({"last_frame", "sound", "webhooks", "idempotency"})
+    FEATURES = frozenset({"webhooks", "idempotency"})
     RESULT_LIFETIME = "not documented"
     OPTIONS = OPTIONS
+
+    @classmethod
+    def default_model(cls, options: dict[str, Any]) -> str:
+        # The gateway passes the model id on: its MODEL option is an id of MODELS.
+        return str(options.get("MODEL") or super().default_model(options))
 
     def __init__(self, options: dict[str, Any], *, transport: httpx.BaseTransport | None = None):
         super().__init__(options)

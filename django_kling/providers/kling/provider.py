@@ -26,7 +26,6 @@ HOSTS = {
     "global": "https://api-singapore.klingai.com",
     "beijing": "https://api-beijing.klingai.com",
 }
-MODEL_NAME = "kling-v2-6"
 PATH = "/v1/videos/image2video"
 
 
@@ -39,10 +38,8 @@ def _env(name: str):
 
 class KlingProvider(PollingProvider):
     name = "kling"
-    FEATURES = frozenset({"last_frame", "sound", "webhooks", "idempotency"})
+    FEATURES = frozenset({"webhooks", "idempotency"})
     RESULT_LIFETIME = "30 days"
-    # The job records the model id editors chose; MODEL is Kling's own name for it.
-    MODEL_IDS = ("klingai/kling-v2.6-i2v",)
     OPTIONS = (
         Setting("API_KEY", _env("KLING_API_KEY"),
                 "Kling API key (Bearer). Default: env KLING_API_KEY."),
@@ -53,7 +50,8 @@ class KlingProvider(PollingProvider):
                 "Secret key that signs the JWT. Default: env KLING_SECRET_KEY."),
         Setting("REGION", "global", '"global" (api-singapore) or "beijing" (api-beijing).'),
         Setting("BASE_URL", None, "Base URL; None: the host of REGION."),
-        Setting("MODEL", MODEL_NAME, "Kling model_name sent on create."),
+        Setting("MODEL", None, "Kling model_name sent on create for every model; None: the "
+                "capability registry's name for the request's model (kling-v2-6, kling-v3...)."),
         Setting("TIMEOUT", 30.0, "Seconds allowed for one create or query call."),
         Setting("TOKEN_TTL", 1800, "Lifetime of a JWT in seconds; renewed before it expires."),
     )
@@ -72,6 +70,9 @@ class KlingProvider(PollingProvider):
                                   transport=transport,
                                   secrets=(self.api_key, self.secret_key))
 
+    def provider_model(self, model: str) -> str:
+        return str(self.options.get("MODEL") or super().provider_model(model))
+
     # -- public API ---------------------------------------------------------------------------
 
     def start(self, job: GenerationInput, *, idempotency_key: str,
@@ -81,7 +82,8 @@ class KlingProvider(PollingProvider):
         # refuses a repeated external_task_id or not.
         task = self._find(idempotency_key)
         if task is None:
-            body = create_body(job, model=self.model, external_task_id=idempotency_key,
+            body = create_body(job, model=self.provider_model(job.model),
+                               external_task_id=idempotency_key,
                                callback_url=callback_url)
             try:
                 task = task_of(self._call("POST", PATH, body))

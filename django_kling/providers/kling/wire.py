@@ -98,6 +98,9 @@ def create_body(job: GenerationInput, *, model: str, external_task_id: str,
         body["prompt"] = job.prompt
     if job.negative_prompt:
         body["negative_prompt"] = job.negative_prompt
+    if job.voice_ids:
+        # ``voice_list`` (Kling's image2video reference; klingai-video-model.ts sends it so).
+        body["voice_list"] = [{"voice_id": voice} for voice in job.voice_ids]
     if callback_url:
         body["callback_url"] = callback_url
     return body

@@ -26,10 +26,14 @@ from urllib.parse import parse_qs
 from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
+from .routes import routes_on
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/fal"
 ENDPOINT = "/fal-ai/kling-video/v2.6/pro/image-to-video"
+#: fal's endpoints, with the model id and what each can do (the registry's fal routes).
+ENDPOINTS = {"/" + route.provider_model: (model, route)
+             for model, route in routes_on("fal").items()}
 REQUEST = re.compile(r"^/fal-ai/kling-video/requests/([A-Za-z0-9_-]+)(/status)?$")
 JWKS = "/.well-known/jwks.json"
 USER_ID = "sandbox-user"
@@ -103,16 +107,16 @@ class FalRoutes:
         if (self.headers.get("authorization") or "") != f"Key {self.sandbox.api_key}":
             raise FalError(401, "Invalid or missing key.")
         match = REQUEST.match(path)
-        if method == "POST" and path == ENDPOINT:
+        if method == "POST" and path in ENDPOINTS:
             hook = (parse_qs(query).get("fal_webhook") or [None])[0]
-            return 200, self._fal_submit(raw, hook)
+            return 200, self._fal_submit(raw, hook, path)
         if method == "GET" and match:
             job = self._fal_job(match.group(1))
             return 200, self._fal_status(job) if match.group(2) else self._fal_result(job)
         raise FalError(404, f"No route for {method} {PREFIX}{path}.")
 
-    def _fal_submit(self, raw: bytes, hook: str | None) -> dict[str, Any]:
-        spec = parse_submit(raw)
+    def _fal_submit(self, raw: bytes, hook: str | None, path: str = ENDPOINT) -> dict[str, Any]:
+        spec = parse_submit(raw, path)
         notify = (lambda job: self._fal_notify(job, hook)) if hook else None
         job = self.sandbox._job(spec, None, provider="fal", notify=notify)
         with self.sandbox._lock:
@@ -157,22 +161,26 @@ class FalRoutes:
         self.sandbox._post_callback(hook, body, sign(self.sandbox, job.id, body))
 
 
-def parse_submit(raw: bytes) -> GenerationSpec:
+def parse_submit(raw: bytes, path: str = ENDPOINT) -> GenerationSpec:
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise FalError(422, "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise FalError(422, "The body must be a JSON object.")
+    model, route = ENDPOINTS[path]
     duration = body.get("duration", "5")
-    if duration not in ("5", "10"):
-        raise FalError(422, [{"loc": ["body", "duration"], "msg": "must be '5' or '10'"}])
+    if duration not in [str(d) for d in route.durations]:
+        raise FalError(422, [{"loc": ["body", "duration"], "msg": "must be one of " + ", ".join(
+            f"'{d}'" for d in route.durations)}])
     audio = body.get("generate_audio", True)
     if not isinstance(audio, bool):
         raise FalError(422, [{"loc": ["body", "generate_audio"], "msg": "must be a boolean"}])
     voices = body.get("voice_ids", [])
-    if not isinstance(voices, list) or len(voices) > 2:
-        raise FalError(422, [{"loc": ["body", "voice_ids"], "msg": "at most 2 voice ids"}])
+    if not isinstance(voices, list) or len(voices) > route.voices or not all(
+            isinstance(v, str) and v for v in voices):
+        raise FalError(422, [{"loc": ["body", "voice_ids"],
+                              "msg": f"at most {route.voices} voice ids (strings)"}])
     if not body.get("prompt"):
         # fal's API reference marks prompt required: its validation error (pydantic's shape).
         raise FalError(422, [{"loc": ["body", "prompt"], "msg": "Field required",
@@ -186,7 +194,7 @@ def parse_submit(raw: bytes) -> GenerationSpec:
     first = _image(body.get("start_image_url"), "start_image_url")
     last = _image(body["end_image_url"], "end_image_url") if "end_image_url" in body else None
     return GenerationSpec(first=first, last=last, duration=int(duration), audio=audio,
-                          mode="pro", prompt=texts["prompt"],
+                          mode="pro", model=model, prompt=texts["prompt"],
                           negative_prompt=texts["negative_prompt"])
 
 

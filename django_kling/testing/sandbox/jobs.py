@@ -29,7 +29,8 @@ from PIL import Image
 
 from . import voice
 from .render import RENDER_CACHE, TAKES, nearest_aspect, output_size, render_clip, render_key
-from .validation import MODEL_ID, TURBO_MODEL_ID, GatewayError, GenerationSpec, ratio_of
+from .routes import MODEL_ID, TURBO_MODEL_ID, V3_MODEL_ID
+from .validation import GatewayError, GenerationSpec, ratio_of
 
 logger = logging.getLogger("django_kling.sandbox")
 
@@ -40,6 +41,9 @@ PRICE_PER_SECOND = {
     (MODEL_ID, "std", False): 0.07, (MODEL_ID, "pro", False): 0.07,
     (MODEL_ID, "pro", True): 0.14,
     (TURBO_MODEL_ID, "std", False): 0.042, (TURBO_MODEL_ID, "pro", False): 0.07,
+    # v3.0: fal's published v3 pro prices (the gateway's are not published).
+    (V3_MODEL_ID, "std", False): 0.224, (V3_MODEL_ID, "pro", False): 0.224,
+    (V3_MODEL_ID, "pro", True): 0.336,
 }
 #: What the gateway's list price is taken to be above the account's (``marketCost``).
 MARKET_MARKUP = 1.0

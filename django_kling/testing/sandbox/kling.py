@@ -28,12 +28,15 @@ from urllib.parse import parse_qs
 
 from .http import Refusal
 from .jobs import Job
+from .routes import routes_on, voices_problem
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/kling"
 CREATE = "/v1/videos/image2video"
 TASK = re.compile(r"^/v1/videos/image2video/([A-Za-z0-9_-]+)$")
 MODEL_NAME = "kling-v2-6"
+#: Kling's model names, with the model id and what each can do (the registry's Kling routes).
+MODEL_NAMES = {route.provider_model: (model, route) for model, route in routes_on("kling").items()}
 FAULT_ANSWERS = {
     "rate_limit": lambda fault: (429, KlingError(429, 1302, "Rate limit exceeded.").body()),
     "out_of_credit": lambda fault: (429, KlingError(429, 1102, "Resource pack exhausted.").body()),
@@ -170,17 +173,26 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 def parse_create(body: dict[str, Any]) -> tuple[GenerationSpec, str | None]:
     """Check a create body as Kling documents it; the spec to render and the callback URL."""
-    if body.get("model_name", MODEL_NAME) != MODEL_NAME:
-        raise _invalid(f"model_name must be {MODEL_NAME} on the sandbox.")
+    name = body.get("model_name", MODEL_NAME)
+    if name not in MODEL_NAMES:
+        raise _invalid(f"model_name must be one of {', '.join(MODEL_NAMES)} on the sandbox.")
+    model, route = MODEL_NAMES[name]
     mode = body.get("mode", "std")
     if mode not in ("std", "pro"):
         raise _invalid("mode must be std or pro.")
     duration = body.get("duration", "5")
-    if duration not in ("5", "10"):
-        raise _invalid('duration must be "5" or "10" (a string).')
+    if duration not in [str(d) for d in route.durations]:
+        raise _invalid(f"duration must be one of {', '.join(map(str, route.durations))} "
+                       f"(a string) on {name}.")
     sound = body.get("sound", "off")
     if sound not in ("on", "off"):
         raise _invalid('sound must be "on" or "off".')
+    if sound == "on" and not route.sound:
+        raise _invalid(f"{name} does not support sound.")
+    problem = voices_problem(body.get("voice_list"), route.voices, sound=sound == "on",
+                             param="voice_list")
+    if problem:
+        raise _invalid(problem)
     if sound == "on" and mode != "pro":
         raise _invalid("sound needs mode pro.")
     if "image_tail" in body and mode != "pro":
@@ -201,7 +213,7 @@ def parse_create(body: dict[str, Any]) -> tuple[GenerationSpec, str | None]:
     first = _image(body.get("image"), "image")
     last = _image(body["image_tail"], "image_tail") if "image_tail" in body else None
     spec = GenerationSpec(first=first, last=last, duration=int(duration), audio=sound == "on",
-                          mode=mode, prompt=texts["prompt"],
+                          mode=mode, model=model, prompt=texts["prompt"],
                           negative_prompt=texts["negative_prompt"])
     return spec, callback
 

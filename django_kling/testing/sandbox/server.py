@@ -14,10 +14,11 @@ benchmarks can run it on its own::
 Answers carry the gateway's metadata as the AI SDK's tests show it: start answers HTTP 202 with
 ``providerMetadata.gateway.asyncJob`` (``jobId``, ``status: "queued"``), status answers carry
 ``asyncJob`` too (``running``, ``completed``...), and every answer ``routing``,
-``generationId`` and, once done, ``cost`` and ``marketCost`` (strings). Both models are served
-(``klingai/kling-v2.6-i2v``, and ``klingai/kling-v2.5-turbo-i2v``, which is silent only), with
-an API key (``ai-gateway-auth-method: api-key``) or the ``oidc_token`` given to the sandbox
-(``oidc``).
+``generationId`` and, once done, ``cost`` and ``marketCost`` (strings). The models are those of
+the capability registry's gateway routes (``klingai/kling-v2.6-i2v``; the silent
+``klingai/kling-v2.5-turbo-i2v``; ``klingai/kling-v3.0-i2v``, 3 to 15 s), each held to its
+durations, sound and voices (``django_kling.capabilities``), with an API key
+(``ai-gateway-auth-method: api-key``) or the ``oidc_token`` given to the sandbox (``oidc``).
 
 Webhooks: when a start call carries ``callbackUrl``, its ``asyncJob`` has a random
 ``webhookSigningSecret``. Once the job is finished the sandbox POSTs once (no retry) a thin JSON

@@ -22,12 +22,10 @@ import httpx
 from PIL import Image
 
 from . import signed_urls
+from .routes import MODEL_ID, routes_on, voices_problem
 
-MODEL_ID = "klingai/kling-v2.6-i2v"
-TURBO_MODEL_ID = "klingai/kling-v2.5-turbo-i2v"
-#: The models served, and whether each can make sound (only v2.6 and later can: the AI SDK's
-#: ``klingai-video-model-options.ts``, ``sound``).
-MODELS = {MODEL_ID: True, TURBO_MODEL_ID: False}
+#: The models the gateway serves, with what each can do (the registry's gateway routes).
+MODELS = routes_on("gateway")
 PROTOCOL_VERSION = "0.0.1"
 MAX_TEXT = 2500
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -172,11 +170,13 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
         raise invalid("providerOptions.klingai.mode must be 'std' or 'pro'.",
                       "providerOptions.klingai.mode")
 
+    route = MODELS[model] if model in MODELS else MODELS[MODEL_ID]
     duration = body.get("duration", 5)
     if duration is None:
         duration = 5
-    if isinstance(duration, bool) or duration not in (5, 10):
-        raise invalid("duration must be 5 or 10 (seconds).", "duration")
+    if isinstance(duration, bool) or duration not in route.durations:
+        raise invalid(f"duration must be one of {', '.join(map(str, route.durations))} "
+                      f"(seconds) on {model}.", "duration")
 
     audio = body.get("generateAudio", False)
     if not isinstance(audio, bool):
@@ -187,11 +187,15 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
             raise invalid("providerOptions.klingai.sound must be 'on' or 'off'.",
                           "providerOptions.klingai.sound")
         audio = sound == "on"
-    if audio and not MODELS.get(model, False):
+    if audio and not route.sound:
         raise invalid(f"{model} makes silent clips only; set generateAudio to false.",
                       "generateAudio")
     if audio and mode != "pro":
         raise invalid("Sound (generateAudio) needs mode 'pro' on Kling v2.6.", "generateAudio")
+    problem = voices_problem(options.get("voiceList"), route.voices, sound=audio,
+                             param="providerOptions.klingai.voiceList")
+    if problem:
+        raise invalid(problem, "providerOptions.klingai.voiceList")
 
     warnings: list[dict[str, Any]] = []
     n = body.get("n", 1)

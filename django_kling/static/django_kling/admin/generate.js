@@ -1,8 +1,10 @@
 /* django-kling "Generate video" page: keeps what will be made (objects x formats x variants x
  * languages), its cost per object and in all, and the Queue button in step with the options
  * (model, mode, sound, duration, formats, variants, languages), and points out that sound and a
- * last frame need the pro mode. The server counts the same way and checks everything again
- * when the form is sent. */
+ * last frame need the pro mode. It offers only what the chosen model can do (the capability
+ * registry, in #kling-offers): durations, modes, sound and the voice it cannot are disabled and
+ * cleared as the model changes, and sound as a last frame is chosen where the model cannot do
+ * both. The server counts the same way and checks everything again when the form is sent. */
 (function () {
   "use strict";
 
@@ -14,6 +16,8 @@
       return;
     }
     var prices = JSON.parse(pricesNode.textContent);
+    var offersNode = document.getElementById("kling-offers");
+    var offers = offersNode ? JSON.parse(offersNode.textContent) : {};
     var count = Number(cost.getAttribute("data-kling-count")) || 0;
     var currency = cost.getAttribute("data-kling-currency");
 
@@ -39,13 +43,51 @@
       }
     }
 
+    function offerOnly() {
+      var offered = offers[value("model")];
+      if (!offered) {
+        return;
+      }
+      ["duration", "mode"].forEach(function (name) {
+        var allowed = (name === "duration" ? offered.durations : offered.modes).map(String);
+        var radios = form.querySelectorAll("[name='options-" + name + "']");
+        var cleared = false;
+        Array.prototype.forEach.call(radios, function (radio) {
+          radio.disabled = allowed.indexOf(radio.value) < 0;
+          if (radio.disabled && radio.checked) {
+            radio.checked = false;
+            cleared = true;
+          }
+        });
+        if (cleared) {
+          var first = Array.prototype.find.call(radios, function (radio) { return !radio.disabled; });
+          if (first) { first.checked = true; }
+        }
+      });
+      var lastFrames = Array.prototype.some.call(
+        form.querySelectorAll("input[type='file']"), function (input) { return input.files.length; });
+      var sound = form.querySelector("[name='options-sound']");
+      if (sound) {
+        sound.disabled = !offered.sound || (lastFrames && !offered.lastFrameWithSound);
+        if (sound.disabled) { sound.checked = false; }
+      }
+      var voice = form.querySelector("[name='options-voices']");
+      if (voice) {
+        voice.disabled = !offered.voices || !(sound && sound.checked);
+        if (voice.disabled) { voice.value = ""; }
+      }
+    }
+
     function update() {
+      offerOnly();
       var mode = value("mode") || "pro";
       var sound = form.querySelector("[name='options-sound']");
       var withSound = !!(sound && sound.checked);
       var byMode = prices[value("model")] || prices[Object.keys(prices)[0]];
       var table = byMode[mode] || byMode.pro;
-      var perClip = Number(table[withSound ? "sound" : "silent"]) * Number(value("duration") || 5);
+      var voiced = withSound && value("voices") && table.voice ? "voice" : null;
+      var perClip = Number(table[voiced || (withSound ? "sound" : "silent")]) *
+        Number(value("duration") || 5);
       // Every format, variant and language ticked is a clip of its own, for every object.
       var variants = Number(value("variants") || 1);
       var languages = Math.max(1, form.querySelectorAll("[name='options-languages']:checked").length);
