@@ -196,3 +196,35 @@ def test_unconfigured_clips_are_stored_unsigned_without_a_warning(worker, sandbo
     assert job.status == Status.SUCCEEDED
     assert "clip_unsigned" not in {w.get("code") for w in job.warnings}
     assert credentials.has_manifest(io.BytesIO(stored_bytes(job.video)), "video/mp4") is False
+
+
+def test_renditions_and_picked_posters_carry_the_credentials_too(sandbox, signing, make_image):
+    """A phone plays the 480p rendition and shows its WebP poster: both are marked, like the
+    clip; so is the poster an editor picks (the manifest is made when each file is)."""
+    from django_kling.clip_renditions import Rendition
+    from django_kling.editorial.posters import choose_poster
+    from django_kling.flow import renditions
+
+    from .conftest import run_steps
+
+    sandbox.render_scale = 0.5  # 960x540: a 480p rendition only
+    job = create_video_request(make_image(640, 360), prompt="It turns.")
+    run_steps(job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error_message
+    [pk] = renditions.start(job.video)
+    assert renditions.make(pk)
+    row = Rendition.objects.select_related("asset", "poster").get(pk=pk)
+    data = stored_bytes(row.asset)
+    assert row.asset.size == len(data) and row.asset.sha256 == hashlib.sha256(data).hexdigest()
+    assert_generated_by_a_model(data, "video/mp4", job)
+    assert_generated_by_a_model(stored_bytes(row.poster), "image/webp", job)
+    picked = choose_poster(job, 1.0)
+    assert_generated_by_a_model(stored_bytes(picked), "image/webp", job)
+    assert not [w for w in VideoRequestRow(job).warnings if w.get("code") == "clip_unsigned"]
+
+
+def VideoRequestRow(job):  # noqa: N802  (reads like the row it returns)
+    from django_kling.models import VideoRequest
+
+    return VideoRequest.objects.get(pk=job.pk)

@@ -20,7 +20,7 @@ from ..clip_renditions import PosterChoice, Rendition, RenditionStatus
 from ..conf import kling_settings
 from ..exceptions import MediaError
 from ..files import posters
-from ..flow import staging
+from ..flow import signing, staging
 from ..flow.renditions import local_copy
 from ..models import Asset, AssetKind, Status, VideoRequest
 
@@ -44,7 +44,8 @@ def chosen_time(job: VideoRequest) -> float | None:
 
 def _image_asset(job: VideoRequest, image: Any, fmt: str, size: tuple[int, int],
                  stored: list[Asset]) -> Asset:
-    data = posters.encode(image, fmt, size)
+    data = signing.sign_derived_bytes(job, posters.encode(image, fmt, size), mime=MIME[fmt],
+                                      title=f"poster.{fmt}")
     video = job.video
     asset = Asset(kind=AssetKind.POSTER, mime=MIME[fmt], size=len(data), width=size[0],
                   height=size[1], content_type_id=video.content_type_id,

@@ -38,7 +38,7 @@ from ..files import posters
 from ..files import renditions as encoder
 from ..files.download import CHUNK
 from ..models import Asset, AssetKind, StagedFile, Status, VideoRequest
-from . import dispatch, staging
+from . import dispatch, signing, staging
 
 logger = logging.getLogger("django_kling.flow.renditions")
 
@@ -140,8 +140,10 @@ def _encode_and_store(row: Rendition, job: VideoRequest, spec: dict[str, Any]) -
     stored: list[Asset] = []
     with staging.written(stored, source, target):
         encoded = encoder.encode(source, target, spec, preset=kling_settings.RENDITION_PRESET)
-        asset = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=encoded.size,
-                      sha256=_sha256(target), width=encoded.width, height=encoded.height,
+        signed = signing.sign_derived(job, target, mime="video/mp4", title="rendition.mp4")
+        size, sha256 = signed or (encoded.size, _sha256(target))
+        asset = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=size, sha256=sha256,
+                      width=encoded.width, height=encoded.height,
                       duration=encoded.duration, fps=row.clip.fps, has_audio=encoded.has_audio,
                       content_type_id=row.clip.content_type_id, object_id=row.clip.object_id,
                       field_name=row.clip.field_name)
@@ -167,6 +169,7 @@ def _poster(job: VideoRequest, row: Rendition, source: str, asset: Asset,
     choice = PosterChoice.objects.filter(request=job).first()
     image = posters.frame_at(source, choice.time if choice else 0.0)
     data = posters.encode(image, "webp", (asset.width, asset.height))
+    data = signing.sign_derived_bytes(job, data, mime="image/webp", title="poster.webp")
     poster = Asset(kind=AssetKind.POSTER, mime="image/webp", size=len(data),
                    width=asset.width, height=asset.height, content_type_id=asset.content_type_id,
                    object_id=asset.object_id, field_name=asset.field_name)

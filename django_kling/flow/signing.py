@@ -162,3 +162,46 @@ def _sign_asset(job: VideoRequest, asset: Asset, mime: str, facts: Provenance) -
         raise
     logger.info("job %s: %s signed (now %s)", job.pk, old, asset.file.name)
     return SIGNED
+
+
+# -- files made from a stored clip (renditions, posters an editor picks, a remuxed clip) -------
+
+def sign_derived(job: VideoRequest, path: str, *, mime: str, title: str) -> tuple[int, str] | None:
+    """Sign, where it lies, a file made from ``job``'s clip after the clip was stored: a phone
+    that gets the 480p rendition must get the credentials too. Returns the signed file's size
+    and SHA-256, or None when it stays as it is (signing not configured, or it failed: logged,
+    and the request warned; the file is kept)."""
+    if not credentials.configured():
+        return None
+    fd, signed = tempfile.mkstemp(prefix="kling-signed-", suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    try:
+        changed = credentials.sign_file(path, signed, mime=mime, title=title,
+                                        provenance=provenance(job, created=job.finished_at))
+        os.replace(signed, path)
+        return changed
+    except SigningError as exc:
+        _derived_unsigned(job, title, exc)
+        return None
+    finally:
+        if os.path.exists(signed):
+            os.unlink(signed)
+
+
+def sign_derived_bytes(job: VideoRequest, data: bytes, *, mime: str, title: str) -> bytes:
+    """``sign_derived`` for a file held in memory (a poster): the signed bytes, or ``data``."""
+    if not credentials.configured():
+        return data
+    try:
+        return credentials.sign_bytes(data, mime=mime, title=title,
+                                      provenance=provenance(job, created=job.finished_at))
+    except SigningError as exc:
+        _derived_unsigned(job, title, exc)
+        return data
+
+
+def _derived_unsigned(job: VideoRequest, title: str, exc: SigningError) -> None:
+    from .captioning import add_warning
+
+    logger.warning("job %s: %s is stored unsigned: %s", job.pk, title, exc.message)
+    add_warning(job, code=WARNING_CODE, message=unsigned_warning(exc)["message"])

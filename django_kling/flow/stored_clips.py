@@ -13,7 +13,7 @@ from django.db import transaction
 
 from ..files import faststart
 from ..models import Asset, VideoRequest
-from . import staging
+from . import signing, staging
 from .renditions import local_copy
 
 
@@ -32,7 +32,9 @@ def remux_stored(job: VideoRequest, video: Asset) -> bool:
         changed = faststart.make_faststart(path)
         if changed is None:
             return False
-        size, sha256 = changed
+        # The remux drops a manifest kling_sign may have added: the new bytes are signed again.
+        size, sha256 = signing.sign_derived(job, path, mime="video/mp4", title="video.mp4") \
+            or changed
         old_name = video.file.name
         copy = Asset(kind=video.kind, mime=video.mime, size=size, sha256=sha256)
         with open(path, "rb") as fh:
