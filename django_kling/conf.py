@@ -7,7 +7,6 @@ should fail loudly, not be ignored). The object reloads when a test changes the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -15,33 +14,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .exceptions import ConfigurationError
+from .publishing_settings import PUBLISHING
+from .setting_types import SECRET_OPTIONS, Secret, Setting  # noqa: F401  (their old home)
 
 SETTING_NAME = "DJANGO_KLING"
-
-
-class Secret(str):
-    """A secret option (an API key): a ``str`` everywhere, except that ``repr()`` hides it.
-
-    Django's DEBUG error page shows every local variable of every frame with ``repr()``, and
-    ``sensitive_variables`` does not apply there; options dicts holding a ``Secret`` can sit in
-    any local without the key ever being shown.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'********'"
-
-
-#: Provider options whose values are wrapped in ``Secret``.
-SECRET_OPTIONS = frozenset({"API_KEY"})
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: Any
-    doc: str
 
 
 #: Each provider's option schema, declared by the provider itself (``VideoProvider.OPTIONS``)
@@ -237,56 +213,13 @@ SETTINGS: tuple[Setting, ...] = (
         "approved nor featured. None: never.",
     ),
     Setting(
-        "CAPTIONS",
-        True,
-        "Whether every succeeded clip with a spoken line gets a WebVTT caption track, timed to "
-        "the speech in its audio (docs/accessibility.rst). False: none are made.",
-    ),
-    Setting(
-        "CAPTIONS_CORS",
-        False,
-        "Set True once the storage (bucket, CDN) answers CORS requests from your site's origin "
-        "for GET and HEAD: remote caption files need it (the deploy check W005 says so until "
-        "then).",
-    ),
-    Setting(
-        "CONTENT_CREDENTIALS",
-        {"CERTIFICATE": None, "PRIVATE_KEY": None, "ALGORITHM": "es256", "TSA_URL": None,
-         "SOURCE_THUMBNAIL": False},
-        "C2PA signing of every stored clip and poster: CERTIFICATE (path to the PEM chain, "
-        "signer first) and PRIVATE_KEY (path to its PEM key), never the database; ALGORITHM; "
-        "TSA_URL (an RFC 3161 timestamp authority, or None); SOURCE_THUMBNAIL (embed a "
-        "thumbnail of the source image; False: only its SHA-256). No certificate: unsigned.",
-    ),
-    Setting(
-        "AI_LABEL",
-        True,
-        "Whether {% kling_video %} and the Wagtail blocks show a visible \"AI-generated\" "
-        "label (the tag's ai_label argument overrides it). JSON-LD states it always.",
-    ),
-    Setting(
         "ORPHAN_GRACE",
         3600.0,
         "Seconds after which a file a worker began to store and never committed (it died) is "
         "removed, once its request has ended or is gone: by kling_cleanup --orphans and by "
         "the scheduler (every ORPHAN_GRACE / 2 seconds).",
     ),
-    Setting(
-        "RENDITIONS",
-        [{"name": "480p", "height": 480, "max_bitrate": 1_000_000, "audio_bitrate": 96_000,
-          "media": "(max-width: 640px)"},
-         {"name": "720p", "height": 720, "max_bitrate": 2_500_000, "audio_bitrate": 128_000,
-          "media": "(max-width: 1280px)"}],
-        "Smaller H.264 + AAC copies made of every stored clip, smallest first; each is a dict "
-        "(name, height, max_bitrate, audio_bitrate in bits per second, media: the media query "
-        "of its <source>, optional crf). A clip no taller than a rendition gets none of it "
-        "(never upscaled). Empty: no renditions.",
-    ),
-    Setting("RENDITION_PRESET", "veryfast", "x264 preset of the renditions (CPU against bytes)."),
-    Setting("RENDITION_CLAIM", 600.0, "Seconds a worker holds a rendition it encodes; one that "
-            "died holding it frees it after that (kling_sync then sends it again)."),
-    Setting("POSTER_JPEG", False, "Also store a JPEG next to each WebP poster an editor picks."),
-    Setting("POSTER_STRIP_FRAMES", 8, "Frames shown in the poster strip an editor picks from."),
+    *PUBLISHING,
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -18,7 +18,8 @@ CORE = ("flow/pipeline", "conf", "checks", "webhooks", "jobs")
 # do not import each other. Prefixes are matched longest first.
 ROOMS = {
     "base": (0, ("django_kling", "django_kling.conf", "django_kling.exceptions",
-                 "django_kling.capabilities",
+                 "django_kling.capabilities", "django_kling.setting_types",
+                 "django_kling.publishing_settings",
                  "django_kling.options")),
     "providers": (1, ("django_kling.providers",)),
     "files": (2, ("django_kling.files",)),
@@ -33,8 +34,8 @@ ROOMS = {
     "site": (6, ("django_kling.site",)),
     "django": (7, ("django_kling.admin", "django_kling.contrib", "django_kling.management",
                    "django_kling.templatetags", "django_kling.testing", "django_kling.apps",
-                   "django_kling.checks", "django_kling.urls", "django_kling.middleware",
-                   "django_kling.tasks", "django_kling.webhooks")),
+                   "django_kling.checks", "django_kling.publishing_checks", "django_kling.urls",
+                   "django_kling.middleware", "django_kling.tasks", "django_kling.webhooks")),
 }
 
 

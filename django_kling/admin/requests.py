@@ -339,10 +339,8 @@ class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("video"))
     def video_link(self, job: VideoRequest) -> SafeString | str:
         url = display.file_url(job.video)
-        if not url:
-            return display.EMPTY
         return format_html('<a href="{}">{}</a> ({})', url, job.video.file.name,
-                           display.human_size(job.video.size))
+                           display.human_size(job.video.size)) if url else display.EMPTY
 
     @admin.display(description=_("poster"))
     def poster_preview(self, job: VideoRequest) -> SafeString | str:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from ..conf import kling_settings
 from ..exceptions import DownloadError, InvalidTransition, KlingError, MediaError, ProviderError
-from ..files import faststart, media
+from ..files import media
 from ..files.download import Downloaded, fetch_video
 from ..models import FINAL, Asset, AssetKind, Status, VideoRequest
 from ..providers import Started, VideoOutput, provider_class, shared_provider
@@ -29,6 +29,7 @@ from .exchange import audio_warning, generation_input, report_fields, url_of
 from .steps import Next
 from .steps import elsewhere as _elsewhere
 from .steps import load_job as _load
+from .stored_clips import remux_downloaded
 
 logger = logging.getLogger("django_kling.flow.pipeline")
 # The only two writers of a job's row (see models.py), under short names for the steps.
@@ -246,7 +247,7 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
         return _retry_or_fail(job, exc, "fetch", attempts)
     try:
         try:
-            _make_faststart(downloaded)
+            remux_downloaded(downloaded)
             info = media.probe(downloaded.path)  # no sound is a warning, not a failure
             poster = media.poster_jpeg(downloaded.path)
         except MediaError as exc:
@@ -258,14 +259,6 @@ def deliver(job: VideoRequest, video: VideoOutput) -> Next | None:
             signed.discard()
     finally:
         downloaded.discard()
-
-
-def _make_faststart(downloaded: Downloaded) -> None:
-    # An adopted clip is stored already (remuxed before it was written): renditions fix old ones.
-    if not isinstance(downloaded, staging.Adopted):
-        changed = faststart.make_faststart(downloaded.path)
-        if changed is not None:
-            downloaded.size, downloaded.sha256 = changed
 
 
 def _source_link(job: VideoRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Making a clip stored before faststart existed faststart (``kling_renditions``).
+"""Making clips faststart: each one downloaded, before it is stored, and those stored before
+faststart existed (``kling_renditions``).
 
 The stored file is checked by its box headers only (a few bytes); one whose index comes last is
 copied here, remuxed (no re-encoding) and stored under a new name; the ``Asset`` row then
@@ -12,9 +13,19 @@ from django.core.files import File
 from django.db import transaction
 
 from ..files import faststart
+from ..files.download import Downloaded
 from ..models import Asset, VideoRequest
 from . import signing, staging
 from .renditions import local_copy
+
+
+def remux_downloaded(downloaded: Downloaded) -> None:
+    """Make a clip just downloaded faststart before it is probed, signed and stored."""
+    # An adopted clip is stored already (remuxed before it was written): renditions fix old ones.
+    if not isinstance(downloaded, staging.Adopted):
+        changed = faststart.make_faststart(downloaded.path)
+        if changed is not None:
+            downloaded.size, downloaded.sha256 = changed
 
 
 def is_faststart(video: Asset) -> bool:
