@@ -289,3 +289,12 @@ def test_deploy_check_quiet_for_local_files(settings) -> None:
 def test_check_command_lists_w005(s3_storage, capsys) -> None:
     call_command("check", "--deploy", "--tag", "django_kling", fail_level="CRITICAL")
     assert "W005" in capsys.readouterr().err
+
+
+def test_deleting_the_request_deletes_its_caption_file(captioned) -> None:
+    storage, name = captioned.asset.file.storage, captioned.asset.file.name
+    assert storage.exists(name)
+    captioned.request.delete()
+    assert not CaptionTrack.objects.exists()
+    assert not Asset.objects.filter(kind=AssetKind.CAPTIONS).exists()
+    assert not storage.exists(name)
