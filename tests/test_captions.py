@@ -173,6 +173,20 @@ def test_caption_failure_keeps_the_paid_clip(worker, sandbox, make_image, monkey
     assert not CaptionTrack.objects.filter(request=job).exists()
 
 
+def test_no_speech_found_makes_an_untimed_track_and_warns(worker, sandbox, make_image,
+                                                          monkeypatch) -> None:
+    monkeypatch.setattr("django_kling.files.captions.speech_in",
+                        lambda source: Speech([], 5.0))
+    job = wait_for_end(create_video_request(make_image(), language="en", spoken_line=LINE,
+                                            duration=5))
+    track = CaptionTrack.objects.get(request=job)
+    assert track.timing == CaptionTiming.UNTIMED and track.is_untimed
+    parsed = webvtt_py.from_buffer(io.StringIO(read_vtt(track)))
+    assert parsed.captions[0].start == "00:00:00.000"
+    assert [w["code"] for w in job.warnings if w.get("type") == "captions"] == [
+        "captions_untimed"]
+
+
 # -- editors --------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -275,3 +289,12 @@ def test_deploy_check_quiet_for_local_files(settings) -> None:
 def test_check_command_lists_w005(s3_storage, capsys) -> None:
     call_command("check", "--deploy", "--tag", "django_kling", fail_level="CRITICAL")
     assert "W005" in capsys.readouterr().err
+
+
+def test_deleting_the_request_deletes_its_caption_file(captioned) -> None:
+    storage, name = captioned.asset.file.storage, captioned.asset.file.name
+    assert storage.exists(name)
+    captioned.request.delete()
+    assert not CaptionTrack.objects.exists()
+    assert not Asset.objects.filter(kind=AssetKind.CAPTIONS).exists()
+    assert not storage.exists(name)

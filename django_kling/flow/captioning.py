@@ -39,11 +39,19 @@ def spoken_line(job: VideoRequest) -> SpokenLine | None:
     return SpokenLine(said.speaker, job.language or said.language, said.line)
 
 
+def track_language(job: VideoRequest) -> tuple[str, str]:
+    """``srclang`` and label of the job's captions: the request's speech language, else the
+    language its prompt names for the line."""
+    said = spoken_line(job)
+    code = job.language or (said.language if said is not None else "") or "en"
+    return TRACK_LANGUAGES.get(code, TRACK_LANGUAGES["en"])
+
+
 def store_track(job: VideoRequest, webvtt: str, *, timing: str, transcript: str,
                 speaker: str = "", speech: list | None = None, user: Any = None) -> CaptionTrack:
     """Write ``webvtt`` as a new file and make it ``job``'s caption track (the old file goes)."""
     data = webvtt.encode()
-    language, label = TRACK_LANGUAGES.get(job.language or "en", TRACK_LANGUAGES["en"])
+    language, label = track_language(job)
     asset = _caption_asset(job, data)
     staging.write(job, asset, data, f"captions.{language}.vtt")
     try:
@@ -130,7 +138,7 @@ def prepare(job: VideoRequest, path: str, duration: float) -> Prepared:
     try:
         captions = caption_clip(path, said.line, said.speaker, duration)
         data = captions.text.encode()
-        language, label = TRACK_LANGUAGES.get(job.language or "en", TRACK_LANGUAGES["en"])
+        language, label = track_language(job)
         asset = _caption_asset(job, data)
         staging.write(job, asset, data, f"captions.{language}.vtt")
     except Exception as exc:  # noqa: BLE001  (a paid clip never fails for its captions)
