@@ -5,7 +5,9 @@ fetched with CORS, and only when the ``<video>`` carries ``crossorigin``; withou
 without a CORS rule on the storage, browsers drop the track without a word. So a caption URL
 that is absolute and not the page's own origin makes the player ``crossorigin="anonymous"``
 (which also fetches the clip itself with CORS: the storage's rule must cover both, see
-docs/accessibility.rst).
+docs/accessibility.rst) once ``CAPTIONS_CORS`` says that rule is in place. Before that the
+attribute is left out: a shop on S3 that upgrades keeps clips that play (the deploy check
+W005 says its captions are refused), rather than clips the browser may refuse too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..caption_tracks import CaptionTrack
+from ..conf import kling_settings
 from ..models import VideoRequest
 from .file_urls import file_url
 
@@ -70,9 +73,10 @@ def origin(url: str) -> str:
 
 def cross_origin(url: str, page: Any = None) -> str | None:
     """``"anonymous"`` if ``url`` is on another origin than ``page`` (an ``HttpRequest``, or
-    unknown: then any absolute URL counts as another origin), else None."""
+    unknown: then any absolute URL counts as another origin) and ``CAPTIONS_CORS`` is on,
+    else None."""
     theirs = origin(url)
-    if not theirs:
+    if not theirs or not kling_settings.CAPTIONS_CORS:
         return None
     if hasattr(page, "build_absolute_uri") and origin(page.build_absolute_uri("/")) == theirs:
         return None
