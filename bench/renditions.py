@@ -5,8 +5,9 @@
 2. Each rendition of ``RENDITIONS`` (default settings) encoded by ``files.renditions.encode``
    in a child process pinned to one core with one encoder thread: wall time, CPU time, peak
    RSS of that process, bytes against the original (goal: 480p <= 25 %, 720p <= 50 %).
-3. With ``--browser`` (Debian's Chromium): time to the first frame of the original and of the
-   480p file in a page served over loopback, on a throttled connection (Chromium's network
+3. With ``--browser`` (Debian's Chromium): time to the first frame of the original as the
+   provider sent it (index last), of the faststart original and of the 480p file in a page
+   served over loopback, on a throttled connection (Chromium's network
    emulation: ``--down`` kbit/s, ``--latency`` ms), each loaded ``--runs`` times cold.
 
     python -m bench.renditions [--quick] [--browser] [--seconds 10]
@@ -187,6 +188,8 @@ def main() -> None:
         folder = Path(tmp)
         source = provider_like(make_source(folder, seconds), args.source_mbps)
         boxes_before = faststart.top_level_boxes(source)
+        # Kept as the provider sent it (index last), for the first-frame comparison.
+        (folder / "index-last.mp4").write_bytes(source.read_bytes())
         started = time.perf_counter()
         faststart.make_faststart(str(source))
         remux = time.perf_counter() - started
@@ -203,7 +206,8 @@ def main() -> None:
             print(f"{name:<9}  {r['width']}x{r['height']:<5} {r['wall']:6.2f}  {r['cpu']:5.2f}"
                   f"  {r['rss_mib']:12.0f}  {ratio:14.1%}  <= {GOALS[name]:.0%}")
         if args.browser:
-            times = first_frame_times(folder, ["original", "480p"], args.runs, args.down,
+            times = first_frame_times(folder, ["index-last", "original", "480p"], args.runs,
+                                      args.down,
                                       args.latency)
             for name, values in times.items():
                 print(f"first frame, {name}: median {statistics.median(values):.2f} s "

@@ -277,3 +277,22 @@ def test_the_renditions_setting_is_checked(settings, value, ok):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "RENDITIONS": value}
     ids = [e.id for e in check_settings(None)]
     assert ("django_kling.E020" not in ids) is ok
+
+
+def test_a_clip_deleted_while_its_rendition_is_made_leaves_no_file(
+        sandbox, make_image, storage, monkeypatch, django_capture_on_commit_callbacks):
+    job = stored_job(sandbox, make_image, scale=0.5)
+    [pk] = renditions.start(job.video)
+    real_encode = encoder.encode
+
+    def encode_then_delete(*args, **kwargs):
+        encoded = real_encode(*args, **kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            VideoRequest.objects.get(pk=job.pk).delete()  # an editor deletes the request
+        return encoded
+
+    monkeypatch.setattr(encoder, "encode", encode_then_delete)
+    assert renditions.make(pk) is False
+    assert not Asset.objects.filter(kind="video").exists()
+    assert [p for p in storage.rglob("*") if p.is_file() and "/video/" in str(p)] == []
+    assert not StagedFile.objects.exists()

@@ -46,6 +46,10 @@ logger = logging.getLogger("django_kling.flow.renditions")
 RENDITION_ATTEMPTS = 3
 
 
+class Gone(Exception):
+    """The rendition's row was deleted (with its clip) while it was being made."""
+
+
 def specs() -> dict[str, dict[str, Any]]:
     return {str(spec["name"]): spec for spec in kling_settings.RENDITIONS}
 
@@ -121,6 +125,8 @@ def make(pk: int) -> bool:
         return False
     try:
         _encode_and_store(row, job, spec)
+    except Gone:
+        return False
     except Exception as exc:
         logger.warning("rendition %s (%s) of job %s failed: %s", pk, row.name, job.pk,
                        type(exc).__name__, exc_info=True)
@@ -152,6 +158,8 @@ def _encode_and_store(row: Rendition, job: VideoRequest, spec: dict[str, Any]) -
         stored.append(asset)
         poster = _poster(job, row, source, asset, stored)
         with transaction.atomic():
+            if not Rendition.objects.select_for_update().filter(pk=row.pk).exists():
+                raise Gone(row.pk)  # its clip was deleted meanwhile: the files go with it
             asset.save()
             if poster is not None:
                 poster.save()
