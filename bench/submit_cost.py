@@ -23,6 +23,7 @@ import io
 import json
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,6 +158,7 @@ def main() -> None:
         if old_tree.exists():
             subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=root,
                            capture_output=True)
+        shutil.rmtree(old_tree.parent, ignore_errors=True)
     report(results)
     say(harness.load_note(busy, time.time() - started))
 

@@ -110,7 +110,9 @@ def test_a_submit_is_four_statements(sandbox, make_image):
 @pytest.mark.parametrize("provider", ["gateway", "kling", "fal", "replicate"])
 def test_s3_frames_go_as_short_lived_signed_urls(sandbox, s3_storage, make_image, settings,
                                                  provider):
-    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FRAME_URL_EXPIRY": 120}
+    # moto serves plain http on loopback: "auto" would keep it inline (an internal endpoint).
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FRAME_URL_EXPIRY": 120,
+                             "IMAGE_TRANSFER": "url"}
     job = create_video_request(make_image(800, 600), provider=provider)
     storage, name = storages[s3_storage], job.first_frame.file.name
     assert not storage.exists(frames.encoded_name(name))  # nothing to encode: it goes as a URL
@@ -128,7 +130,8 @@ def test_s3_frames_go_as_short_lived_signed_urls(sandbox, s3_storage, make_image
 
 def test_an_expired_frame_url_is_refused_and_billed_nothing(sandbox, s3_storage, make_image,
                                                             settings, monkeypatch):
-    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FRAME_URL_EXPIRY": 1}
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FRAME_URL_EXPIRY": 1,
+                             "IMAGE_TRANSFER": "url"}
     original = GatewayProvider.start
 
     def late(self, *args, **kwargs):  # the provider fetches the frame after it expired
@@ -152,6 +155,20 @@ def test_inline_setting_sends_s3_frames_inline(sandbox, s3_storage, make_image, 
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error_message
     assert sent_image(start_bodies(sandbox)[-1])["type"] == "file"
+
+
+def test_auto_signs_https_urls_and_keeps_plain_http_inline(s3_storage, settings):
+    from storages.backends.s3 import S3Storage
+
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FRAME_URL_EXPIRY": 300}
+    assert frames.frame_url(storages[s3_storage], "kling/frame.png") is None  # http: inline
+    bucket = S3Storage(bucket_name="shop", endpoint_url="https://s3.example.com",
+                       access_key="testing", secret_key="testing", region_name="us-east-1",
+                       querystring_auth=True)  # as a real bucket answers (signing is local)
+    url = frames.frame_url(bucket, "kling/frame.png")
+    assert url.startswith("https://") and "Signature=" in url
+    assert not signed_urls.expired(url, now=time.time() + 290)
+    assert signed_urls.expired(url, now=time.time() + 310)
 
 
 def test_signed_url_expiry_is_read_as_s3_reads_it():

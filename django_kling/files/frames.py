@@ -1,9 +1,9 @@
 """How a stored frame travels to a provider: a short-lived signed URL, or base64 encoded once.
 
 :setting:`IMAGE_TRANSFER` chooses. Where the storage signs URLs (django-storages' S3 backend
-and friends with ``querystring_auth``), ``"auto"`` sends the provider a URL signed for
-:setting:`FRAME_URL_EXPIRY` seconds: the body stays small and nothing is encoded at all, and the
-bucket stays private (the URL opens that one file, until it expires). Local storage sends the
+and friends with ``querystring_auth``, over https), ``"auto"`` sends the provider a URL signed
+for :setting:`FRAME_URL_EXPIRY` seconds: the body stays small and nothing is encoded at all, and
+the bucket stays private (the URL opens that one file, until it expires). Local storage sends the
 frame inline, as base64 text made **once**, when the frame is stored (``store_encoded``: a
 ``<name>.b64`` file beside it), so neither a retry nor the next provider encodes it again.
 """
@@ -33,19 +33,21 @@ def signs_urls(storage: Storage) -> bool:
 def frame_url(storage: Storage, name: str) -> str | None:
     """The URL the provider is to fetch the frame ``name`` from, or None: it goes inline.
 
-    ``"auto"``: a signed URL where the storage signs them, else an ``https://`` URL (public
-    media, a CDN); ``"url"``: always the storage's URL (signed when it can be); ``"inline"``:
-    never a URL."""
+    ``"auto"``: the storage's URL when it is ``https://`` (S3 and friends, signed for
+    ``FRAME_URL_EXPIRY`` seconds where the storage signs; public media, a CDN); ``"url"``:
+    always the storage's URL (signed when it can be); ``"inline"``: never a URL. ``"auto"``
+    keeps a plain-http URL inline: an internal endpoint (MinIO on the private network) the
+    provider could not reach."""
     mode = kling_settings.IMAGE_TRANSFER
     if mode == "inline":
         return None
     if signs_urls(storage):
-        expire = int(kling_settings.FRAME_URL_EXPIRY)
         try:
-            return storage.url(name, expire=expire)
+            url = storage.url(name, expire=int(kling_settings.FRAME_URL_EXPIRY))
         except TypeError:  # a signing storage without ``expire``: its own expiry applies
-            return storage.url(name)
-    url = storage.url(name)
+            url = storage.url(name)
+    else:
+        url = storage.url(name)
     return url if mode == "url" or url.startswith("https://") else None
 
 
