@@ -23,6 +23,7 @@ BENCHMARKS = {
     "calls": [],
     "queries": [],
     "probe": ["--preset", "medium"],
+    "signing": [],
 }
 
 
