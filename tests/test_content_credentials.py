@@ -169,7 +169,11 @@ def test_a_signing_failure_keeps_the_clip_with_a_warning(worker, sandbox, signin
     assert "clip_unsigned" not in {w.get("code") for w in job.warnings}
 
 
-def test_kling_sign_signs_old_clips_once(worker, sandbox, settings, make_image, dev_credentials):
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_kling_sign_signs_old_clips_once(request, worker, sandbox, settings, make_image,
+                                         dev_credentials, where):
+    if where == "s3":
+        request.getfixturevalue("s3_storage")
     old = wait_for_end(create_video_request(make_image(640, 360)))
     unsigned_name = old.video.file.name
     with pytest.raises(c2pa.C2paError):
