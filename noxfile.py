@@ -29,7 +29,7 @@ CORE = ["-m", "not faults", "--ignore=tests/browser", "--ignore=tests/faults",
 # What a session tested, printed before its tests (uv's environments have no pip to ask).
 VERSIONS = ("import sys, importlib.metadata as m; print(sys.version.split()[0], *(f'{n}=='"
             "f'{m.version(n)}' for n in ('django', 'av', 'pillow', 'dramatiq', 'django-dramatiq',"
-            " 'httpx', 'django-storages')))")
+            " 'httpx', 'django-storages', 'c2pa-python')))")
 
 # The Wagtail integration's tests, in their own settings; the browser test is left to the
 # newest stack (`make test` runs it).

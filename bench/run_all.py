@@ -24,6 +24,7 @@ BENCHMARKS = {
     "queries": [],
     "probe": ["--preset", "medium"],
     "captions": [],
+    "signing": [],
 }
 
 

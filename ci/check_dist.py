@@ -13,7 +13,8 @@ from pathlib import Path
 SDIST_MUST = ["LICENSE", "README.md", "PKG-INFO", "docs/changelog.rst", "docs/index.rst",
               "tests/conftest.py", "tests/settings.py", "django_kling/py.typed",
               "example_project/manage.py", "noxfile.py", "ci/constraints-oldest.txt"]
-SDIST_MUST_NOT = ["bench/", "docs/_build/", ".ci/"]
+# example_project/var holds the demo's development signing key (made on its first run).
+SDIST_MUST_NOT = ["bench/", "docs/_build/", ".ci/", "example_project/var/"]
 WHEEL_MUST = ["django_kling/py.typed", "django_kling/migrations/0001_initial.py",
               "django_kling/locale/zh_Hans/LC_MESSAGES/django.mo",
               "django_kling/templates/django_kling/video.html",

@@ -118,6 +118,29 @@ def test_signing_keeps_the_clip_playable(signing, tmp_path):
     assert media.poster_jpeg(signed)[1:] == media.poster_jpeg(source)[1:]
 
 
+def test_source_thumbnail_only_when_asked(signing, settings, tmp_path, make_image):
+    from django_kling.files.credentials import Ingredient
+
+    picture = make_image(640, 360)
+    source = Ingredient(title="mug.png", mime="image/png", sha256=hashlib.sha256(
+        picture).hexdigest(), open=lambda: io.BytesIO(picture))
+    facts = Provenance(software_agent="model (sandbox)", created=timezone.now(),
+                       ingredients=(source,))
+    poster = make_image(320, 180, fmt="JPEG")
+    plain = read(credentials.sign_bytes(poster, mime="image/jpeg", title="poster.jpg",
+                                        provenance=facts), "image/jpeg")
+    [ingredient] = plain.get_active_manifest()["ingredients"]
+    assert "thumbnail" not in ingredient and "thumbnail" not in plain.get_active_manifest()
+    assert ingredient["metadata"][credentials.SHA256_KEY] == source.sha256
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CONTENT_CREDENTIALS": {
+        **signing, "SOURCE_THUMBNAIL": True}}
+    shown = read(credentials.sign_bytes(poster, mime="image/jpeg", title="poster.jpg",
+                                        provenance=facts), "image/jpeg")
+    assert shown.get_validation_state() == "Valid"
+    [ingredient] = shown.get_active_manifest()["ingredients"]
+    assert ingredient["title"] == "mug.png" and "thumbnail" in ingredient
+
+
 def test_a_signing_failure_keeps_the_clip_with_a_warning(worker, sandbox, signing, settings,
                                                          make_image, tmp_path, caplog):
     bad_key = tmp_path / "key.pem"
@@ -146,7 +169,11 @@ def test_a_signing_failure_keeps_the_clip_with_a_warning(worker, sandbox, signin
     assert "clip_unsigned" not in {w.get("code") for w in job.warnings}
 
 
-def test_kling_sign_signs_old_clips_once(worker, sandbox, settings, make_image, dev_credentials):
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_kling_sign_signs_old_clips_once(request, worker, sandbox, settings, make_image,
+                                         dev_credentials, where):
+    if where == "s3":
+        request.getfixturevalue("s3_storage")
     old = wait_for_end(create_video_request(make_image(640, 360)))
     unsigned_name = old.video.file.name
     with pytest.raises(c2pa.C2paError):

@@ -72,18 +72,20 @@ def sign(job: VideoRequest, downloaded: Downloaded, poster: tuple[bytes, int, in
     result = Signed(clip=downloaded, poster=poster)
     if not credentials.configured():
         return result
-    facts = provenance(job)
     try:
+        facts = provenance(job)
         if not isinstance(downloaded, Adopted):
             result._copy = _signed_copy(downloaded, facts)
             result.clip = result._copy
         result.poster = (credentials.sign_bytes(poster[0], mime="image/jpeg",
                                                 title="poster.jpg", provenance=facts),
                          *poster[1:])
-    except SigningError as exc:
-        logger.warning("job %s: the clip is stored unsigned: %s", job.pk, exc.message)
+    except Exception as exc:  # noqa: BLE001  (whatever it is, the paid clip is stored)
+        error = exc if isinstance(exc, SigningError) else SigningError(
+            _("Signing failed (%(error)s).") % {"error": type(exc).__name__})
+        logger.warning("job %s: the clip is stored unsigned: %s", job.pk, error.message)
         result.discard()
-        return Signed(clip=downloaded, poster=poster, warnings=[unsigned_warning(exc)])
+        return Signed(clip=downloaded, poster=poster, warnings=[unsigned_warning(error)])
     return result
 
 

@@ -16,6 +16,7 @@ Environment variables switch each part to the real thing:
   /cms/, the home page at /pages/.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -165,13 +166,10 @@ if os.environ.get("KLING_C2PA_CERTIFICATE"):
         "PRIVATE_KEY": os.environ.get("KLING_C2PA_PRIVATE_KEY", ""),
         "TSA_URL": os.environ.get("KLING_C2PA_TSA_URL") or None,
     }
-else:
-    try:
-        from django_kling.testing.certificates import development_credentials
+elif importlib.util.find_spec("c2pa"):  # else (no [c2pa] extra) the clips stay unsigned
+    from django_kling.testing.certificates import development_credentials
 
-        DJANGO_KLING["CONTENT_CREDENTIALS"] = development_credentials(BASE_DIR / "var" / "c2pa")
-    except ImportError:  # no cryptography (pip install django-kling[c2pa]): clips stay unsigned
-        pass
+    DJANGO_KLING["CONTENT_CREDENTIALS"] = development_credentials(BASE_DIR / "var" / "c2pa")
 
 LOGGING = {
     "version": 1,

@@ -93,3 +93,8 @@ def test_preset_variants_compare_approve_and_feature(django_db_setup, live_serve
     assert page.locator("video").count() == 1
     assert page.locator("video source").get_attribute("src") == chosen_src
     assert re.search(r'"@type":\s*"VideoObject"', page.content())
+    # Marked as AI-generated where a shopper sees it, and for search engines (issue 24).
+    label = page.locator("figure.kling-video figcaption.kling-ai-label")
+    assert label.is_visible() and label.text_content().strip() == "AI-generated"
+    assert "TrainedAlgorithmicMediaDigitalSource" in page.content()
+    page.screenshot(path=str(OUTPUT / "product-page-ai-label.png"), full_page=True)

@@ -22,6 +22,7 @@ from django_kling.clip_renditions import Rendition
 from django_kling.editorial.batches import start_batch
 from django_kling.jobs import create_video_request
 from django_kling.models import StagedFile, VideoBatch, VideoRequest
+from django_kling.testing.certificates import development_credentials
 from tests.shop.models import Product
 
 from ..conftest import API_KEY, S3_BUCKET, direct_providers, wait_until
@@ -67,7 +68,10 @@ class Rig:
                                       "PROTOCOL": protocol, "TIMEOUT": client_timeout},
                           **direct},
             "POLL_INTERVAL": 0.2, "MAX_POLL_INTERVAL": 1.0, "STORAGE": storage,
-            "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"], **(overrides or {}),
+            "ALLOWED_DOWNLOAD_HOSTS": ["http://127.0.0.1:*"],
+            # Every clip is signed before it is stored, as in production (issue 24).
+            "CONTENT_CREDENTIALS": development_credentials(self.tmp / "c2pa"),
+            **(overrides or {}),
         }
         # The test process creates the jobs, so it must agree with the workers' settings.
         self.settings.MEDIA_ROOT = str(self.media_root)
@@ -334,6 +338,9 @@ SCENARIOS: list[Scenario] = [
      kill_when("/files/"), {}),
     ("SIGKILL after download, before marked", 2, {"storage": "crashing"}, None,
      recover_after_crash, crash("store_video")),
+    # A key the C2PA library refuses: every clip kept, unsigned, with a warning (issue 24).
+    ("signing fails (bad key)", 2, {"overrides": {"CONTENT_CREDENTIALS": {
+        "CERTIFICATE": __file__, "PRIVATE_KEY": __file__}}}, None, None, {}),
     # The clip is written, its row not committed: the resumed job adopts it (issue 23, 17).
     ("SIGKILL while storing", 2, {"storage": "crashing"}, None, recover_after_crash,
      crash("stored_video")),
@@ -365,6 +372,15 @@ def test_fault(rig, scenario):
     assert row.billed_twice == 0, row
     assert row.orphans == 0, row
     assert row.succeeded + row.failed_clearly == row.requests
+    if name.startswith("signing fails"):
+        assert row.succeeded == row.requests, row
+        assert all("clip_unsigned" in {w.get("code") for w in job.warnings} for job in jobs)
+    else:  # every clip stored, adopted after a crash or not, carries its credentials
+        from django_kling.files.credentials import has_manifest
+
+        for job in VideoRequest.objects.filter(pk__in=[j.pk for j in jobs], status="succeeded"):
+            with job.video.file.open("rb") as fh:
+                assert has_manifest(fh, "video/mp4"), (name, job.pk)
 
 
 def test_load_with_random_faults(rig):
