@@ -1,38 +1,48 @@
-"""What the sandbox's services can do, from the capability registry (``django_kling.capabilities``,
-plain Python like the sandbox): each service refuses what the registry says the real one
-refuses (durations, sound, voices), in its own error shape.
+"""The sandbox's request handler: each provider's routes under its own path prefix.
+
+The gateway's routes (``gateway.py``) answer everything that no other provider claims, so its
+URLs stay as they were; Kling's own API lives under ``/kling`` (``kling.py``), fal's queue under
+``/fal`` (``fal.py``), Replicate under ``/replicate`` (``replicate.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from urllib.parse import urlsplit
 
-from ... import capabilities
-from ...capabilities import Route
-
-MODEL_ID = capabilities.V2_6
-TURBO_MODEL_ID = capabilities.V2_5_TURBO
-V3_MODEL_ID = capabilities.V3_0
-
-
-def routes_on(provider: str) -> dict[str, Route]:
-    """The registry's routes of ``provider``, by model id."""
-    return {model: route for (model, name), route in capabilities.ROUTES.items()
-            if name == provider}
+from .fal import PREFIX as FAL
+from .fal import FalRoutes
+from .gateway import GatewayHandler
+from .kling import PREFIX as KLING
+from .kling import KlingRoutes
+from .replicate import PREFIX as REPLICATE
+from .replicate import ReplicateRoutes
 
 
-def voices_problem(voices: Any, limit: int, *, sound: bool, param: str) -> str:
-    """What is wrong with a Kling ``voice_list`` (``[{"voice_id": "..."}]``, at most ``limit``,
-    with sound on, as the AI SDK's Kling options schema has it: ``voiceList``); "" if nothing
-    (or no list at all)."""
-    if voices is None:
-        return ""
-    if not (isinstance(voices, list) and all(
-            isinstance(v, dict) and isinstance(v.get("voice_id"), str) and v["voice_id"]
-            for v in voices)):
-        return f'{param} must be a list of {{"voice_id": string}}.'
-    if len(voices) > limit:
-        return f"{param} takes at most {limit} voices on this model."
-    if voices and not sound:
-        return f"{param} needs sound on."
-    return ""
+class SandboxHandler(KlingRoutes, FalRoutes, ReplicateRoutes, GatewayHandler):
+    """Dispatches by path prefix to the providers' route mixins."""
+
+    def _provider_route(self, method: str) -> bool:
+        path = urlsplit(self.path).path
+        if path.startswith(KLING + "/"):
+            self._kling_request(method)
+            return True
+        if path.startswith(FAL + "/"):
+            self._fal_request(method)
+            return True
+        if path.startswith(REPLICATE + "/"):
+            self._replicate_request(method)
+            return True
+        return False
+
+    def do_POST(self) -> None:
+        with self.sandbox._answering():
+            if not self._provider_route("POST"):
+                super().do_POST()
+
+    def do_GET(self) -> None:
+        with self.sandbox._answering():
+            if self.command == "GET" and self._provider_route("GET"):
+                return
+            super().do_GET()
+
+    do_HEAD = do_GET
