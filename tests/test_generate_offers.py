@@ -75,21 +75,23 @@ def test_v3_offers_twelve_seconds_and_a_voice(producer, make_product, sandbox):
     assert "disabled" not in field_html(page, "voices")[0]
 
 
+def page_offers(client, product) -> dict:
+    """What the Generate page tells its script each model offers (#kling-offers)."""
+    page = client.post(reverse(CHANGELIST), {"action": "generate_video", "select_across": "0",
+                                             "_selected_action": [str(product.pk)]})
+    return json.loads(re.search(r'<script id="kling-offers" type="application/json">(.*?)'
+                                r"</script>", page.content.decode(), re.S).group(1))
+
+
 def test_the_page_carries_what_each_model_offers_for_its_script(producer, make_product,
                                                                  settings, sandbox):
     product = make_product()
     client = login(producer)
-    page = client.post(reverse(CHANGELIST), {"action": "generate_video", "select_across": "0",
-                                             "_selected_action": [str(product.pk)]})
-    offers = json.loads(re.search(r'<script id="kling-offers" type="application/json">(.*?)'
-                                  r"</script>", page.content.decode(), re.S).group(1))
+    offers = page_offers(client, product)
     assert offers[TURBO]["sound"] is False and offers[TURBO]["voices"] == 0
     assert offers[V26]["durations"] == [5, 10] and offers[V26]["lastFrameWithSound"] is True
     assert offers[V3]["durations"] == list(range(3, 16)) and offers[V3]["voices"] == 2
     # With Kling first and only, v2.6 cannot do a last frame with sound: not offered.
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS_ORDER": ["kling"]}
-    page = client.post(reverse(CHANGELIST), {"action": "generate_video", "select_across": "0",
-                                             "_selected_action": [str(product.pk)]})
-    offers = json.loads(re.search(r'<script id="kling-offers" type="application/json">(.*?)'
-                                  r"</script>", page.content.decode(), re.S).group(1))
+    offers = page_offers(client, product)
     assert offers[V26]["lastFrameWithSound"] is False

@@ -71,10 +71,6 @@ def model_durations(model: str) -> tuple[int, ...]:
     return tuple(sorted({d for r in routes_of(model).values() for d in r.durations}))
 
 
-def _label(model: str) -> str:
-    return model_label(model)
-
-
 def _choices(values: tuple) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -88,7 +84,7 @@ def refusal(model: str, provider: str, wanted: Wanted) -> InvalidInput | None:
     ``last_frame_sound_unsupported``, ``voices_too_many``, ``language_unsupported``.
     """
     found = route(model, provider)
-    params = {"model": _label(model), "provider": provider}
+    params = {"model": model_label(model), "provider": provider}
     missing = [name for name, lacking in (
         (model, found is None),
         ("last_frame", found is not None and wanted.last_frame and not found.last_frame),
@@ -163,7 +159,7 @@ def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:
             code="model_invalid", field="model", params=params)
     routes = routes_of(model).values()
     if sound and routes and not any(r.sound for r in routes):
-        params = {"model": _label(model)}
+        params = {"model": model_label(model)}
         raise InvalidInput(
             _("%(model)s makes silent clips only: turn sound off, or choose Kling v2.6.")
             % params, code="model_no_sound", field="sound", params=params)

@@ -30,9 +30,8 @@ def scene(transactional_db, make_image):
     return product
 
 
-def test_the_page_offers_what_the_model_can_do(django_db_setup, live_server, sandbox, scene,
-                                               make_image, browser):
-    base = live_server.url
+def open_generate_page(browser, base: str):
+    """The Generate video page of the product, logged in as the boss."""
     page = browser.new_page()
     log_in(page, base)
     page.goto(f"{base}/admin/shop/product/")
@@ -40,6 +39,12 @@ def test_the_page_offers_what_the_model_can_do(django_db_setup, live_server, san
     page.select_option("select[name=action]", "generate_video")
     page.click("button[name=index]")
     page.wait_for_selector("#kling-generate-form")
+    return page
+
+
+def test_the_page_offers_what_the_model_can_do(django_db_setup, live_server, sandbox, scene,
+                                               make_image, browser):
+    page = open_generate_page(browser, live_server.url)
     sound = page.locator("input[name=options-sound]")
     voice = page.locator("select[name=options-voices]")
     twelve = page.locator("input[name=options-duration][value='12']")
@@ -80,14 +85,7 @@ def test_with_kling_only_a_last_frame_takes_the_sound_away(django_db_setup, live
                                                           sandbox, scene, settings, make_image,
                                                           browser):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "PROVIDERS_ORDER": ["kling"]}
-    base = live_server.url
-    page = browser.new_page()
-    log_in(page, base)
-    page.goto(f"{base}/admin/shop/product/")
-    page.check("input[name=_selected_action]")
-    page.select_option("select[name=action]", "generate_video")
-    page.click("button[name=index]")
-    page.wait_for_selector("#kling-generate-form")
+    page = open_generate_page(browser, live_server.url)
     sound = page.locator("input[name=options-sound]")
     assert sound.is_enabled() and sound.is_checked()
     page.set_input_files("input[name=rows-0-last_frame]", files=[{

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
-from .registry_routes import routes_on
+from .served import routes_on
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/fal"

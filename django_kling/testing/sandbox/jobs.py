@@ -28,8 +28,8 @@ import httpx
 from PIL import Image
 
 from . import voice
-from .registry_routes import MODEL_ID, TURBO_MODEL_ID, V3_MODEL_ID
 from .render import RENDER_CACHE, TAKES, nearest_aspect, output_size, render_clip, render_key
+from .served import MODEL_ID, TURBO_MODEL_ID, V3_MODEL_ID
 from .validation import GatewayError, GenerationSpec, ratio_of
 
 logger = logging.getLogger("django_kling.sandbox")

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from .http import Refusal
 from .jobs import Job
-from .registry_routes import routes_on, voices_problem
+from .served import routes_on, voices_problem
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/kling"

@@ -22,7 +22,7 @@ import httpx
 from PIL import Image
 
 from . import signed_urls
-from .registry_routes import MODEL_ID, routes_on, voices_problem
+from .served import MODEL_ID, routes_on, voices_problem
 
 #: The models the gateway serves, with what each can do (the registry's gateway routes).
 MODELS = routes_on("gateway")
