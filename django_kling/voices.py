@@ -79,7 +79,7 @@ class RequestVoice(models.Model):
 
 def voices_of(job: Any) -> list[Voice]:
     """The voices of a request, in their places (none for a request without)."""
-    if job.pk is None:
+    if job.pk is None or getattr(job, "has_voices", None) is False:  # known from its load
         return []
     return [link.voice for link in RequestVoice.objects.filter(request=job).select_related(
         "voice").order_by("position")]

@@ -8,7 +8,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from ..models import Status, VideoRequest
+from ..voices import RequestVoice
 
 # The pipeline's logger: these lines are part of its steps' story.
 logger = logging.getLogger("django_kling.flow.pipeline")
@@ -30,8 +33,10 @@ STEP_FOR_STATE = {
 
 def load_job(pk: Any, *, frames: bool = False) -> VideoRequest | None:
     """The job, or None (logged) when it no longer exists."""
-    # Only submitting needs the frames; polls run thousands of times and skip the joins.
-    queryset = VideoRequest.objects.select_related("first_frame", "last_frame") if frames \
+    # Only submitting needs the frames (and whether there are voices to read: one statement
+    # fewer for the many requests without); polls run thousands of times and skip the joins.
+    queryset = VideoRequest.objects.select_related("first_frame", "last_frame").annotate(
+        has_voices=Exists(RequestVoice.objects.filter(request=OuterRef("pk")))) if frames \
         else VideoRequest.objects
     try:
         return queryset.get(pk=pk)
