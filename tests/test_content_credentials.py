@@ -225,6 +225,7 @@ def test_unconfigured_clips_are_stored_unsigned_without_a_warning(worker, sandbo
     assert credentials.has_manifest(io.BytesIO(stored_bytes(job.video)), "video/mp4") is False
 
 
+@pytest.mark.django_db
 def test_renditions_and_picked_posters_carry_the_credentials_too(sandbox, signing, make_image):
     """A phone plays the 480p rendition and shows its WebP poster: both are marked, like the
     clip; so is the poster an editor picks (the manifest is made when each file is)."""
