@@ -10,7 +10,7 @@ would against a real bucket.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -21,7 +21,8 @@ def expired(url: str, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     try:
         if "x-amz-date" in query and "x-amz-expires" in query:
-            signed = datetime.strptime(query["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            signed = datetime.strptime(query["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=timezone.utc)
             return now > signed.timestamp() + int(query["x-amz-expires"])
         if "expires" in query and "signature" in query:
             return now > int(query["expires"])
