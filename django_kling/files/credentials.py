@@ -17,7 +17,6 @@ when signing is configured.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 from .. import __version__
 from ..conf import kling_settings
 from ..exceptions import SigningError
+from .checksums import size_and_sha256
 
 #: IPTC's term for media made by a trained model (the C2PA spec's digitalSourceType values).
 TRAINED_ALGORITHMIC_MEDIA = (
@@ -175,22 +175,13 @@ def sign_file(source: str, dest: str, *, mime: str, title: str,
     """``sign_stream`` from path to path; returns the signed file's size and SHA-256."""
     with open(source, "rb") as src, open(dest, "w+b") as out:
         sign_stream(src, out, mime=mime, title=title, provenance=provenance)
-    return _size_and_sha256(dest)
+    return size_and_sha256(dest)
 
 
 def sign_bytes(data: bytes, *, mime: str, title: str, provenance: Provenance) -> bytes:
     out = io.BytesIO()
     sign_stream(io.BytesIO(data), out, mime=mime, title=title, provenance=provenance)
     return out.getvalue()
-
-
-def _size_and_sha256(path: str) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
 
 
 def has_manifest(source: IO[bytes], mime: str) -> bool:

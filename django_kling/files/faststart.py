@@ -10,7 +10,6 @@ same bytes and a 10 s clip takes a few milliseconds.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import struct
@@ -18,6 +17,8 @@ import tempfile
 from typing import Any
 
 import av
+
+from .checksums import size_and_sha256
 
 logger = logging.getLogger("django_kling.files.faststart")
 
@@ -106,8 +107,4 @@ def make_faststart(path: str) -> tuple[int, str] | None:
             os.unlink(tmp)
         return None
     os.replace(tmp, path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return os.path.getsize(path), digest.hexdigest()
+    return size_and_sha256(path)

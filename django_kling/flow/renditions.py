@@ -17,7 +17,6 @@ rendition the clip gets (``files.renditions.plan``: never larger than the clip) 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import tempfile
@@ -36,6 +35,7 @@ from ..clip_renditions import RenditionStatus as State
 from ..conf import kling_settings
 from ..files import posters
 from ..files import renditions as encoder
+from ..files.checksums import size_and_sha256
 from ..files.download import CHUNK
 from ..models import Asset, AssetKind, StagedFile, Status, VideoRequest
 from . import dispatch, signing, staging
@@ -147,7 +147,7 @@ def _encode_and_store(row: Rendition, job: VideoRequest, spec: dict[str, Any]) -
     with staging.written(stored, source, target):
         encoded = encoder.encode(source, target, spec, preset=kling_settings.RENDITION_PRESET)
         signed = signing.sign_derived(job, target, mime="video/mp4", title="rendition.mp4")
-        size, sha256 = signed or (encoded.size, _sha256(target))
+        size, sha256 = signed or size_and_sha256(target)
         asset = Asset(kind=AssetKind.VIDEO, mime="video/mp4", size=size, sha256=sha256,
                       width=encoded.width, height=encoded.height,
                       duration=encoded.duration, fps=row.clip.fps, has_audio=encoded.has_audio,
@@ -209,11 +209,3 @@ def local_copy(asset: Asset) -> str:
         os.unlink(path)
         raise
     return path
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
