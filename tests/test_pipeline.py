@@ -243,7 +243,8 @@ def test_retry_makes_a_new_request_with_the_same_inputs(
 def test_duplicate_poll_messages_do_not_multiply_status_calls(worker, sandbox, make_image):
     from django_kling import tasks
 
-    sandbox.delay = 1.5
+    sandbox.delay = 600  # held running until the duplicates are sent (a loaded machine
+    # could finish a short job before the loop below saw it running)
     job = create_video_request(make_image())
     limit = time.monotonic() + 10
     while VideoRequest.objects.get(pk=job.pk).status != Status.RUNNING:
@@ -251,11 +252,13 @@ def test_duplicate_poll_messages_do_not_multiply_status_calls(worker, sandbox, m
         time.sleep(0.02)
     for _ in range(5):
         tasks.poll.send(str(job.pk))
+    time.sleep(1.5)
+    assert sandbox.finish_running() == 1
     job = wait_for_end(job)
     assert job.status == Status.SUCCEEDED
     status_calls = sum(1 for c in sandbox.calls if c.path.endswith("/status"))
-    # delay / interval = 7.5 polls, and at most one extra call per duplicate message (plus one
-    # of timing slack on a loaded machine); a chain per duplicate would add about 35.
+    # 1.5 s held / interval = 7.5 polls, and at most one extra call per duplicate message (plus
+    # one of timing slack on a loaded machine); a chain per duplicate would add about 35.
     assert status_calls <= 1.5 / 0.2 + 5 + 1, status_calls
 
 

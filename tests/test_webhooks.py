@@ -60,12 +60,13 @@ def test_a_webhook_finishes_its_job_ahead_of_the_work_waiting(worker, hooks, san
     behind 60 waiting messages (15 s of work for this worker) the clip is stored within seconds."""
     backlog = backlog_actor()
     BACKLOG_DONE.clear()
-    sandbox.delay = 1.5
+    sandbox.delay = 600  # held running until the backlog is queued, then let go
     job = create_video_request(make_image())
     wait_until(lambda: VideoRequest.objects.get(pk=job.pk).status == Status.RUNNING, 20,
                "the job to start")
     for index in range(60):
         backlog.send(index)
+    assert sandbox.finish_running() == 1
     wait_until(lambda: VideoRequest.objects.get(pk=job.pk).status == Status.SUCCEEDED, 30,
                "the job to succeed")
     assert len(BACKLOG_DONE) < 30, "the job waited for the backlog"

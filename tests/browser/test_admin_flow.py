@@ -38,7 +38,9 @@ def boss(transactional_db) -> User:
 def test_generate_video_in_a_real_browser(django_db_setup, live_server, sandbox, worker, boss,
                                           make_image, browser):
     # django_db_setup first: the test database then outlives the (session-wide) live server.
-    sandbox.delay = 4.0  # long enough to open the pages while the job is still running
+    # The job runs until the test lets it go (below): a short delay raced the pages on a
+    # loaded machine, and the job was done before its page opened.
+    sandbox.delay = 600.0
     base = live_server.url
     page = browser.new_page()
     log_in(page, base)
@@ -86,6 +88,7 @@ def test_generate_video_in_a_real_browser(django_db_setup, live_server, sandbox,
     detail.wait_for_selector("[data-kling-panel]")
     assert detail.get_attribute("[data-kling-panel]", "data-kling-status") != "succeeded"
     detail.evaluate(NO_RELOAD_MARK)
+    assert sandbox.finish_running() == 1
 
     # The script turns both to "Succeeded" and brings in the player, without a reload.
     page.wait_for_selector(".kling-badge--succeeded", timeout=40_000)
