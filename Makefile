@@ -39,8 +39,8 @@ demo: $(BIN)/.installed
 # Both suites run even when the first fails, and the last line says which failed.
 test: $(BIN)/.installed
 	@main=0; wagtail=0; \
-	echo "$(BIN)/python -m pytest"; \
-	$(BIN)/python -m pytest || main=$$?; \
+	echo "$(BIN)/python -m pytest --durations=25"; \
+	$(BIN)/python -m pytest --durations=25 || main=$$?; \
 	if $(BIN)/python -c 'import wagtail' 2>/dev/null; then \
 	  echo "$(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings"; \
 	  $(BIN)/python -m pytest tests/wagtail --ds=tests.wagtail.settings || wagtail=$$?; \
