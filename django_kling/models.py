@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import compiled_writes
 from .exceptions import InvalidTransition
 from .files.storage import asset_storage, asset_upload_to
 from .options import MAX_PROMPT_LENGTH, AspectRatio, Duration, Language, Mode
@@ -129,7 +130,7 @@ class VideoRequestQuerySet(OwnedQuerySet):
         fields["updated_at"] = timezone.now()
         nested = transaction.get_connection(self.db).in_atomic_block  # a savepoint, as before
         with transaction.atomic(using=self.db) if nested else contextlib.nullcontext():
-            moved = self.filter(pk=pk, status__in=sources).update(status=target, **fields)
+            moved = compiled_writes.update(self, pk, sources, {"status": target, **fields})
         if not moved:  # the job is elsewhere (or gone): say where, as a locked read did
             status = self.filter(pk=pk).values_list("status", flat=True).get()
             raise InvalidTransition(f"job {pk} is {status}, cannot move from {status} to "
@@ -152,8 +153,8 @@ class VideoRequestQuerySet(OwnedQuerySet):
             raise InvalidTransition("update_fields() never writes the status; use transition()")
         pk = getattr(request, "pk", request)
         expected = [expect] if isinstance(expect, str) else list(expect)
-        return bool(self.filter(pk=pk, status__in=expected)
-                    .update(updated_at=timezone.now(), **fields))
+        return bool(compiled_writes.update(self, pk, expected,
+                                           {"updated_at": timezone.now(), **fields}))
 
 
 class Asset(models.Model):

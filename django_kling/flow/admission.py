@@ -33,13 +33,18 @@ from . import dispatch, locks
 logger = logging.getLogger("django_kling.flow.admission")
 #: The states that hold a slot: the provider may be working on the job.
 IN_FLIGHT = (Status.SUBMITTING, Status.RUNNING)
+UNREAD = object()  #: ``limit``'s throttle, when the caller has not read it
 
 
-def limit(provider: str) -> int | None:
-    """The effective cap of ``provider`` now: ``MAX_IN_FLIGHT`` lowered by a recent 429."""
+def limit(provider: str, throttled: int | None | object = UNREAD) -> int | None:
+    """The effective cap of ``provider`` now: ``MAX_IN_FLIGHT`` lowered by a recent 429.
+
+    ``throttled``: the lowered cap in force, when the caller read it already (the submit's
+    load does, in its one statement); by default it is read here."""
     cap = kling_settings.max_in_flight(provider)
-    throttled = (Throttle.objects.filter(provider=provider, until__gt=timezone.now())
-                 .values_list("limit", flat=True).first())
+    if throttled is UNREAD:
+        throttled = (Throttle.objects.filter(provider=provider, until__gt=timezone.now())
+                     .values_list("limit", flat=True).first())
     if throttled is None:
         return cap
     return throttled if cap is None else min(cap, throttled)

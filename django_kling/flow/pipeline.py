@@ -30,6 +30,7 @@ from .steps import Next
 from .steps import elsewhere as _elsewhere
 from .steps import load_job as _load
 from .stored_clips import remux_downloaded
+from .submit_load import load as _load_for_submit
 
 logger = logging.getLogger("django_kling.flow.pipeline")
 # The only two writers of a job's row (see models.py), under short names for the steps.
@@ -41,10 +42,10 @@ update_fields = VideoRequest.objects.update_fields
 
 
 def submit_step(pk: Any) -> Next | None:
-    job = _load(pk, frames=True)
+    job = _load_for_submit(pk)  # with its frames, voices and the provider's throttle
     if job is None or job.status in FINAL:
         return None
-    if job.status == Status.QUEUED and admission.limit(job.provider) is not None:
+    if job.status == Status.QUEUED and admission.limit(job.provider, job.throttled) is not None:
         admission.admit(job.provider)  # over a cap, jobs start in turn (admission decides)
         return None
     # Whether this try may be sent is decided on the row as loaded, so that the move to

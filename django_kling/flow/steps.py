@@ -8,10 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef
-
 from ..models import Status, VideoRequest
-from ..voices import RequestVoice
 
 # The pipeline's logger: these lines are part of its steps' story.
 logger = logging.getLogger("django_kling.flow.pipeline")
@@ -31,15 +28,11 @@ STEP_FOR_STATE = {
 }
 
 
-def load_job(pk: Any, *, frames: bool = False) -> VideoRequest | None:
-    """The job, or None (logged) when it no longer exists."""
-    # Only submitting needs the frames (and whether there are voices to read: one statement
-    # fewer for the many requests without); polls run thousands of times and skip the joins.
-    queryset = VideoRequest.objects.select_related("first_frame", "last_frame").annotate(
-        has_voices=Exists(RequestVoice.objects.filter(request=OuterRef("pk")))) if frames \
-        else VideoRequest.objects
+def load_job(pk: Any) -> VideoRequest | None:
+    """The job, or None (logged) when it no longer exists. (The submit loads its own way, with
+    its frames: ``submit_load``.)"""
     try:
-        return queryset.get(pk=pk)
+        return VideoRequest.objects.get(pk=pk)
     except VideoRequest.DoesNotExist:
         logger.info("job %s no longer exists", pk)
         return None

@@ -29,6 +29,7 @@ from ..conf import Setting
 from ..exceptions import CallbackRefused
 from ..options.routes import provider_model
 from .inline import Spooled
+from .json_body import Verbatim
 
 
 def check_callback_time(timestamp: str, tolerance: float) -> None:
@@ -56,9 +57,10 @@ class ImageInput:
     encoded: str | None = None
 
     def as_base64(self) -> str:
+        # Marked: a JSON body carries it without escaping each character (``json_body``).
         if self.encoded is not None:
-            return self.encoded
-        return base64.b64encode(self.data or b"").decode("ascii")
+            return Verbatim(self.encoded)
+        return Verbatim(base64.b64encode(self.data or b"").decode("ascii"))
 
     def as_bytes(self) -> bytes:
         if self.data is not None or self.encoded is None:

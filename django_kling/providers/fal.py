@@ -39,6 +39,7 @@ from .base import (
 )
 from .bodies import IDENTITY, read_capped
 from .gateway.wire import parse_retry_after
+from .json_body import Verbatim
 from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
 
 QUEUE_URL = "https://queue.fal.run"
@@ -62,7 +63,7 @@ def data_uri(image: ImageInput) -> str:
     """fal takes image URLs; inline bytes go as a ``data:`` URI."""
     if image.url:
         return image.url
-    return f"data:{image.media_type};base64," + image.as_base64()
+    return Verbatim(f"data:{image.media_type};base64," + image.as_base64())  # not escaped
 
 
 class FalProvider(PollingProvider):

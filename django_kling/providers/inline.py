@@ -13,6 +13,7 @@ the clip's size.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -150,9 +151,16 @@ def read_json(chunks: Iterable[bytes], *, string_cap: int, rest_cap: int) -> Any
     Raises ``UnacceptableBody`` once one string passes ``string_cap`` bytes or the rest passes
     ``rest_cap``, and ``ValueError`` if it is not JSON. Spooled files are removed on error.
     """
+    chunks = iter(chunks)
+    first = next(chunks, b"")
+    if len(first) <= min(SPOOL_AFTER, rest_cap, string_cap):
+        second = next(chunks, None)
+        if second is None:  # a small answer in one read (a start's): nothing to spool
+            return json.loads(first)
+        chunks = itertools.chain((second,), chunks)
     scanner = _Scanner(string_cap, rest_cap)
     with scanner.discarded_on_error():
-        for chunk in chunks:
+        for chunk in itertools.chain((first,), chunks):
             scanner.feed(chunk)
         return scanner.value()
 

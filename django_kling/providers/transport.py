@@ -19,6 +19,7 @@ import httpx
 from django.utils.translation import gettext as _
 
 from ..exceptions import ProviderError
+from . import json_body
 from .bodies import IDENTITY, UnacceptableBody, read_capped
 
 MAX_MESSAGE = 1000
@@ -51,7 +52,7 @@ class JsonTransport:
              files: Files | None = None) -> Any:
         """The parsed JSON answer of one call, or a ``ProviderError``; ``files`` sends a
         multipart form instead of a JSON body (Replicate's files API)."""
-        content = None if body is None else json.dumps(body).encode()
+        content = None if body is None else json_body.dumps(body)
         with connection_errors(self.transport_error):
             try:
                 with self.client.stream(method, url, headers={**IDENTITY, **headers},

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
+from .. import json_body
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
 from ..bodies import IDENTITY, UnacceptableBody, iter_capped, read_capped
 from ..inline import only_clips, read_json
@@ -124,7 +125,7 @@ class GatewayProvider(VideoProvider):
                 self.base_url + "/video-model",
                 headers=self.headers({"accept": "text/event-stream", **IDENTITY},
                                      model=job.model),
-                content=json.dumps(build_body(job, self.options)).encode(),
+                content=json_body.dumps(build_body(job, self.options)),
             ) as response:
                 if response.status_code >= 300:
                     raise self.error_from_response(response, self._read_error(response))
@@ -253,7 +254,7 @@ class GatewayProvider(VideoProvider):
                     "POST",
                     self.base_url + path,
                     headers=self.headers({**IDENTITY, **(extra_headers or {})}, model=model),
-                    content=json.dumps(body).encode(),
+                    content=json_body.dumps(body),
                 ) as response:
                     status = response.status_code
                     if status >= 300:
