@@ -237,9 +237,8 @@ class JobBook:
             self._deliver_webhook(job)
 
     def finish_running(self) -> int:
-        """End every job still running now; returns how many. A test that must see a job
-        running holds it with a long ``delay`` and lets it go with this, instead of racing a
-        short delay (which a loaded machine loses)."""
+        """End every running job now; how many. A test that must see a job running holds it
+        with a long ``delay`` and lets it go (a short delay races a loaded machine)."""
         now = time.monotonic()
         with self._lock:
             running = [job for job in self._jobs.values() if job.ready_at > now]
@@ -255,8 +254,7 @@ class JobBook:
             remaining = job.ready_at - time.monotonic()
             if remaining <= 0:
                 return job.generation == self._generation
-            # In steps: ``finish_running`` may bring the end forward.
-            self._stopping.wait(min(remaining, 0.5))
+            self._stopping.wait(min(remaining, 0.5))  # finish_running may bring it forward
         return False
 
     def _metadata(self, job: Job, *, final: bool,
