@@ -30,6 +30,8 @@ from .conf import kling_settings
 from .exceptions import InvalidInput
 from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
 from .options.routes import validate_model
+from .options.shots import validate_shots
+from .request_shots import RequestShot  # noqa: F401  (registered with the models, as Voice is)
 from .voices import Voice
 
 #: Field names never offered to a template, whatever model they are on.
@@ -155,6 +157,13 @@ class VideoPreset(models.Model):
                                "(Kling v2.6 and v3.0: see the feature table)."))
     spoken_line_en = models.TextField(gettext_lazy("spoken line (English)"), blank=True)
     spoken_line_zh = models.TextField(gettext_lazy("spoken line (Chinese)"), blank=True)
+    # A JSON list here (the preset's shots are one template, edited and copied as a whole);
+    # a request's shots are rows (``request_shots``).
+    shots = models.JSONField(
+        gettext_lazy("shots"), default=list, blank=True,
+        help_text=gettext_lazy("Optional multi-shot prompt (Kling v3.0): a list of "
+                               "{\"prompt\": ..., \"duration\": seconds}, 2 to 6 shots adding "
+                               "up to the duration; the prompts take the same placeholders."))
     created_at = models.DateTimeField(gettext_lazy("created"), auto_now_add=True)
 
     class Meta:
@@ -176,17 +185,23 @@ class VideoPreset(models.Model):
             except InvalidInput as exc:
                 errors.setdefault(name, []).append(exc.message)
         try:
+            for shot in validate_shots(self.shots, duration=self.duration):
+                formatter.placeholders(shot.prompt)
+        except InvalidInput as exc:
+            errors.setdefault("shots", []).append(exc.message)
+        try:
             self.format_list()
         except InvalidInput as exc:
             errors.setdefault("formats", []).append(exc.message)
         try:  # what create_video_request would refuse, refused when the preset is saved
             if self.model:
-                validate_model(self.model, allowed=kling_settings.MODELS, sound=self.sound)
+                validate_model(self.model, allowed=kling_settings.MODELS, sound=self.sound,
+                               shots=len(self.shots or ()))
             if self.sound and self.mode != Mode.PRO:
                 raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                                    field="mode")
         except InvalidInput as exc:
-            errors.setdefault(exc.field if exc.field in ("model", "mode") else "model",
+            errors.setdefault(exc.field if exc.field in ("model", "mode", "shots") else "model",
                               []).append(exc.message)
         if errors:
             raise ValidationError(errors)
@@ -218,4 +233,8 @@ class VideoPreset(models.Model):
             "spoken_line": formatter.render(line, obj) if line else "",
             "speaker": self.speaker, "preset": self,
             "voices": (self.voice_id,) if self.voice_id else (),
+            # Checked with the request (``GenerationOptions``); filled as the prompt is.
+            "shots": tuple((formatter.render(str(shot.get("prompt") or ""), obj),
+                            shot.get("duration")) if isinstance(shot, dict) else shot
+                           for shot in self.shots or ()),
         }

@@ -27,7 +27,7 @@ ROOMS = {
                     "django_kling.video_batches", "django_kling.completion_times",
                     "django_kling.staged_files", "django_kling.caption_tracks",
                     "django_kling.signals", "django_kling.clip_renditions",
-                    "django_kling.voices")),
+                    "django_kling.voices", "django_kling.request_shots")),
     "flow": (4, ("django_kling.flow",)),
     "jobs": (5, ("django_kling.jobs",)),
     "editorial": (6, ("django_kling.editorial",)),

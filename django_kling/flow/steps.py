@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 
 from ..models import Status, VideoRequest
+from ..request_shots import RequestShot
 from ..voices import RequestVoice
 
 # The pipeline's logger: these lines are part of its steps' story.
@@ -36,7 +37,8 @@ def load_job(pk: Any, *, frames: bool = False) -> VideoRequest | None:
     # Only submitting needs the frames (and whether there are voices to read: one statement
     # fewer for the many requests without); polls run thousands of times and skip the joins.
     queryset = VideoRequest.objects.select_related("first_frame", "last_frame").annotate(
-        has_voices=Exists(RequestVoice.objects.filter(request=OuterRef("pk")))) if frames \
+        has_voices=Exists(RequestVoice.objects.filter(request=OuterRef("pk"))),
+        has_shots=Exists(RequestShot.objects.filter(request=OuterRef("pk")))) if frames \
         else VideoRequest.objects
     try:
         return queryset.get(pk=pk)
