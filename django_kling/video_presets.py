@@ -187,6 +187,10 @@ class VideoPreset(models.Model):
         try:
             for shot in validate_shots(self.shots, duration=self.duration):
                 formatter.placeholders(shot.prompt)
+            if self.shots and (self.spoken_line_en or self.spoken_line_zh):
+                raise InvalidInput(_("A spoken line is not sent with shots (they replace the "
+                                     "prompt it goes into): write it into a shot's prompt."),
+                                   code="shots_with_speech", field="shots")
         except InvalidInput as exc:
             errors.setdefault("shots", []).append(exc.message)
         try:
@@ -233,8 +237,18 @@ class VideoPreset(models.Model):
             "spoken_line": formatter.render(line, obj) if line else "",
             "speaker": self.speaker, "preset": self,
             "voices": (self.voice_id,) if self.voice_id else (),
-            # Checked with the request (``GenerationOptions``); filled as the prompt is.
-            "shots": tuple((formatter.render(str(shot.get("prompt") or ""), obj),
-                            shot.get("duration")) if isinstance(shot, dict) else shot
-                           for shot in self.shots or ()),
+            "shots": fill_shots(self.shots, obj),
         }
+
+
+def fill_shots(shots: Iterable[Any] | None, obj: models.Model | None) -> tuple[Any, ...]:
+    """``shots`` (pairs, or a preset's ``{"prompt", "duration"}`` dicts) with each prompt's
+    placeholders filled for ``obj`` as a preset's prompt is; checked with the request
+    (``GenerationOptions``)."""
+    formatter = FieldFormatter(template_fields(type(obj)) if obj is not None else ())
+    filled = []
+    for shot in shots or ():
+        prompt, seconds = (shot.get("prompt"), shot.get("duration")) \
+            if isinstance(shot, dict) else shot
+        filled.append((formatter.render(str(prompt or ""), obj), seconds))
+    return tuple(filled)

@@ -14,6 +14,10 @@ from django_kling.models import Status, VideoRequest
 from django_kling.request_shots import RequestShot, shots_of
 
 from .conftest import wait_for_end
+from .test_admin import (  # noqa: F401  (fixtures, by their pytest names)
+    make_product_fixture,
+    producer_fixture,
+)
 
 V3 = capabilities.V3_0
 V26 = capabilities.V2_6
@@ -142,3 +146,153 @@ def test_shots_with_a_last_frame_are_refused_until_a_shop_says_otherwise(sandbox
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "CAPABILITIES": {
         V3: {"kling": {"shots_with_last_frame": True}}}}
     assert create_video_request(make_image(), **arguments).provider == "kling"
+
+
+# -- the admin's Generate page, without JavaScript ----------------------------------------------
+
+def shot_rows(shots) -> dict:
+    data = {}
+    for index, (prompt, seconds) in enumerate(shots):
+        data[f"options-shots_{2 * index}"] = prompt
+        data[f"options-shots_{2 * index + 1}"] = str(seconds)
+    return data
+
+
+def post_page(client, products, *, model, duration, shots, language=None):
+    from django.urls import reverse
+
+    from .test_admin import CHANGELIST, confirm_data
+
+    form = confirm_data(products, sound=False, duration=duration)
+    form.update({"options-model": model, **shot_rows(shots)})
+    return client.post(reverse(CHANGELIST), form)
+
+
+def test_the_generate_page_refuses_shots_on_v26_and_queues_them_on_v3(
+        producer, make_product, sandbox, settings):
+    from .test_admin import login
+
+    only(settings, "kling")
+    product = make_product()
+    client = login(producer)
+    refused = post_page(client, [product], model=V26, duration=10, shots=SHOTS)
+    assert refused.status_code == 200 and VideoRequest.objects.count() == 0
+    assert "takes no multi-shot prompts" in str(refused.context["batch_form"].errors["shots"])
+    page = refused.content.decode()
+    assert 'data-kling-shots' in page and 'name="options-shots_0"' in page
+    # v2.6 is the model shown: the rows are there, disabled (the script also hides them).
+    import re
+    [first] = re.findall(r'<input[^>]*name="options-shots_0"[^>]*>', page)
+    assert "disabled" in first
+    with translation.override("zh-hans"):
+        mismatch = post_page(login(producer, HTTP_ACCEPT_LANGUAGE="zh-hans"), [product],
+                             model=V3, duration=12, shots=SHOTS)
+    assert "12 秒" in str(mismatch.context["batch_form"].errors["shots"])
+    assert VideoRequest.objects.count() == 0 and not [
+        c for c in sandbox.calls if c.method == "POST"]
+
+    shots = (("{name} on a table", 5), ("Close-up of {object}", 5))
+    queued = post_page(client, [product], model=V3, duration=10, shots=shots)
+    assert queued.status_code == 302, queued.context["batch_form"].errors
+    job = VideoRequest.objects.get()
+    assert shots_of(job) == ((f"{product.name} on a table", 5), (f"Close-up of {product}", 5))
+
+
+def test_a_preset_applied_on_the_page_fills_the_shot_rows(producer, make_product, sandbox):
+    from django.urls import reverse
+
+    from django_kling.models import VideoPreset
+
+    from .test_admin import CHANGELIST, confirm_data, login
+
+    preset = VideoPreset.objects.create(
+        name="Story", slug="story", model=V3, duration=6, sound=False,
+        shots=[{"prompt": "{name} on a shelf", "duration": 3},
+               {"prompt": "A hand picks it up", "duration": 3}])
+    product = make_product()
+    form = confirm_data([product], sound=False)
+    form.update({"options-preset": str(preset.pk), "kling_apply_preset": "1"})
+    page = login(producer).post(reverse(CHANGELIST), form).content.decode()
+    assert 'value="{name} on a shelf"' in page and 'name="options-shots_3" value="3"' in page
+
+
+# -- kling_generate -------------------------------------------------------------------------
+
+def test_kling_generate_with_shots_waits_for_the_clip(worker, sandbox, settings, make_image,
+                                                     tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    from django_kling.testing.worker import stop_embedded_worker
+
+    only(settings, "gateway")
+    image = tmp_path / "bottle.png"
+    image.write_bytes(make_image(960, 540))
+    out = io.StringIO()
+    try:
+        call_command("kling_generate", str(image), "--model", V3, "--duration", "8",
+                     "--no-sound", "--shot", "The bottle on a table|5",
+                     "--shot", "Close-up of the cap|3", "--wait", "--timeout", "90", stdout=out)
+    finally:
+        stop_embedded_worker()
+    assert "Succeeded:" in out.getvalue(), out.getvalue()
+    job = VideoRequest.objects.get()
+    assert shots_of(job) == (("The bottle on a table", 5), ("Close-up of the cap", 3))
+    [start] = [c for c in sandbox.calls if c.path.endswith("/video-model/start")]
+    assert [s["duration"] for s in start.json["providerOptions"]["klingai"]["multiPrompt"]] \
+        == ["5", "3"]
+
+
+@pytest.mark.django_db
+def test_kling_generate_refuses_shots_that_do_not_add_up(sandbox, make_image, tmp_path):
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    image = tmp_path / "bottle.png"
+    image.write_bytes(make_image())
+    shots = tmp_path / "shots.json"
+    shots.write_text(json.dumps([{"prompt": "Wide", "duration": 4},
+                                 {"prompt": "Close", "duration": 4}]))
+    with pytest.raises(CommandError) as refused:
+        call_command("kling_generate", str(image), "--model", V3, "--duration", "10",
+                     "--shots-json", str(shots))
+    assert "[shots_duration_mismatch]" in str(refused.value)
+    with pytest.raises(CommandError) as malformed:
+        call_command("kling_generate", str(image), "--model", V3, "--shot", "no seconds")
+    assert "[shot_invalid]" in str(malformed.value)
+    assert VideoRequest.objects.count() == 0
+
+
+# -- the sandbox refuses what the services refuse, in each one's error shape --------------------
+
+def malformed(case: str) -> dict:
+    seven = tuple((f"Shot {n}", 1) for n in range(1, 8))
+    return {"v26": {"model": V26, "duration": 10, "shots": SHOTS},
+            "seven": {"model": V3, "duration": 7, "shots": seven},
+            "sum": {"model": V3, "duration": 12, "shots": SHOTS},
+            "long": {"model": V3, "duration": 10,
+                     "shots": (("a" * 513, 4),) + SHOTS[1:]}}[case]
+
+
+@pytest.mark.parametrize("provider", ["gateway", "kling", "fal"])
+@pytest.mark.parametrize(("case", "words"), [
+    ("v26", "not supported"), ("seven", "at most 6 shots"), ("sum", "add up to 10, not"),
+    ("long", "more than 512 characters")])
+def test_the_sandbox_refuses_malformed_shots(sandbox, make_image, provider, case, words):
+    from django_kling.exceptions import ProviderError
+    from django_kling.providers import GenerationInput, ImageInput, get_provider
+
+    job = GenerationInput(first_frame=ImageInput("image/png", data=make_image()),
+                          generate_audio=False, **malformed(case))
+    if provider == "fal" and case == "seven":  # fal's shots are 3 s or more: 7 of 21 s
+        job = GenerationInput(first_frame=job.first_frame, generate_audio=False, model=V3,
+                              duration=15, shots=tuple((f"Shot {n}", 3) for n in range(7)))
+        words = "at most 6 shots"
+    with pytest.raises(ProviderError) as refused:
+        get_provider(provider).start(job, idempotency_key=f"kling_shots_{case}")
+    assert refused.value.status in (400, 422), refused.value
+    assert words in str(refused.value), str(refused.value)
+    assert len([c for c in sandbox.calls if c.method == "POST"]) == 1  # sent, refused
+    assert not sandbox.billed_by.get(provider)  # and never billed
