@@ -296,3 +296,34 @@ def test_the_sandbox_refuses_malformed_shots(sandbox, make_image, provider, case
     assert words in str(refused.value), str(refused.value)
     assert len([c for c in sandbox.calls if c.method == "POST"]) == 1  # sent, refused
     assert not sandbox.billed_by.get(provider)  # and never billed
+
+
+# -- what a submit costs ------------------------------------------------------------------------
+
+def submit_statements(job_pk) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_kling.flow import pipeline
+
+    with CaptureQueriesContext(connection) as captured:
+        pipeline.submit_step(job_pk)
+    return [q["sql"] for q in captured.captured_queries
+            if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))]
+
+
+@pytest.mark.django_db
+def test_shots_cost_a_submit_one_statement_and_a_request_without_none(sandbox, settings,
+                                                                    make_image):
+    only(settings, "kling")
+    plain = create_video_request(make_image(), model=V3, duration=10)
+    without = submit_statements(plain.pk)
+    # The load knows there are no shots (an EXISTS in its one statement): nothing more.
+    assert "django_kling_requestshot" in without[0]
+    assert not [sql for sql in without[1:] if "django_kling_requestshot" in sql]
+    multi = create_video_request(make_image(), model=V3, duration=10, shots=SHOTS)
+    with_shots = submit_statements(multi.pk)
+    # The same statements (the plan of v3.0's 10 s clips was read once, above), plus the shots.
+    extra = [sql for sql in with_shots[1:] if "django_kling_requestshot" in sql]
+    assert len(extra) == 1 and len(with_shots) <= len(without) + 1, with_shots
+    assert VideoRequest.objects.get(pk=multi.pk).status == Status.RUNNING
