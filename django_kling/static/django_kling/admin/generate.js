@@ -82,6 +82,7 @@
       if (shots) {
         var row = shots.closest(".form-row, .w-field__wrapper") || shots;
         row.hidden = !offered.shots;
+        row.style.display = offered.shots ? "" : "none";  // a stylesheet's display may win
         Array.prototype.forEach.call(shots.querySelectorAll("input"), function (input) {
           input.disabled = !offered.shots;
           if (input.disabled) { input.value = ""; }
