@@ -327,3 +327,25 @@ def test_shots_cost_a_submit_one_statement_and_a_request_without_none(sandbox, s
     extra = [sql for sql in with_shots[1:] if "django_kling_requestshot" in sql]
     assert len(extra) == 1 and len(with_shots) <= len(without) + 1, with_shots
     assert VideoRequest.objects.get(pk=multi.pk).status == Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_preset_with_wrong_shots_is_refused_when_saved_in_both_languages():
+    from django.core.exceptions import ValidationError
+
+    from django_kling.models import VideoPreset
+
+    shots = [{"prompt": "{name} on a shelf", "duration": 3}, {"prompt": "A hand", "duration": 3}]
+    on_v26 = VideoPreset(name="Story", slug="story", model=V26, duration=10, shots=shots)
+    with pytest.raises(ValidationError) as refused:
+        on_v26.full_clean()
+    assert "must add up to the clip's 10 seconds" in str(refused.value.message_dict["shots"])
+    on_v26.duration = 6
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as in_chinese:
+        on_v26.full_clean()
+    assert "不支持多镜头" in str(in_chinese.value.message_dict["shots"])
+    spoken = VideoPreset(name="Story", slug="story", model=V3, duration=6, shots=shots,
+                         spoken_line_en="Fresh from the sea.")
+    with pytest.raises(ValidationError) as speech:
+        spoken.full_clean()
+    assert "write it into a shot's prompt" in str(speech.value.message_dict["shots"])
