@@ -15,7 +15,11 @@ Sources, cited by their keys below:
 ``sdk-options``
     vercel/ai ``packages/klingai/src/klingai-video-model-options.ts`` (the Kling options the
     gateway and Kling take: ``sound`` from v2.6 and pro only, ``voiceList`` up to 2 voices as
-    ``<<<voice_1>>>`` needing sound, ``multiShot`` up to 6 shots of at most 512 characters).
+    ``<<<voice_1>>>`` needing sound, ``multiShot`` up to 6 shots of at most 512 characters,
+    ``multiPrompt`` ``[{index, prompt, duration: string}]`` summing to the duration).
+``gateway-video``
+    the AI Gateway's video-generation page, "KlingAI multi-shot" (``multiPrompt[].index``
+    "starting from 1", ``duration`` a string; the example sends ``shotType: 'customize'``).
 ``sdk-model``
     vercel/ai ``packages/klingai/src/klingai-video-model.ts`` (``model_name`` from the model
     id: ``kling-v3.0-i2v`` -> ``kling-v3``; ``voice_list``, ``multi_shot``, ``multi_prompt``).
@@ -32,13 +36,17 @@ Sources, cited by their keys below:
 ``kling-api``
     Kling's image2video reference as transcribed (``voice_list`` "supported on V2.6 and later",
     at most 2, billed at the "with specified voice" rate; ``model_name`` values include
-    ``kling-v2-5-turbo``, ``kling-v2-6``, ``kling-v3``).
+    ``kling-v2-5-turbo``, ``kling-v2-6``, ``kling-v3``; ``multi_shot``, ``shot_type``
+    ``customize``, ``multi_prompt`` of 1 to 6 ``{index, prompt, duration}``, at most 512
+    characters each, each at least 1 s, summing to the task's duration; ``prompt`` ignored).
 ``fal-v26``
     fal.ai ``fal-ai/kling-video/v2.6/pro/image-to-video`` API page (durations "5"/"10",
     ``voice_ids`` up to 2, $0.07 / $0.14 / $0.168 per second).
 ``fal-v3``
     fal.ai ``fal-ai/kling-video/v3/pro/image-to-video`` API page (durations "3".."15",
-    ``end_image_url``, ``multi_prompt``, ``shot_type``, speech in Chinese and English,
+    ``end_image_url``, ``multi_prompt`` of ``{prompt, duration}`` with durations "3".."15",
+    never together with ``prompt``, ``shot_type`` default ``customize``, speech in Chinese
+    and English,
     $0.224 / $0.336 / $0.392 per second on its llms.txt; its playground shows half of
     that: the estimates are the ``PRICES`` setting anyway). ``voice_ids`` there is from a
     third-party transcription of the same schema: UNVERIFIED.
@@ -103,6 +111,12 @@ class Route:
     #: Most shots of a multi-shot prompt (0: no multi-shot).
     shots: int = 0
     max_shot_prompt: int = 512
+    #: A shot's fewest seconds (kling-api: "each shot duration ... >= 1"; fal-v3: "3".."15").
+    min_shot_duration: int = 1
+    #: Known to honour shots *and* a last frame in one request. No source says so (third-party
+    #: transcriptions of Kling's v3.0 schema call an end image and ``multi_prompt`` exclusive):
+    #: refused until a shop says otherwise with the ``CAPABILITIES`` setting.
+    shots_with_last_frame: bool = False
     price: Price | None = None
     #: The keys (module docstring) of the documents these facts come from.
     sources: tuple[str, ...] = field(default=())
@@ -150,7 +164,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         durations=V3_DURATIONS, sound=True, last_frame=True,
         # Nothing documents a last frame with sound on v3.0: refused until a shop says so.
         voices=2, voice_field="providerOptions.klingai.voiceList", shots=6,
-        sources=("gateway-models", "sdk-options", "sdk-page")),
+        sources=("gateway-models", "sdk-options", "sdk-page", "gateway-video")),
     (V3_0, "kling"): Route(
         provider_model="kling-v3", durations=V3_DURATIONS, sound=True, last_frame=True,
         voices=2, voice_field="voice_list", shots=6,
@@ -159,6 +173,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         provider_model="fal-ai/kling-video/v3/pro/image-to-video", durations=V3_DURATIONS,
         modes=("pro",), sound=True, sound_needs_pro=False, last_frame=True,
         last_frame_needs_pro=False, voices=2, voice_field="voice_ids", shots=6,
+        # KlingV3MultiPromptElement.duration is one of "3" .. "15".
+        min_shot_duration=3,
         price=Price(Decimal("0.224"), Decimal("0.336"), Decimal("0.392"), "fal-v3"),
         sources=("fal-v3",)),
 }

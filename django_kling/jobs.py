@@ -30,9 +30,11 @@ from .exceptions import BudgetExceeded, InvalidInput, InvalidTransition
 from .files import frames, images
 from .flow import admission, dispatch, fallback, locks
 from .models import Asset, AssetKind, Status, VideoBatch, VideoRequest
+from .options import shots as shot_options
 from .options.generation import GenerationOptions
 from .options.routes import Wanted, validate_model
 from .providers import provider_class
+from .request_shots import link_shots
 from .signals import video_requested
 from .voices import Voice, link_voices, voice_providers
 
@@ -232,10 +234,12 @@ def create_video_request(
     provider, model = options.provider, options.model
     # Provider options stay in _model_and_protocol (they hold the API key).
     default_model = _model_and_protocol(provider)[0] if provider else fallback.default_model()
-    model = validate_model(model or default_model, allowed=kling_settings.MODELS, sound=sound)
+    model = validate_model(model or default_model, allowed=kling_settings.MODELS, sound=sound,
+                           shots=len(options.shots))
     voices = chosen_voices(options.voices)
     wanted = Wanted(duration=duration, mode=mode, sound=sound, last_frame=last_frame is not None,
-                    language=language, voices=len(voices), voice_providers=voice_providers(voices))
+                    language=language, voices=len(voices), voice_providers=voice_providers(voices),
+                    **shot_options.wanted_of(options.shots))
     if provider:
         skipped: list[dict[str, Any]] = []
         refusal = fallback.cannot_do(provider, wanted, model)
@@ -301,6 +305,7 @@ def create_video_request(
                 enqueued_at=timezone.now(), next_check_at=timezone.now(), **link,
             ) for _variant in range(count)]
             link_voices(jobs, voices)
+            link_shots(jobs, options.shots)
             for job in jobs:
                 transaction.on_commit(lambda job=job: enqueue(job))
     except BaseException:

@@ -30,6 +30,8 @@ from .conf import kling_settings
 from .exceptions import InvalidInput
 from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
 from .options.routes import validate_model
+from .options.shots import validate_shots
+from .request_shots import RequestShot  # noqa: F401  (registered with the models, as Voice is)
 from .voices import Voice
 
 #: Field names never offered to a template, whatever model they are on.
@@ -155,6 +157,13 @@ class VideoPreset(models.Model):
                                "(Kling v2.6 and v3.0: see the feature table)."))
     spoken_line_en = models.TextField(gettext_lazy("spoken line (English)"), blank=True)
     spoken_line_zh = models.TextField(gettext_lazy("spoken line (Chinese)"), blank=True)
+    # A JSON list here (the preset's shots are one template, edited and copied as a whole);
+    # a request's shots are rows (``request_shots``).
+    shots = models.JSONField(
+        gettext_lazy("shots"), default=list, blank=True,
+        help_text=gettext_lazy("Optional multi-shot prompt (Kling v3.0): a list of "
+                               "{\"prompt\": ..., \"duration\": seconds}, 2 to 6 shots adding "
+                               "up to the duration; the prompts take the same placeholders."))
     created_at = models.DateTimeField(gettext_lazy("created"), auto_now_add=True)
 
     class Meta:
@@ -176,17 +185,27 @@ class VideoPreset(models.Model):
             except InvalidInput as exc:
                 errors.setdefault(name, []).append(exc.message)
         try:
+            for shot in validate_shots(self.shots, duration=self.duration):
+                formatter.placeholders(shot.prompt)
+            if self.shots and (self.spoken_line_en or self.spoken_line_zh):
+                raise InvalidInput(_("A spoken line is not sent with shots (they replace the "
+                                     "prompt it goes into): write it into a shot's prompt."),
+                                   code="shots_with_speech", field="shots")
+        except InvalidInput as exc:
+            errors.setdefault("shots", []).append(exc.message)
+        try:
             self.format_list()
         except InvalidInput as exc:
             errors.setdefault("formats", []).append(exc.message)
         try:  # what create_video_request would refuse, refused when the preset is saved
             if self.model:
-                validate_model(self.model, allowed=kling_settings.MODELS, sound=self.sound)
+                validate_model(self.model, allowed=kling_settings.MODELS, sound=self.sound,
+                               shots=len(self.shots or ()))
             if self.sound and self.mode != Mode.PRO:
                 raise InvalidInput(_("Sound needs the pro mode; choose pro or turn sound off."),
                                    field="mode")
         except InvalidInput as exc:
-            errors.setdefault(exc.field if exc.field in ("model", "mode") else "model",
+            errors.setdefault(exc.field if exc.field in ("model", "mode", "shots") else "model",
                               []).append(exc.message)
         if errors:
             raise ValidationError(errors)
@@ -218,4 +237,18 @@ class VideoPreset(models.Model):
             "spoken_line": formatter.render(line, obj) if line else "",
             "speaker": self.speaker, "preset": self,
             "voices": (self.voice_id,) if self.voice_id else (),
+            "shots": fill_shots(self.shots, obj),
         }
+
+
+def fill_shots(shots: Iterable[Any] | None, obj: models.Model | None) -> tuple[Any, ...]:
+    """``shots`` (pairs, or a preset's ``{"prompt", "duration"}`` dicts) with each prompt's
+    placeholders filled for ``obj`` as a preset's prompt is; checked with the request
+    (``GenerationOptions``)."""
+    formatter = FieldFormatter(template_fields(type(obj)) if obj is not None else ())
+    filled = []
+    for shot in shots or ():
+        prompt, seconds = (shot.get("prompt"), shot.get("duration")) \
+            if isinstance(shot, dict) else shot
+        filled.append((formatter.render(str(prompt or ""), obj), seconds))
+    return tuple(filled)

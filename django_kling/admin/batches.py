@@ -82,6 +82,8 @@ def render_or_start(model_admin: admin.ModelAdmin, request: HttpRequest,
                   "sound": data["sound"], "model": data["model"] or None, "language": language,
                   "spoken_line": data.get(f"spoken_line_{language}", "") if language else "",
                   "speaker": data.get("speaker", "")}
+        if data.get("shots"):  # none: a preset's shots stand
+            chosen["shots"] = [list(shot) for shot in data["shots"]]
         if data.get("preset") is not None:  # the page's values win; the preset adds the rest
             chosen = batches.preset_options(data["preset"], language=language, overrides=chosen)
         try:

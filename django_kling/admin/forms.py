@@ -15,10 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import kling_settings
 from ..exceptions import InvalidInput
 from ..options import MAX_VARIANTS, AspectRatio, Duration, Language, Mode, model_label
-from ..options.routes import Wanted
+from ..options.routes import Wanted, validate_model
+from ..options.shots import validate_shots, wanted_of
 from ..video_presets import VideoPreset
 from ..voices import Voice
 from .offers import offer, refusal
+from .shot_fields import ShotsField
 
 
 class OfferedRadioSelect(forms.RadioSelect):
@@ -81,6 +83,7 @@ class BatchOptionsForm(forms.Form):
         label=_("Negative prompt"), required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text=_("What the clips should avoid, e.g. “blur, text, watermark”."))
+    shots = ShotsField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         defaults = kling_settings.DEFAULTS
@@ -115,6 +118,9 @@ class BatchOptionsForm(forms.Form):
             if not on:
                 self.fields[name].widget.attrs["disabled"] = True
                 self.initial[name] = False if name == "sound" else None
+        if not offered["shots"]:
+            for widget in self.fields["shots"].widget.widgets:
+                widget.attrs["disabled"] = True
         if not offered["sound"]:
             # Shown off even when sent on (the error says why); clean still sees what was sent.
             self.fields["sound"].widget.check_test = lambda value: False
@@ -130,8 +136,17 @@ class BatchOptionsForm(forms.Form):
         model = data.get("model") or self.current_model()
         if not model or self.errors:
             return data
+        shots = data.get("shots") or ()
+        try:  # the model first: "v2.6 takes no multi-shot prompts" says more than a count
+            validate_model(model, allowed=kling_settings.MODELS, sound=False, shots=len(shots))
+            shots = validate_shots(shots, duration=data.get("duration") or 5)
+        except InvalidInput as exc:
+            self.add_error("shots", exc.message)
+            return data
+        data["shots"] = shots
         wanted = Wanted(duration=data.get("duration") or 5, mode=data.get("mode") or "pro",
-                        sound=bool(data.get("sound")), voices=len(data.get("voices") or ()))
+                        sound=bool(data.get("sound")), voices=len(data.get("voices") or ()),
+                        **wanted_of(shots))
         refused = refusal(model, wanted)
         if refused is not None:
             field = refused.get("field")
@@ -171,6 +186,8 @@ def field_for_error(error: InvalidInput, batch: BatchOptionsForm, row: VideoRowF
     the budget...).
     """
     field = ERROR_FIELDS.get(error.code, error.field)
+    if field and field.startswith("shots"):  # "shots-2": the second row of the one field
+        field = "shots"
     if field in batch.fields and field not in row.fields:
         return batch, field
     if field in row.fields and field != "object_id":

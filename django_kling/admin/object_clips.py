@@ -18,7 +18,7 @@ from ..exceptions import InvalidInput
 from ..jobs import create_video_request, variants_of
 from ..models import VideoRequest
 from ..options.generation import GenerationOptions
-from ..video_presets import FieldFormatter, template_fields
+from ..video_presets import FieldFormatter, fill_shots, template_fields
 from .display import money
 from .forms import BatchOptionsForm
 
@@ -32,11 +32,16 @@ def queue_object(source: models.Model, field_name: str, user: Any, shared: dict[
     chosen = GenerationOptions.from_mapping(
         {**shared, "prompt": prompt, "language": "", "aspect_ratio": formats[0],
          "variants": shared.get("variants") or 1})
+    # The page's shots, else (a preset chosen but not applied: no JavaScript) the preset's;
+    # their placeholders filled for this object.
+    shots = fill_shots(shared.get("shots") or (preset.shots if preset is not None else ()),
+                       source)
     queued: list[VideoRequest] = []
     for aspect_ratio in formats:
         for language in shared.get("languages") or [""]:
             options = chosen.replace(aspect_ratio=aspect_ratio, language=language,
-                                     spoken_line=_line_for(source, shared, language))
+                                     spoken_line=_line_for(source, shared, language),
+                                     shots=shots)
             job = create_video_request(source=source, field_name=field_name, user=user,
                                        last_frame=last_frame, preset=preset, options=options)
             queued.extend(variants_of(job))
@@ -66,10 +71,13 @@ def unfilled(objects: Iterable[models.Model], templates: Sequence[str]) \
 
 
 def preset_templates(preset: Any, languages: Iterable[str] = ("en", "zh")) -> list[str]:
-    """The preset's templates an object must fill: its prompt and its lines in
-    ``languages``."""
+    """The preset's templates an object must fill: its prompt, its lines in ``languages`` and
+    its shots' prompts."""
+    shots = [str(shot.get("prompt") or "") for shot in preset.shots or ()
+             if isinstance(shot, dict)]
     return [text for text in [preset.prompt_template,
-                              *(preset.spoken_line(language) for language in languages)] if text]
+                              *(preset.spoken_line(language) for language in languages),
+                              *shots] if text]
 
 
 def unfilled_message(refused: Sequence[tuple[models.Model, str]]) -> str:
@@ -94,6 +102,11 @@ def apply_preset_values(data: QueryDict, preset: Any) -> None:
         values["model"] = preset.model
     for name, value in values.items():
         data[f"options-{name}"] = str(value or "")
+    # The preset's shots in the rows of the shots field (its unfilled templates); none clear
+    # the rows.
+    rows = BatchOptionsForm.base_fields["shots"].widget.decompress(preset.shots)
+    for index, value in enumerate(rows):
+        data[f"options-shots_{index}"] = "" if value is None else str(value)
     if preset.sound:
         data["options-sound"] = "on"
     else:

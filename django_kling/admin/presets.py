@@ -15,7 +15,7 @@ class VideoPresetAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "prompt_template"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "content_type"]}),
-        (_("What the clip shows"), {"fields": ["prompt_template", "negative_prompt"]}),
+        (_("What the clip shows"), {"fields": ["prompt_template", "negative_prompt", "shots"]}),
         (_("Options"), {"fields": [("duration", "formats"), ("mode", "sound"), "model"]}),
         (_("Speech"), {"fields": ["speaker", "voice", "spoken_line_en", "spoken_line_zh"]}),
     ]

@@ -37,7 +37,7 @@ from ..jobs import (
 )
 from ..models import Status, VideoBatch, VideoBatchItem, VideoRequest
 from ..options.generation import GenerationOptions
-from ..video_presets import FieldFormatter, VideoPreset, template_fields
+from ..video_presets import FieldFormatter, VideoPreset, fill_shots, template_fields
 
 logger = logging.getLogger("django_kling.editorial.batches")
 #: The code ``create_video_request`` refuses a canceled batch's job with.
@@ -52,7 +52,7 @@ THREADS = 4
 #: preset's pk and prompt template (filled in per object; see ``preset_options``).
 OPTION_NAMES = ("prompt", "negative_prompt", "duration", "aspect_ratio", "mode", "sound",
                 "model", "provider", "language", "spoken_line", "speaker", "preset",
-                "prompt_template")
+                "prompt_template", "shots")
 
 
 def preset_options(preset: VideoPreset, *, language: str = "",
@@ -67,6 +67,7 @@ def preset_options(preset: VideoPreset, *, language: str = "",
         "model": preset.model or None, "language": language,
         "spoken_line": preset.spoken_line(language), "speaker": preset.speaker,
         "preset": preset.pk, "prompt_template": preset.prompt_template,
+        "shots": list(preset.shots or ()),
     }
     options.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
     return options
@@ -289,6 +290,8 @@ def _create_one(batch: VideoBatch, index: int, obj: models.Model | None) -> None
         options["prompt"] = " ".join(str(value() if callable(value) else value or "").split())
     if options.get("spoken_line"):
         options["spoken_line"] = fill(options["spoken_line"], obj)
+    if options.get("shots"):  # their prompts' placeholders, as the prompt's
+        options["shots"] = fill_shots(options["shots"], obj)
     # The preset only names where the clip came from: its values are in the batch's options.
     preset = VideoPreset.objects.filter(pk=preset_pk).first() if preset_pk else None
     try:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from ..files import frames
 from ..models import Asset, VideoRequest
 from ..providers import Answer, GenerationInput, ImageInput, VideoOutput
+from ..request_shots import shots_of
 from ..voices import voice_ids_for
 
 
@@ -32,6 +33,7 @@ def generation_input(job: VideoRequest) -> GenerationInput:
         source_label=source_label(job.content_type_id),
         editor_id=editor_id(job.created_by_id),
         voice_ids=voice_ids_for(job, job.provider),
+        shots=shots_of(job),
     )
 
 

@@ -23,7 +23,9 @@ from ..conf import kling_settings
 from ..exceptions import InvalidTransition, ProviderError
 from ..models import Status, VideoRequest
 from ..options.routes import Wanted, refusal
+from ..options.shots import wanted_of as shots_wanted
 from ..providers import REGISTRY
+from ..request_shots import shots_of
 from ..voices import voice_providers, voices_of
 from . import admission
 
@@ -38,7 +40,8 @@ def wanted_of(job: VideoRequest) -> Wanted:
     voices = voices_of(job)
     return Wanted(duration=job.duration, mode=job.mode, sound=job.generate_audio,
                   last_frame=bool(job.last_frame_id), language=job.language,
-                  voices=len(voices), voice_providers=voice_providers(voices))
+                  voices=len(voices), voice_providers=voice_providers(voices),
+                  **shots_wanted(shots_of(job)))
 
 
 def record(provider: str, outcome: str, code: str, reason: str) -> dict[str, Any]:

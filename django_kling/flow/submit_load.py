@@ -1,5 +1,5 @@
 """The submit's one read, compiled once per connection: the job, both frames, whether it has
-voices and the provider's throttle, in one SELECT.
+voices or shots and the provider's throttle, in one SELECT.
 
 Through the ORM each submit built this statement again (a queryset with two joins and two
 subqueries cloned, resolved and compiled, the model's converters looked up): as much CPU as the
@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from ..models import Throttle, VideoRequest
+from ..request_shots import RequestShot
 from ..voices import RequestVoice
 
 #: Marker values: no real job or clock has them.
@@ -43,12 +44,14 @@ def queryset(pk: Any, now: datetime.datetime) -> QuerySet:
     lowered = Throttle.objects.filter(provider=OuterRef("provider"), until__gt=now)
     return (VideoRequest.objects.select_related("first_frame", "last_frame")
             .annotate(has_voices=Exists(RequestVoice.objects.filter(request=OuterRef("pk"))),
+                      has_shots=Exists(RequestShot.objects.filter(request=OuterRef("pk"))),
                       throttled=Subquery(lowered.values("limit")[:1]))
             .filter(pk=pk).order_by())
 
 
 def load(pk: Any) -> VideoRequest | None:
-    """The job with its frames, ``has_voices`` and ``throttled`` set, or None if it is gone."""
+    """The job with its frames, ``has_voices``, ``has_shots`` and ``throttled`` set, or None if
+    it is gone."""
     now = timezone.now()
     connection = connections[VideoRequest.objects.db]
     if connection not in _KEPT:

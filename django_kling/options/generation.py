@@ -27,6 +27,7 @@ from . import (
     validate_prompt,
     validate_variants,
 )
+from .shots import validate_shots
 from .speech import compose_prompt
 
 
@@ -51,6 +52,9 @@ class GenerationOptions:
     #: Chosen voices (``Voice`` primary keys, at most two, in their places): the spoken line
     #: is said by ``<<<voice_1>>>`` (``speech``).
     voices: tuple[int, ...] = ()
+    #: A multi-shot prompt (Kling v3.0): ``(prompt, seconds)`` pairs, summing to the duration
+    #: (``options.shots``); the main prompt is then kept but not sent.
+    shots: tuple[Any, ...] = ()
     #: The prompt as the model reads it: ``prompt`` with the spoken line (``options.speech``).
     composed_prompt: str = dataclasses.field(init=False, default="")
 
@@ -74,11 +78,17 @@ class GenerationOptions:
             raise InvalidInput(_("A spoken line needs sound; turn sound on."),
                                code="speech_needs_sound", field="sound")
         negative = validate_prompt(self.negative_prompt, field="negative_prompt")
+        shots = validate_shots(self.shots, duration=duration)
+        if shots and self.spoken_line.strip():
+            # The spoken line goes into the main prompt, which a multi-shot request replaces.
+            raise InvalidInput(_("A spoken line is not sent with shots (they replace the "
+                                 "prompt it goes into): write it into a shot's prompt."),
+                               code="shots_with_speech", field="shots")
         for name, value in (("duration", duration), ("aspect_ratio", aspect_ratio),
                             ("mode", mode), ("sound", sound), ("prompt", prompt),
                             ("language", language), ("variants", variants),
                             ("negative_prompt", negative), ("composed_prompt", composed),
-                            ("voices", voices),
+                            ("voices", voices), ("shots", shots),
                             ("provider", self.provider or None), ("model", self.model or None)):
             object.__setattr__(self, name, value)
 
@@ -94,7 +104,9 @@ class GenerationOptions:
         ``None`` nor empty): a prompt typed on a form wins over a preset's template."""
         names = {field.name for field in dataclasses.fields(self) if field.init}
         chosen = {name: value for name, value in (overrides or {}).items()
-                  if name in names and value not in (None, "")}
+                  if name in names and value not in (None, "")
+                  # No shots on a form keep a preset's shots.
+                  and not (name == "shots" and not value)}
         return dataclasses.replace(self, **chosen) if chosen else self
 
     def replace(self, **changes: Any) -> GenerationOptions:

@@ -33,6 +33,9 @@ class Wanted:
     voices: int = 0
     language: str = ""
     shots: int = 0
+    #: The shortest shot's seconds and the longest shot prompt's characters (0: no shots).
+    shortest_shot: int = 0
+    longest_shot_prompt: int = 0
     #: The providers every chosen voice has an id on (None: no voice chosen).
     voice_providers: frozenset[str] | None = None
 
@@ -81,7 +84,9 @@ def refusal(model: str, provider: str, wanted: Wanted) -> InvalidInput | None:
     Codes: ``provider_unsupported_feature`` (the provider does not run the model, or lacks a
     last frame, voices or multi-shot on it), ``model_no_sound``, ``duration_unsupported``,
     ``mode_unsupported``, ``sound_needs_pro``, ``last_frame_needs_pro``,
-    ``last_frame_sound_unsupported``, ``voices_too_many``, ``language_unsupported``.
+    ``last_frame_sound_unsupported``, ``voices_too_many``, ``language_unsupported``,
+    ``shots_too_many``, ``shot_prompt_too_long``, ``shot_too_short``,
+    ``shots_last_frame_unsupported``.
     """
     found = route(model, provider)
     params = {"model": model_label(model), "provider": provider}
@@ -140,15 +145,31 @@ def refusal(model: str, provider: str, wanted: Wanted) -> InvalidInput | None:
         return InvalidInput(
             _("%(model)s on %(provider)s takes at most %(limit)d shots.") % shots,
             code="shots_too_many", field="shots", params=shots)
+    if wanted.shots and wanted.longest_shot_prompt > found.max_shot_prompt:
+        shots = {**params, "limit": found.max_shot_prompt}
+        return InvalidInput(
+            _("%(model)s on %(provider)s takes shot prompts of at most %(limit)d characters.")
+            % shots, code="shot_prompt_too_long", field="shots", params=shots)
+    if wanted.shots and wanted.shortest_shot < found.min_shot_duration:
+        shots = {**params, "limit": found.min_shot_duration}
+        return InvalidInput(
+            _("%(model)s on %(provider)s makes shots of %(limit)d seconds or more.") % shots,
+            code="shot_too_short", field="shots", params=shots)
+    if wanted.shots and wanted.last_frame and not found.shots_with_last_frame:
+        return InvalidInput(
+            _("%(model)s on %(provider)s cannot make a multi-shot clip with a last frame: "
+              "leave out the last frame or the shots.") % params,
+            code="shots_last_frame_unsupported", field="shots", params=params)
     return None
 
 
-def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:
+def validate_model(value: str, *, allowed: Iterable[str], sound: bool, shots: int = 0) -> str:
     """Return the model id if editors may choose it and it can do what is asked.
 
     Raises ``InvalidInput``: ``model_invalid`` (not in ``allowed``, the ``MODELS`` setting),
     ``model_no_sound`` (sound asked of a model no provider makes sound with, such as the v2.5
-    turbo: the capability registry, ``routes``).
+    turbo: the capability registry, ``routes``), ``model_no_shots`` (``shots`` asked of a
+    model no provider takes multi-shot prompts for).
     """
     allowed = list(allowed)
     model = value.strip() if isinstance(value, str) else ""
@@ -163,4 +184,9 @@ def validate_model(value: str, *, allowed: Iterable[str], sound: bool) -> str:
         raise InvalidInput(
             _("%(model)s makes silent clips only: turn sound off, or choose Kling v2.6.")
             % params, code="model_no_sound", field="sound", params=params)
+    if shots and not any(r.shots for r in routes):
+        params = {"model": model_label(model)}
+        raise InvalidInput(
+            _("%(model)s takes no multi-shot prompts: leave out the shots, or choose Kling "
+              "v3.0.") % params, code="model_no_shots", field="shots", params=params)
     return model

@@ -87,6 +87,9 @@ class GenerationInput:
     editor_id: str = ""
     #: Chosen voices (provider voice ids), for providers that offer them.
     voice_ids: tuple[str, ...] = ()
+    #: A multi-shot prompt: ``options.shots.Shot`` (prompt, seconds) in order; the main
+    #: prompt is then not sent (sdk-options: "ignored"; fal-v3: "not both").
+    shots: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

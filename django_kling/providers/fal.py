@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from ..conf import SETTING_NAME, Setting, kling_settings
 from ..exceptions import CallbackRefused, ProviderError
+from ..options.shots import SHOT_TYPE
 from .base import (
     GenerationInput,
     ImageInput,
@@ -95,10 +96,19 @@ class FalProvider(PollingProvider):
 
     def start(self, job: GenerationInput, *, idempotency_key: str,
               callback_url: str | None = None) -> Started:
-        prompt, warnings = self._prompt(job)
         body: dict[str, Any] = {"start_image_url": data_uri(job.first_frame),
                                 "duration": str(job.duration),
-                                "generate_audio": job.generate_audio, "prompt": prompt}
+                                "generate_audio": job.generate_audio}
+        warnings: list[dict[str, Any]] = []
+        if job.shots:
+            # fal-v3: multi_prompt, a list of KlingV3MultiPromptElement {prompt, duration
+            # ("3".."15")}, and shot_type ("customize", its default); "Either prompt or
+            # multi_prompt must be provided, but not both": no prompt.
+            body["multi_prompt"] = [{"prompt": prompt, "duration": str(seconds)}
+                                    for prompt, seconds in job.shots]
+            body["shot_type"] = SHOT_TYPE
+        else:
+            body["prompt"], warnings = self._prompt(job)
         if job.negative_prompt:
             body["negative_prompt"] = job.negative_prompt
         if job.last_frame is not None:

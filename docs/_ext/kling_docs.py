@@ -274,7 +274,8 @@ CAPABILITY_ROWS: tuple[tuple[str, Any], ...] = (
     ("Voices", lambda r: f"{r.voices} (``{r.voice_field}``)" if r.voices else "no"),
     ("Spoken languages", lambda r: ", ".join(r.languages) if r.sound else "none"),
     ("Prompt length", lambda r: f"{r.max_prompt} characters"),
-    ("Multi-shot", lambda r: f"up to {r.shots} shots" if r.shots else "no"),
+    ("Multi-shot", lambda r: f"up to {r.shots} shots of {r.min_shot_duration} s or more, "
+     f"{r.max_shot_prompt} characters each" if r.shots else "no"),
     ("Price per second (USD)", _price),
     ("Sources", lambda r: ", ".join(r.sources)),
 )

@@ -92,3 +92,21 @@ def test_with_kling_only_a_last_frame_takes_the_sound_away(django_db_setup, live
         "name": "end.png", "mimeType": "image/png", "buffer": make_image(800, 450, (0, 0, 200))}])
     # Kling's capability map: v2.6 start+end frames "only no audio".
     assert sound.is_disabled() and not sound.is_checked()
+
+
+def test_the_shot_rows_show_for_v3_only_and_are_cleared_as_the_model_changes(
+        django_db_setup, live_server, sandbox, scene, browser):
+    page = open_generate_page(browser, live_server.url)
+    shots = page.locator("[data-kling-shots]")
+    first_prompt = page.locator("input[name=options-shots_0]")
+    # v2.6 (the default) takes no shots: the rows are hidden.
+    assert not shots.is_visible()
+    page.check(f"input[name=options-model][value='{V3}']")
+    assert shots.is_visible() and first_prompt.is_enabled()
+    first_prompt.fill("The jar on a shelf")
+    page.fill("input[name=options-shots_1]", "5")
+    page.screenshot(path=str(OUTPUT / "generate-shots-v3.png"), full_page=True)
+    # Back to v2.6: hidden, disabled and cleared (nothing of them is sent).
+    page.check(f"input[name=options-model][value='{V26}']")
+    assert not shots.is_visible()
+    assert first_prompt.is_disabled() and first_prompt.input_value() == ""

@@ -232,3 +232,23 @@ def test_the_turbo_is_offered_no_sound_and_twelve_seconds_only_on_v3(admin_clien
                                  follow=True)
     assert "5, 10 seconds, not 12" in response.content.decode()
     assert not VideoRequest.objects.exists()
+
+
+def test_multi_shot_rows_are_refused_on_v26_and_queued_per_image_on_v3(admin_client, images,
+                                                                      sandbox):
+    """Issue 26, without JavaScript: Wagtail's Generate page carries the shot rows; v2.6
+    refuses them with the registry's message, v3.0 queues them, filled per image."""
+    from django_kling.request_shots import shots_of
+
+    shots = {"options-shots_0": "{title} on a shelf", "options-shots_1": "3",
+             "options-shots_2": "A hand picks up {object}", "options-shots_3": "2"}
+    response = admin_client.post(action_url(images), {**FORM, **shots}, follow=True)
+    page = response.content.decode()
+    assert "takes no multi-shot prompts" in page and "data-kling-shots" in page
+    assert not VideoRequest.objects.exists()
+    response = admin_client.post(action_url(images), {
+        **FORM, **shots, "options-model": "klingai/kling-v3.0-i2v"})
+    assert response.status_code == 302
+    found = {shots_of(job) for job in VideoRequest.objects.all()}
+    assert found == {(("Sea salt on a shelf", 3), ("A hand picks up Sea salt", 2)),
+                     (("Pepper on a shelf", 3), ("A hand picks up Pepper", 2))}

@@ -118,6 +118,7 @@ class GenerateVideoBulkAction(ImageBulkAction):
                      for language in options.get("languages") or ()]
         if preset is not None and not options.get("prompt"):
             templates.append(preset.prompt_template)
+        templates += [prompt for prompt, _seconds in options.get("shots") or ()]
         if refused := unfilled(images, [text for text in templates if text]):
             form.add_error(None, unfilled_message(refused))
             return self.form_invalid(form)

@@ -15,6 +15,7 @@ from ...jobs import create_video_request, resolve_source, variants_of
 from ...models import Status, VideoRequest
 from ...options import ASPECT_RATIOS, DURATIONS, LANGUAGES, MAX_VARIANTS, MODES
 from ...options.generation import GenerationOptions
+from ...options.shots import parse_shot, parse_shots_json
 from ...providers import REGISTRY
 from ...testing.worker import start_embedded_worker, uses_in_memory_broker
 from ...video_presets import VideoPreset
@@ -55,6 +56,13 @@ class Command(KlingCommand):
                                    "model and provider take voices (repeatable: at most 2)"))
         parser.add_argument("--spoken-line", default="",
                             help=_("a line the clip says, in --language"))
+        parser.add_argument("--shot", action="append", default=[], metavar="PROMPT|SECONDS",
+                            help=_("a shot of a multi-shot prompt (Kling v3.0), e.g. "
+                                   "\"The bag turns|3\" (repeatable: 2 to 6, their seconds "
+                                   "adding up to --duration)"))
+        parser.add_argument("--shots-json", metavar="FILE",
+                            help=_("the shots as a JSON file: [{\"prompt\": ..., "
+                                   "\"duration\": seconds}, ...]"))
         parser.add_argument("--provider", choices=sorted(REGISTRY),
                             help=_("the provider to send it to (default: the configured one)"))
         parser.add_argument("--wait", action="store_true",
@@ -92,7 +100,7 @@ class Command(KlingCommand):
             "prompt": options["prompt"], "negative_prompt": options["negative_prompt"],
             "duration": options["duration"], "mode": options["mode"], "sound": sound,
             "seed": options["seed"], "model": options["model"], "provider": options["provider"],
-            "voices": self.voices(options["voice"]),
+            "voices": self.voices(options["voice"]), "shots": self.shots(options),
             "last_frame": self.read(options["last_frame"], "last_frame")
             if options["last_frame"] else None,
         }
@@ -108,9 +116,10 @@ class Command(KlingCommand):
             preset = self.preset(options["preset"])
             overrides = {name: common.pop(name) for name in
                          ("prompt", "negative_prompt", "duration", "mode", "sound", "model",
-                          "seed", "provider", "voices")}
-            if not overrides["voices"]:
-                del overrides["voices"]  # the preset's voice stands
+                          "seed", "provider", "voices", "shots")}
+            for name in ("voices", "shots"):
+                if not overrides[name]:
+                    del overrides[name]  # the preset's voice and shots stand
             if options["spoken_line"]:
                 overrides["spoken_line"] = options["spoken_line"]
             formats = [options["aspect_ratio"]] if options["aspect_ratio"] else None
@@ -124,6 +133,22 @@ class Command(KlingCommand):
                                    variants=options["variants"])
         first = create_video_request(**source, last_frame=last_frame, options=chosen)
         return list(variants_of(first))
+
+    def shots(self, options: dict[str, Any]) -> tuple[Any, ...]:
+        """The shots of ``--shot`` (``"prompt|seconds"``, repeated) or ``--shots-json``; checked
+        with the request (``GenerationOptions``)."""
+        if options["shot"] and options["shots_json"]:
+            raise InvalidInput(_("Give the shots with --shot or with --shots-json, not both."),
+                               code="shot_invalid", field="shots")
+        if options["shots_json"]:
+            try:
+                text = Path(options["shots_json"]).read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidInput(_("%(path)s could not be read (%(error)s).") % {
+                    "path": options["shots_json"], "error": type(exc).__name__},
+                    code="shot_invalid", field="shots") from None
+            return tuple(parse_shots_json(text))
+        return tuple(parse_shot(text) for text in options["shot"])
 
     def voices(self, names: list[str]) -> tuple[int, ...]:
         """The primary keys of the voices named ``names``, in order."""
@@ -148,6 +173,8 @@ class Command(KlingCommand):
                   "model": options["model"], "provider": options["provider"],
                   "language": options["language"], "spoken_line": options["spoken_line"]}
         try:
+            if shots := self.shots(options):  # none: a preset's shots stand
+                chosen["shots"] = list(shots)
             if options["preset"]:
                 chosen = preset_options(self.preset(options["preset"]),
                                         language=options["language"] or "", overrides=chosen)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...options.shots import SHOT_TYPE
 from ..base import GenerationInput
 from .options import LIST_OPTIONS
 from .wire import image_json
@@ -28,6 +29,13 @@ def build_body(job: GenerationInput, options: dict[str, Any]) -> dict[str, Any]:
         # Kling's voice_list as the AI SDK's Kling options name it (klingai-video-model-options.ts
         # ``voiceList``: at most 2, ``<<<voice_1>>>`` in the prompt).
         klingai["voiceList"] = [{"voice_id": voice} for voice in job.voice_ids]
+    if job.shots:
+        # klingai-video-model-options.ts: multiShot, shotType ("customize": our own shots),
+        # multiPrompt [{index, prompt, duration: string}], passed on as Kling's multi_shot,
+        # shot_type, multi_prompt; the gateway's video page numbers the shots from 1.
+        klingai.update(multiShot=True, shotType=SHOT_TYPE, multiPrompt=[
+            {"index": place, "prompt": prompt, "duration": str(seconds)}
+            for place, (prompt, seconds) in enumerate(job.shots, start=1)])
     provider_options: dict[str, Any] = {"klingai": klingai}
     gateway = gateway_options(job, options)
     if gateway:
@@ -40,7 +48,8 @@ def build_body(job: GenerationInput, options: dict[str, Any]) -> dict[str, Any]:
         "frameImages": frames,
         "providerOptions": provider_options,
     }
-    if job.prompt:
+    # With shots the main prompt "is ignored by the API" (klingai-video-model-options.ts).
+    if job.prompt and not job.shots:
         body["prompt"] = job.prompt
     # The image was cropped to the chosen aspect already; for image-to-video the gateway
     # only answers aspectRatio with an "unsupported" warning, so it is sent only on request.

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ...exceptions import ProviderError
+from ...options.shots import SHOT_TYPE
 from ..base import GenerationInput, ImageInput, JobStatus, VideoOutput
 from ..transport import MAX_MESSAGE, as_dict
 
@@ -94,13 +95,20 @@ def create_body(job: GenerationInput, *, model: str, external_task_id: str,
     }
     if job.last_frame is not None:
         body["image_tail"] = image_field(job.last_frame)
-    if job.prompt:
+    if job.prompt and not job.shots:  # with multi_shot the prompt is ignored (kling-api)
         body["prompt"] = job.prompt
     if job.negative_prompt:
         body["negative_prompt"] = job.negative_prompt
     if job.voice_ids:
         # ``voice_list`` (Kling's image2video reference; klingai-video-model.ts sends it so).
         body["voice_list"] = [{"voice_id": voice} for voice in job.voice_ids]
+    if job.shots:
+        # Kling's image2video reference: multi_shot, shot_type "customize", multi_prompt of
+        # {index (from 1), prompt (<= 512), duration (string seconds)}; klingai-video-model.ts
+        # sends its multiPrompt as this multi_prompt unchanged.
+        body.update(multi_shot=True, shot_type=SHOT_TYPE, multi_prompt=[
+            {"index": place, "prompt": prompt, "duration": str(seconds)}
+            for place, (prompt, seconds) in enumerate(job.shots, start=1)])
     if callback_url:
         body["callback_url"] = callback_url
     return body

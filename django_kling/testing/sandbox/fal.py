@@ -27,6 +27,7 @@ from .faults import JWKS_ROUTE
 from .http import Refusal
 from .jobs import Job
 from .served import routes_on
+from .shots import fal_problem
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/fal"
@@ -181,7 +182,10 @@ def parse_submit(raw: bytes, path: str = ENDPOINT) -> GenerationSpec:
             isinstance(v, str) and v for v in voices):
         raise FalError(422, [{"loc": ["body", "voice_ids"],
                               "msg": f"at most {route.voices} voice ids (strings)"}])
-    if not body.get("prompt"):
+    param, problem = fal_problem(body, route, duration=int(duration))
+    if problem:
+        raise FalError(422, [{"loc": ["body", param], "msg": problem}])
+    if not body.get("prompt") and not body.get("multi_prompt"):
         # fal's API reference marks prompt required: its validation error (pydantic's shape).
         raise FalError(422, [{"loc": ["body", "prompt"], "msg": "Field required",
                               "type": "missing"}])

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 from .http import Refusal
 from .jobs import Job
 from .served import routes_on, voices_problem
+from .shots import kling_problem
 from .validation import MAX_TEXT, GatewayError, GenerationSpec, _check_image, _fetch
 
 PREFIX = "/kling"
@@ -191,6 +192,9 @@ def parse_create(body: dict[str, Any]) -> tuple[GenerationSpec, str | None]:
         raise _invalid(f"{name} does not support sound.")
     problem = voices_problem(body.get("voice_list"), route.voices, sound=sound == "on",
                              param="voice_list")
+    if problem:
+        raise _invalid(problem)
+    problem = kling_problem(body, route, duration=int(duration), last_frame="image_tail" in body)
     if problem:
         raise _invalid(problem)
     if sound == "on" and mode != "pro":

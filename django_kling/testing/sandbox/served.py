@@ -9,6 +9,7 @@ from typing import Any
 
 from ... import capabilities
 from ...capabilities import Route
+from .shots import kling_problem
 
 MODEL_ID = capabilities.V2_6
 TURBO_MODEL_ID = capabilities.V2_5_TURBO
@@ -36,3 +37,21 @@ def voices_problem(voices: Any, limit: int, *, sound: bool, param: str) -> str:
     if voices and not sound:
         return f"{param} needs sound on."
     return ""
+
+
+#: The gateway's names of Kling's multi_shot, shot_type and multi_prompt (the AI SDK's options).
+GATEWAY_SHOT_FIELDS = ("multiShot", "shotType", "multiPrompt")
+
+
+def klingai_problem(options: dict[str, Any], route: Route, *, sound: bool, duration: int,
+                    last_frame: bool) -> tuple[str, str]:
+    """What is wrong with the voices and shots of ``providerOptions.klingai`` and the param
+    it is about; ("", "") if nothing."""
+    where = "providerOptions.klingai."
+    problem = voices_problem(options.get("voiceList"), route.voices, sound=sound,
+                             param=where + "voiceList")
+    if problem:
+        return problem, where + "voiceList"
+    problem = kling_problem(options, route, duration=duration, last_frame=last_frame,
+                            names=GATEWAY_SHOT_FIELDS)
+    return (problem, where + "multiPrompt") if problem else ("", "")

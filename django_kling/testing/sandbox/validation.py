@@ -22,7 +22,7 @@ import httpx
 from PIL import Image
 
 from . import signed_urls
-from .served import MODEL_ID, routes_on, voices_problem
+from .served import MODEL_ID, klingai_problem, routes_on
 
 #: The models the gateway serves, with what each can do (the registry's gateway routes).
 MODELS = routes_on("gateway")
@@ -192,10 +192,10 @@ def parse_generation(raw: bytes, *, allow_callback: bool = False,
                       "generateAudio")
     if audio and mode != "pro":
         raise invalid("Sound (generateAudio) needs mode 'pro' on Kling v2.6.", "generateAudio")
-    problem = voices_problem(options.get("voiceList"), route.voices, sound=audio,
-                             param="providerOptions.klingai.voiceList")
+    problem, param = klingai_problem(options, route, sound=audio, duration=duration,
+                                     last_frame=last is not None)
     if problem:
-        raise invalid(problem, "providerOptions.klingai.voiceList")
+        raise invalid(problem, param)
 
     warnings: list[dict[str, Any]] = []
     n = body.get("n", 1)

@@ -3,8 +3,9 @@
  * (model, mode, sound, duration, formats, variants, languages), and points out that sound and a
  * last frame need the pro mode. It offers only what the chosen model can do (the capability
  * registry, in #kling-offers): durations, modes, sound and the voice it cannot are disabled and
- * cleared as the model changes, and sound as a last frame is chosen where the model cannot do
- * both. The server counts the same way and checks everything again when the form is sent. */
+ * cleared as the model changes (the multi-shot rows hidden and cleared), and sound as a last
+ * frame is chosen where the model cannot do both. The server counts the same way and checks
+ * everything again when the form is sent. */
 (function () {
   "use strict";
 
@@ -75,6 +76,17 @@
       if (voice) {
         voice.disabled = !offered.voices || !(sound && sound.checked);
         if (voice.disabled) { voice.value = ""; }
+      }
+      // Multi-shot rows: hidden and cleared for a model that takes no shots.
+      var shots = form.querySelector("[data-kling-shots]");
+      if (shots) {
+        var row = shots.closest(".form-row, .w-field__wrapper") || shots;
+        row.hidden = !offered.shots;
+        row.style.display = offered.shots ? "" : "none";  // a stylesheet's display may win
+        Array.prototype.forEach.call(shots.querySelectorAll("input"), function (input) {
+          input.disabled = !offered.shots;
+          if (input.disabled) { input.value = ""; }
+        });
       }
     }
 
