@@ -196,6 +196,13 @@ def test_the_generate_page_refuses_shots_on_v26_and_queues_them_on_v3(
     assert queued.status_code == 302, queued.context["batch_form"].errors
     job = VideoRequest.objects.get()
     assert shots_of(job) == ((f"{product.name} on a table", 5), (f"Close-up of {product}", 5))
+    # The request's own page lists them, in order, with their seconds.
+    from django.urls import reverse
+    page = client.get(reverse("admin:django_kling_videorequest_change", args=[job.pk]))
+    listed = re.search(r'<ol class="kling-shots">(.*?)</ol>', page.content.decode(), re.S)
+    assert listed, "the request's page shows no shots"
+    assert re.findall(r"<li>(.*?) <span>\((\d+) s\)</span></li>", listed.group(1)) == [
+        (f"{product.name} on a table", "5"), (f"Close-up of {product}", "5")]
 
 
 def test_a_preset_applied_on_the_page_fills_the_shot_rows(producer, make_product, sandbox):

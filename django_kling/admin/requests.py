@@ -36,6 +36,7 @@ from .list_filters import ModelFilter, ProviderFilter
 from .permissions import may_use_source
 from .posters import PosterAdminMixin, poster_url
 from .review import ReviewAdminMixin, ReviewFilter, review_badges, review_buttons
+from .shots_display import ShotsAdminMixin
 from .sources import SourcesChangeList
 
 RETRYABLE = (Status.FAILED, Status.CANCELED)
@@ -60,7 +61,7 @@ class SourceTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
+class VideoRequestAdmin(ShotsAdminMixin, PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     list_display = ["short_id", "status_badge", "review", "source", "first_frame_thumb", "clip",
                     "provider", "cost", "age"]
     list_display_links = ["short_id"]
@@ -77,9 +78,9 @@ class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     change_form_template = "django_kling/admin/videorequest/change_form.html"
     fieldsets = [
         (_("Request"), {"fields": [
-            "source", "field_name", "created_by", "prompt", "negative_prompt", "model",
-            ("duration", "aspect_ratio", "mode_shown", "generate_audio"), ("seed", "language"),
-            ("first_frame_preview", "last_frame_preview"),
+            "source", "field_name", "created_by", "prompt", "shots_list", "negative_prompt",
+            "model", ("duration", "aspect_ratio", "mode_shown", "generate_audio"),
+            ("seed", "language"), ("first_frame_preview", "last_frame_preview"),
         ]}),
         (_("Result"), {"fields": [
             "video_link", "renditions_list", "poster_preview",
@@ -100,7 +101,7 @@ class VideoRequestAdmin(PosterAdminMixin, ReviewAdminMixin, admin.ModelAdmin):
     readonly_fields = ["source", "first_frame_preview", "last_frame_preview", "video_link",
                        "poster_preview", "estimated_cost_display", "reported_cost_display",
                        "warnings_list", "explanation", "metadata_json", "attempts_list",
-                       "mode_shown", "renditions_list"]
+                       "mode_shown", "renditions_list", "shots_list"]
 
     # -- permissions: the workers write, editors look (and retry or cancel) -------------------
 
