@@ -356,3 +356,30 @@ def test_a_preset_with_wrong_shots_is_refused_when_saved_in_both_languages():
     with pytest.raises(ValidationError) as speech:
         spoken.full_clean()
     assert "write it into a shot's prompt" in str(speech.value.message_dict["shots"])
+
+
+@pytest.mark.django_db
+def test_the_preset_admin_edits_shots_as_rows(admin_client):
+    from django.urls import reverse
+
+    from django_kling.models import VideoPreset
+
+    add = reverse("admin:django_kling_videopreset_add")
+    form = {"name": "Story", "slug": "story", "prompt_template": "The {name}.",
+            "negative_prompt": "", "duration": "10", "formats": "16:9", "mode": "pro",
+            "model": V3, "speaker": "", "spoken_line_en": "", "spoken_line_zh": "",
+            "shots_0": "{name} on a shelf", "shots_1": "4", "shots_2": "A hand lifts it",
+            "shots_3": "6"}
+    page = admin_client.get(add).content.decode()
+    assert 'name="shots_0"' in page and 'name="shots_11"' in page  # six rows, no JSON box
+    wrong = admin_client.post(add, {**form, "shots_3": "5"})
+    assert wrong.status_code == 200 and not VideoPreset.objects.exists()
+    assert "must add up to the clip's 10 seconds" in " ".join(
+        wrong.context["adminform"].form.errors["shots"])
+    saved = admin_client.post(add, form)
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    preset = VideoPreset.objects.get()
+    assert preset.shots == [{"prompt": "{name} on a shelf", "duration": 4},
+                            {"prompt": "A hand lifts it", "duration": 6}]
+    change = admin_client.get(reverse("admin:django_kling_videopreset_change", args=[preset.pk]))
+    assert 'value="A hand lifts it"' in change.content.decode()

@@ -41,6 +41,11 @@ class ShotsWidget(forms.MultiWidget):
         return values + [None] * (len(self.widgets) - len(values))
 
     def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        # MultiWidget decompresses only a value that is not a list; a preset's stored shots
+        # are a list of shots, not the rows' flat values.
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple))
+                                                    for v in value):
+            value = self.decompress(value)
         context = super().get_context(name, value, attrs)
         subwidgets = context["widget"]["subwidgets"]
         context["widget"]["rows"] = [
