@@ -11,7 +11,14 @@ import pytest
 from django.utils import timezone
 
 from django_kling.flow import completions, polling
-from django_kling.flow.poll_plan import expected_cost, make_plan, next_check, spread, turnbull
+from django_kling.flow.poll_plan import (
+    expected_cost,
+    ladder,
+    make_plan,
+    next_check,
+    spread,
+    turnbull,
+)
 from django_kling.jobs import create_video_request
 from django_kling.models import CompletionTimes, Status
 
@@ -90,7 +97,8 @@ def finished(db, job, *, took: float, checked: float | None):
 
 def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image):
     job = create_video_request(make_image())
-    assert polling.first_check_delay(job, webhook=False) == pytest.approx(5.0)  # FIRST_CHECK
+    # No plan yet: the first jobs climb the ladder from FIRST_CHECK (5 s) down to 0.2 s.
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(ladder(5.0, 0.2)[0])
     for _ in range(4):
         finished(db, job, took=3.0, checked=2.5)
     assert CompletionTimes.objects.get().plan == []  # four jobs are not enough
@@ -102,6 +110,12 @@ def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image
     # A webhook on its way keeps the fallback schedule; the plan is for polling alone.
     assert polling.first_check_delay(job, webhook=True) >= 5.0
     now = job.submitted_at + timedelta(seconds=row.plan[-1] + 1)
+    # Past the plan, a back-off that starts at the plan's end (POLL_INTERVAL 0.2 s, doubling
+    # to MAX_POLL_INTERVAL 1 s), not at the job's first call (9 calls: 1 s at once).
+    late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.05)
+    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.2)
+    late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.6)
+    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.6)
     assert polling.after_pending(job, 9, webhook=False, now=now) == 1.0  # MAX_POLL_INTERVAL
 
 
@@ -133,3 +147,65 @@ def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learni
     assert job.status == Status.SUCCEEDED and len(asked) <= 4, asked
     assert not [t for t in asked if 0.3 <= t <= 0.8], asked
     assert job.poll_count == len(asked)
+
+
+def test_the_ladder_halves_the_first_check_down_to_the_poll_interval():
+    assert ladder(60.0, 5.0) == [7.5, 15.0, 30.0, 60.0]
+    assert ladder(0.1, 0.2) == [0.1]  # nothing to explore below the poll interval
+
+
+@pytest.fixture
+def exploring(settings):
+    """No plan yet; FIRST_CHECK 8 s and POLL_INTERVAL 1 s: the ladder is 1, 2, 4, 8 s."""
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 8.0},
+                             "POLL_INTERVAL": 1.0, "MAX_POLL_INTERVAL": 5.0,
+                             "POLL_PLAN": {"MIN_SAMPLES": 5, "MIN_GAP": 0.3}}
+
+
+def test_the_first_jobs_of_a_kind_climb_the_ladder(db, exploring, make_image):
+    job = create_video_request(make_image())
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(1.0)
+    job.submitted_at = timezone.now()
+    at = job.submitted_at
+    assert polling.after_pending(job, 1, webhook=False, now=at + timedelta(seconds=1.05)) \
+        == pytest.approx(0.95)
+    assert polling.after_pending(job, 3, webhook=False, now=at + timedelta(seconds=4.2)) \
+        == pytest.approx(3.8)
+    # Past the ladder's end (FIRST_CHECK) the back-off takes over, as for any job.
+    assert polling.after_pending(job, 4, webhook=False, now=at + timedelta(seconds=8.1)) == 5.0
+    # A webhook on its way keeps its fallback schedule.
+    assert polling.first_check_delay(job, webhook=True) >= 8.0
+
+
+def test_only_a_few_jobs_at_once_explore(db, exploring, make_image):
+    """A batch submitted before any job of its kind ended: MIN_SAMPLES of them climb the
+    ladder, the others are first asked at FIRST_CHECK (the ladder's calls stay bounded)."""
+    for _ in range(5):
+        create_video_request(make_image()).__class__.objects.filter().update(
+            status=Status.RUNNING, submitted_at=timezone.now())
+    job = create_video_request(make_image())
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(8.0)
+    job.submitted_at = timezone.now()
+    # A job first asked at FIRST_CHECK is past the ladder: the back-off follows.
+    assert polling.after_pending(job, 1, webhook=False,
+                                 now=job.submitted_at + timedelta(seconds=8.05)) == 1.0
+
+
+def test_the_first_jobs_leave_narrow_intervals(worker, sandbox, exploring, make_image):
+    """2 s jobs on the sandbox: the first five are found at the ladder's 2 or 4 s check, not
+    at FIRST_CHECK (8 s), and the sixth is found within a second of its end."""
+    sandbox.delay = 2.0
+    sandbox.tells_end = False
+    jobs = [create_video_request(make_image()) for _ in range(5)]
+    for job in jobs:
+        job = wait_for_end(job, timeout=30)
+        assert job.status == Status.SUCCEEDED, job.error_message
+        assert 2 <= job.poll_count <= 3, job.poll_count
+    intervals = CompletionTimes.objects.get().intervals
+    assert len(intervals) == 5 and max(b for _a, b in intervals) < 5.0, intervals
+    before = len(sandbox.calls)
+    job = wait_for_end(create_video_request(make_image()), timeout=30)
+    calls = sandbox.calls[before:]
+    submitted = next(c.time for c in calls if c.path.endswith("/start"))
+    asked = [c.time - submitted for c in calls if c.path.endswith("/status")]
+    assert job.status == Status.SUCCEEDED and asked[-1] < 3.5, asked

@@ -182,3 +182,14 @@ def next_check(plan: Sequence[float], elapsed: float, *, min_gap: float) -> floa
     ``min_gap`` away; None once the plan is spent."""
     index = bisect.bisect_left(plan, elapsed + min_gap)
     return plan[index] - elapsed if index < len(plan) else None
+
+
+def ladder(first_by: float, shortest: float) -> list[float]:
+    """Check times for the first jobs of a kind, while no plan exists: ``first_by`` halved
+    down to no less than ``shortest`` (60 s and 5 s: 7.5, 15, 30, 60). A job is still found by
+    ``first_by``, its interval is at most half as wide as one check there would leave (or
+    narrower for a quick job), for at most ``log2(first_by / shortest)`` calls more."""
+    times = [first_by]
+    while times[0] / 2 >= max(shortest, 1e-3):
+        times.insert(0, times[0] / 2)
+    return times
