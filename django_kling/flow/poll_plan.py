@@ -28,13 +28,16 @@ STEP = 0.5
 #: Most candidate times: bounds the programme's cost whatever the spread.
 GRID = 240
 #: Prices of a call tried while searching the one that meets the call budget.
-SEARCH_STEPS = 12
+SEARCH_STEPS = 20
 #: Points each mass of the estimate is spread over.
 SPREAD = 4
 #: Rounds of the self-consistency algorithm (it converges in a few for windows this small).
 ROUNDS = 50
 #: How near apart an interval's ends may be and still be one exact time.
 EXACT = 1e-6
+#: Seconds past its left end over which an open-ended mass (jobs still running later than
+#: any job seen done) is spread: the plan reaches that far, then ``polling.after_plan``.
+TAIL = 10.0
 
 Weighted = list[tuple[float, float]]  # (completion time, probability), sorted by time
 
@@ -50,7 +53,8 @@ def _clean(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
 
 def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
     """``(after, by, probability)``: the estimated distribution of completion times, as the
-    masses of Turnbull's innermost intervals."""
+    masses of Turnbull's innermost intervals. An interval may be open-ended (``by`` infinite:
+    a job still running, right-censored); mass past every finite end is on ``(after, inf)``."""
     observed = _clean(intervals)
     if not observed:
         return []
@@ -59,31 +63,35 @@ def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, f
     ends = sorted([(low, 1) for low, _ in observed] + [(high, 0) for _, high in observed])
     inner = [(a, b) for (a, kind_a), (b, kind_b) in zip(ends, ends[1:], strict=False)
              if kind_a == 1 and kind_b == 0]
-    starts = [a for a, _ in inner]
-    covers = [_inside(inner, starts, low, high) for low, high in observed]
+    starts, stops = [a for a, _ in inner], [b for _, b in inner]
+    # Innermost intervals do not overlap: those inside (low, high] are one run of the list,
+    # so a round of the algorithm is prefix sums over runs, linear in jobs plus intervals
+    # (thousands of running jobs are as cheap as a window of finished ones).
+    runs = [_inside(starts, stops, low, high) for low, high in observed]
     mass = [1.0 / len(inner)] * len(inner)
     for _ in range(ROUNDS):
-        new = [0.0] * len(inner)
-        for members in covers:
-            total = sum(mass[j] for j in members)
-            if total <= 0:
-                continue
-            for j in members:
-                new[j] += mass[j] / total
+        total = [0.0]
+        for m in mass:
+            total.append(total[-1] + m)
+        share = [0.0] * (len(inner) + 1)
+        for first, stop in runs:
+            covered = total[stop] - total[first]
+            if covered > 0:
+                share[first] += 1.0 / covered
+                share[stop] -= 1.0 / covered
+        new, running = [], 0.0
+        for j, m in enumerate(mass):
+            running += share[j]
+            new.append(m * running)
         size = sum(new) or 1.0
         mass = [m / size for m in new]
     return [(a, b, m) for (a, b), m in zip(inner, mass, strict=True) if m > 1e-9]
 
 
-def _inside(inner: list[tuple[float, float]], starts: list[float], low: float,
-            high: float) -> list[int]:
-    # Innermost intervals do not overlap: those inside (low, high] are one run of the list.
-    found = []
-    for j in range(bisect.bisect_left(starts, low), len(inner)):
-        if inner[j][1] > high:
-            break
-        found.append(j)
-    return found
+def _inside(starts: list[float], ends: list[float], low: float,
+            high: float) -> tuple[int, int]:
+    return bisect.bisect_left(starts, low), max(bisect.bisect_right(ends, high),
+                                                 bisect.bisect_left(starts, low))
 
 
 def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
@@ -95,6 +103,8 @@ def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
 def _spread(estimate: list[tuple[float, float, float]]) -> Weighted:
     points: Weighted = []
     for low, high, mass in estimate:
+        if math.isinf(high):  # past every job seen done: placed as if it ended soon after
+            high = low + TAIL
         if high - low <= 2 * EXACT:
             points.append((high, mass))
             continue
@@ -161,7 +171,7 @@ def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: fl
     if not estimate:
         return []
     points = _spread(estimate)
-    end = max(high for _low, high, _mass in estimate)
+    end = max(low + TAIL if math.isinf(high) else high for low, high, _mass in estimate)
     cheap, dear = 0.0, 1000.0
     plan = _optimal(points, cheap, max_gap, end, first_by)
     if expected_cost(plan, points)[1] <= calls:
