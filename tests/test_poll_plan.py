@@ -215,7 +215,7 @@ def test_the_first_jobs_of_a_kind_climb_the_ladder(db, exploring, make_image):
     assert polling.first_check_delay(job, webhook=True) >= 8.0
 
 
-def test_only_a_few_jobs_at_once_explore(db, exploring, make_image):
+def test_only_a_few_jobs_at_once_explore(db, settings, exploring, make_image):
     """A batch submitted before any job of its kind ended: MIN_SAMPLES of them climb the
     ladder, the others are first asked at FIRST_CHECK (the ladder's calls stay bounded)."""
     for _ in range(5):
@@ -224,6 +224,10 @@ def test_only_a_few_jobs_at_once_explore(db, exploring, make_image):
     job = create_video_request(make_image())
     assert polling.first_check_delay(job, webhook=False) == pytest.approx(8.0)
     job.submitted_at = timezone.now()
+    # MIN_SAMPLES over WINDOW: no plan can be made, the fixed schedule is kept for all.
+    VideoRequest.objects.update(status=Status.SUCCEEDED)
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "POLL_PLAN": {"MIN_SAMPLES": 10**9}}
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(8.0)
     # A job first asked at FIRST_CHECK is past the ladder: the back-off follows.
     assert polling.after_pending(job, 1, webhook=False,
                                  now=job.submitted_at + timedelta(seconds=8.05)) == 1.0

@@ -26,11 +26,14 @@ def _ladder(job: VideoRequest) -> list[float]:
 def first_delay(job: VideoRequest, first_check: float) -> float:
     """Seconds to the first status call of ``job`` (being marked running, its kind without a
     plan): the ladder's first step if fewer than ``MIN_SAMPLES`` jobs of its kind are running,
-    else ``first_check``."""
+    else ``first_check`` (always with ``MIN_SAMPLES`` over ``WINDOW``: no plan to feed)."""
+    options = kling_settings.POLL_PLAN
+    if int(options["MIN_SAMPLES"]) > int(options["WINDOW"]):
+        return first_check  # no plan can ever be made (the fixed schedule was asked for)
     running = VideoRequest.objects.filter(
         provider=job.provider, model=job.model, mode=job.mode, duration=job.duration,
         status=Status.RUNNING).exclude(pk=job.pk).count()
-    if running >= int(kling_settings.POLL_PLAN["MIN_SAMPLES"]):
+    if running >= int(options["MIN_SAMPLES"]):
         return first_check
     return _ladder(job)[0]
 
