@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from django_kling.flow import completions, polling
 from django_kling.flow.poll_plan import (
-    TAIL,
     expected_cost,
     ladder,
     make_plan,
@@ -163,7 +162,7 @@ def test_an_open_ended_interval_extends_the_plan():
     assert estimate[-1][2] == pytest.approx(10 / 15)
     plan = make_plan([(2.5, 3.0)] * 5 + [(50.0, math.inf)] * 10, calls=8, max_gap=15,
                      first_by=60)
-    assert plan[-1] == pytest.approx(50.0 + TAIL)
+    assert plan[-1] == pytest.approx(50.0 + 15)  # one MAX_GAP past the oldest running job
 
 
 def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learning, make_image):

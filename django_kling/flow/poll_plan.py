@@ -36,7 +36,8 @@ ROUNDS = 50
 #: How near apart an interval's ends may be and still be one exact time.
 EXACT = 1e-6
 #: Seconds past its left end over which an open-ended mass (jobs still running later than
-#: any job seen done) is spread: the plan reaches that far, then ``polling.after_plan``.
+#: any job seen done) is spread by ``spread``; ``make_plan`` uses its ``max_gap``: the plan
+#: reaches one gap past the oldest running job, then ``polling.after_plan`` backs off.
 TAIL = 10.0
 
 Weighted = list[tuple[float, float]]  # (completion time, probability), sorted by time
@@ -97,14 +98,14 @@ def _inside(starts: list[float], ends: list[float], low: float,
 def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
     """Completion times and their probabilities: each mass of ``turnbull`` in ``SPREAD``
     evenly spaced points of its interval."""
-    return _spread(turnbull(intervals))
+    return _spread(turnbull(intervals), TAIL)
 
 
-def _spread(estimate: list[tuple[float, float, float]]) -> Weighted:
+def _spread(estimate: list[tuple[float, float, float]], tail: float) -> Weighted:
     points: Weighted = []
     for low, high, mass in estimate:
         if math.isinf(high):  # past every job seen done: placed as if it ended soon after
-            high = low + TAIL
+            high = low + tail
         if high - low <= 2 * EXACT:
             points.append((high, mass))
             continue
@@ -170,8 +171,8 @@ def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: fl
     estimate = turnbull(intervals)
     if not estimate:
         return []
-    points = _spread(estimate)
-    end = max(low + TAIL if math.isinf(high) else high for low, high, _mass in estimate)
+    points = _spread(estimate, max_gap)
+    end = max(low + max_gap if math.isinf(high) else high for low, high, _mass in estimate)
     cheap, dear = 0.0, 1000.0
     plan = _optimal(points, cheap, max_gap, end, first_by)
     if expected_cost(plan, points)[1] <= calls:
