@@ -111,11 +111,11 @@ def simulated(rounds: int = 4, seed: int = 1) -> list[str]:
                 for _ in range(count)]
 
     plan = make_plan([(t - 2, t + 2) for t in sample(256)], calls=GOAL["calls"],
-                     max_gap=15.0, first_by=60.0)
+                     max_gap=15.0, first_by=60.0, min_gap=1.0)
     for _ in range(rounds):
         plan = make_plan([(last, at) for at, _calls, last in
                           (checks_of(plan, t) for t in sample(256))],
-                         calls=GOAL["calls"], max_gap=15.0, first_by=60.0)
+                         calls=GOAL["calls"], max_gap=15.0, first_by=60.0, min_gap=1.0)
     ends = sample(20000)
     found = [checks_of(plan, t) for t in ends]
     lag = sorted(at - t for (at, _calls, _last), t in zip(found, ends, strict=True))
