@@ -148,20 +148,28 @@ def test_the_window_keeps_the_last_submitted_jobs(db, settings, make_image):
 
 
 def test_jobs_still_running_count_as_ending_later(db, settings, make_image):
-    """Five quick jobs done, ten of the same batch still running after 50 s: the plan reaches
-    past 50 s (the quick ones alone would end it at 3 s, leaving the rest to the back-off)."""
+    """Five quick jobs done, ten of the same batch still running at a check 50 s after their
+    submission: the plan reaches past 50 s (the quick ones alone would end it at 3 s, leaving
+    the rest to the back-off)."""
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
                              "MAX_POLL_INTERVAL": 25.0, "POLL_PLAN": {"MIN_SAMPLES": 5}}
     for _ in range(10):
         create_video_request(make_image())
-    VideoRequest.objects.update(status=Status.RUNNING,
-                                submitted_at=timezone.now() - timedelta(seconds=50))
+    submitted = timezone.now() - timedelta(seconds=80)
+    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
+                                checked_at=submitted + timedelta(seconds=50))
     job = create_video_request(make_image())
     for _ in range(5):
         finished(db, job, took=3.0, checked=2.5)
     plan = CompletionTimes.objects.get().plan
     assert plan[0] <= 3.5 and plan[-1] > 50, plan
     assert max(b - a for a, b in zip(plan, plan[1:], strict=False)) <= 15 + 1e-6, plan
+    # What counts is the last "still running" answer, not the age (80 s): a job may have
+    # ended since, unseen. Never asked yet, a running job says nothing.
+    assert plan[-1] < 80, plan
+    VideoRequest.objects.filter(status=Status.RUNNING).update(checked_at=None)
+    finished(db, job, took=3.0, checked=2.5)
+    assert CompletionTimes.objects.get().plan[-1] <= 3.0
     # Without them (all finished), the same five intervals give a plan that ends at 3 s.
     VideoRequest.objects.filter(status=Status.RUNNING).update(status=Status.SUCCEEDED)
     finished(db, job, took=3.0, checked=2.5)

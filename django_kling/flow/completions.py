@@ -54,7 +54,7 @@ def record(job: VideoRequest, done_at: datetime) -> None:
                 full = seen >= int(options["WINDOW"])
                 row.plan = [round(t, 2) for t in make_plan(
                     [entry[:2] for entry in row.intervals]
-                    + still_running(job, row.intervals[0] if full else None, done_at),
+                    + still_running(job, row.intervals[0] if full else None),
                     calls=float(options["CALLS"]),
                     max_gap=min(float(options["MAX_GAP"]),
                                 float(kling_settings.MAX_POLL_INTERVAL)),
@@ -86,12 +86,12 @@ def window(entries: list[list[float]], entry: list[float], size: int) -> list[li
     return found[-size:]
 
 
-def still_running(job: VideoRequest, oldest: list[float] | None,
-                  now: datetime) -> list[tuple[float, float]]:
-    """Jobs of ``job``'s kind still running, each as "ends after its age" (right-censored):
-    those submitted since the window's ``oldest`` entry (a full window), or all of them (a
-    window holding every finished job of the kind). Left out, they would leave the estimate
-    to the quick jobs of a batch only."""
+def still_running(job: VideoRequest, oldest: list[float] | None) -> list[tuple[float, float]]:
+    """Jobs of ``job``'s kind still running, each as "ends after its last 'still running'
+    answer" (right-censored; not after its age: it may have ended since, unseen): those
+    submitted since the window's ``oldest`` entry (a full window), or all of them (a window
+    holding every finished job of the kind). Left out, they would leave the estimate to the
+    quick jobs of a batch only."""
     running = VideoRequest.objects.filter(
         provider=job.provider, model=job.model, mode=job.mode, duration=job.duration,
         status=Status.RUNNING, submitted_at__isnull=False).exclude(pk=job.pk)
@@ -100,8 +100,8 @@ def still_running(job: VideoRequest, oldest: list[float] | None,
             return []
         running = running.filter(submitted_at__gte=datetime.fromtimestamp(oldest[2],
                                                                          tz=timezone.utc))
-    return [(max((now - at).total_seconds(), 0.0), math.inf)
-            for at in running.values_list("submitted_at", flat=True)]
+    return [(max((checked - at).total_seconds(), 0.0) if checked else 0.0, math.inf)
+            for at, checked in running.values_list("submitted_at", "checked_at")]
 
 
 def plan_for(job: VideoRequest) -> list[float]:
