@@ -85,7 +85,7 @@ def at_scale(sandbox, root, database, scale: float, quick: bool) -> list[str]:
 def checks_of(plan: list[float], ends_at: float) -> tuple[float, int, float]:
     """(found at, status calls, last "still running" check) for a job ending at ``ends_at``
     checked at once at each of ``plan``'s times (at least MIN_GAP 1 s apart), then by
-    ``polling.after_plan``'s back-off from the plan's end (5 s doubling to 25 s)."""
+    ``polling.after_plan``'s back-off from the plan's end (1 s doubling to 25 s)."""
     at, calls, last = plan[0], 0, 0.0
     while True:
         calls += 1
@@ -93,7 +93,7 @@ def checks_of(plan: list[float], ends_at: float) -> tuple[float, int, float]:
             return at, calls, last
         last = at
         index = bisect.bisect_left(plan, at + 1.0)
-        at = plan[index] if index < len(plan) else at + min(max(5.0, at - plan[-1]), 25.0)
+        at = plan[index] if index < len(plan) else at + min(max(1.0, at - plan[-1]), 25.0)
 
 
 def simulated(rounds: int = 4, seed: int = 1) -> list[str]:

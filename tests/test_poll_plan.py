@@ -122,10 +122,10 @@ def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image
     # A webhook on its way keeps the fallback schedule; the plan is for polling alone.
     assert polling.first_check_delay(job, webhook=True) >= 5.0
     now = job.submitted_at + timedelta(seconds=row.plan[-1] + 1)
-    # Past the plan, a back-off that starts at the plan's end (POLL_INTERVAL 0.2 s, doubling
-    # to MAX_POLL_INTERVAL 1 s), not at the job's first call (9 calls: 1 s at once).
+    # Past the plan, a back-off that starts at the plan's end (MIN_GAP 0.3 s, doubling to
+    # MAX_POLL_INTERVAL 1 s), not at the job's first call (9 calls: 1 s at once).
     late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.05)
-    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.2)
+    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.3)
     late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.6)
     assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.6)
     assert polling.after_pending(job, 9, webhook=False, now=now) == 1.0  # MAX_POLL_INTERVAL
