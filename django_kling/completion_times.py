@@ -17,7 +17,8 @@ class CompletionTimes(models.Model):
     model = models.CharField(_("model"), max_length=100)
     mode = models.CharField(_("mode"), max_length=3)
     duration = models.PositiveSmallIntegerField(_("duration"))
-    #: ``[[after, before], ...]``, oldest first: each job ended after ``after`` and by
+    #: ``[[after, before, submitted], ...]`` in order of submission (Unix time; rows from
+    #: before it have none, and count as the oldest): each job ended after ``after`` and by
     #: ``before`` seconds from its submission.
     intervals = models.JSONField(_("completion intervals"), default=list)
     #: Check times in seconds after submission, made from ``intervals``; empty: not enough yet.

@@ -68,12 +68,14 @@ SETTINGS: tuple[Setting, ...] = (
         {"MIN_SAMPLES": 5, "WINDOW": 256, "CALLS": 8, "MIN_GAP": 1.0, "MAX_GAP": 15.0,
          "REPLAN": 64},
         "Status calls placed where jobs of the same provider, model, mode and duration ended "
-        "before: after MIN_SAMPLES such jobs (of the last WINDOW), checks go where completions "
-        "are likely, expecting at most CALLS status calls per job, never closer than MIN_GAP "
-        "seconds nor further apart than MAX_GAP (or MAX_POLL_INTERVAL, if lower); the plan is made "
-        "again after REPLAN "
-        "more jobs. Until then, and past the plan's end, FIRST_CHECK and the back-off apply. "
-        "Not used while a webhook is expected.",
+        "before: after MIN_SAMPLES such jobs (of the last WINDOW submitted; those still "
+        "running count as ending after their last 'still running' answer), checks go where "
+        "completions are likely, expecting at most CALLS status calls per job, never closer "
+        "than MIN_GAP seconds nor further apart than MAX_GAP (or MAX_POLL_INTERVAL, if lower); "
+        "the plan is "
+        "made again after REPLAN more jobs. Until then, MIN_SAMPLES jobs at once are asked at "
+        "FIRST_CHECK halved down to POLL_INTERVAL, the others first at FIRST_CHECK; past the "
+        "plan's end, a back-off from MIN_GAP. Not used while a webhook is expected.",
     ),
     Setting(
         "SCHEDULER",

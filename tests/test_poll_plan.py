@@ -11,9 +11,16 @@ import pytest
 from django.utils import timezone
 
 from django_kling.flow import completions, polling
-from django_kling.flow.poll_plan import expected_cost, make_plan, next_check, spread, turnbull
+from django_kling.flow.poll_plan import (
+    expected_cost,
+    ladder,
+    make_plan,
+    next_check,
+    spread,
+    turnbull,
+)
 from django_kling.jobs import create_video_request
-from django_kling.models import CompletionTimes, Status
+from django_kling.models import CompletionTimes, Status, VideoRequest
 
 from .conftest import wait_for_end
 
@@ -25,8 +32,20 @@ def lognormal(count: int, seed: int = 7) -> list[float]:
 
 
 def test_an_interval_counts_as_points_spread_inside_it():
-    assert spread([(0, 8)]) == [(1.0, 0.25), (3.0, 0.25), (5.0, 0.25), (7.0, 0.25)]
+    assert spread([(0, 1)]) == [(0.125, 0.25), (0.375, 0.25), (0.625, 0.25), (0.875, 0.25)]
     assert spread([(5, 5)]) == [(5.0, 1.0)]
+    # A wide interval: a point every half second (STEP), so a plan can place checks as finely.
+    wide = spread([(0, 8)])
+    assert len(wide) == 16 and wide[0] == (0.25, 1 / 16) and wide[-1] == (7.75, 1 / 16)
+
+
+def test_five_wide_intervals_leave_checks_about_a_second_apart():
+    """Five 5 s jobs first seen done at a 7.5 s check: the plan's eight calls cover the 7.5 s
+    about a second apart (four points per interval left gaps of 1.9 s)."""
+    plan = make_plan([(0, 7.5)] * 5, calls=8, max_gap=15, first_by=60, min_gap=1.0)
+    assert plan[-1] == 7.5 and len(plan) >= 6, plan
+    gaps = [b - a for a, b in zip(plan, plan[1:], strict=False)]
+    assert max(gaps) <= 1.6 and min(gaps) >= 1.0 - 1e-9, plan
 
 
 def test_narrow_intervals_tell_where_wide_ones_ended():
@@ -90,7 +109,8 @@ def finished(db, job, *, took: float, checked: float | None):
 
 def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image):
     job = create_video_request(make_image())
-    assert polling.first_check_delay(job, webhook=False) == pytest.approx(5.0)  # FIRST_CHECK
+    # No plan yet: the first jobs climb the ladder from FIRST_CHECK (5 s) down to 0.2 s.
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(ladder(5.0, 0.2)[0])
     for _ in range(4):
         finished(db, job, took=3.0, checked=2.5)
     assert CompletionTimes.objects.get().plan == []  # four jobs are not enough
@@ -102,16 +122,67 @@ def test_the_plan_is_learned_after_enough_jobs(db, first_check_later, make_image
     # A webhook on its way keeps the fallback schedule; the plan is for polling alone.
     assert polling.first_check_delay(job, webhook=True) >= 5.0
     now = job.submitted_at + timedelta(seconds=row.plan[-1] + 1)
+    # Past the plan, a back-off that starts at the plan's end (MIN_GAP 0.3 s, doubling to
+    # MAX_POLL_INTERVAL 1 s), not at the job's first call (9 calls: 1 s at once).
+    late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.05)
+    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.3)
+    late = job.submitted_at + timedelta(seconds=row.plan[-1] + 0.6)
+    assert polling.after_pending(job, 9, webhook=False, now=late) == pytest.approx(0.6)
     assert polling.after_pending(job, 9, webhook=False, now=now) == 1.0  # MAX_POLL_INTERVAL
 
 
-def test_the_window_keeps_the_newest_jobs(db, settings, make_image):
+def test_the_window_keeps_the_last_submitted_jobs(db, settings, make_image):
+    """After a batch, the last jobs to finish are its slowest: the window keeps the jobs
+    submitted last, whatever order they finished in."""
     settings.DJANGO_KLING = {**settings.DJANGO_KLING,
                              "POLL_PLAN": {"MIN_SAMPLES": 2, "WINDOW": 3}}
     job = create_video_request(make_image())
-    for took in (10.0, 20.0, 30.0, 40.0):
-        finished(db, job, took=took, checked=took - 1)
-    assert [b for _a, b in CompletionTimes.objects.get().intervals] == [20.0, 30.0, 40.0]
+    start = timezone.now() - timedelta(seconds=100)
+    # (submitted after start, took): finished in the order 30, 40, 50, 60 s after start.
+    for submitted, took in ((20, 10.0), (0, 40.0), (10, 40.0), (5, 55.0)):
+        job.submitted_at = start + timedelta(seconds=submitted)
+        job.checked_at = job.submitted_at + timedelta(seconds=took - 1)
+        completions.record(job, job.submitted_at + timedelta(seconds=took))
+    kept = CompletionTimes.objects.get().intervals
+    assert [b for _a, b, _at in kept] == [55.0, 40.0, 10.0]  # submitted at 5, 10, 20 s
+
+
+def test_jobs_still_running_count_as_ending_later(db, settings, make_image):
+    """Five quick jobs done, ten of the same batch still running at a check 50 s after their
+    submission: the plan reaches past 50 s (the quick ones alone would end it at 3 s, leaving
+    the rest to the back-off)."""
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
+                             "MAX_POLL_INTERVAL": 25.0, "POLL_PLAN": {"MIN_SAMPLES": 5}}
+    for _ in range(10):
+        create_video_request(make_image())
+    submitted = timezone.now() - timedelta(seconds=80)
+    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
+                                checked_at=submitted + timedelta(seconds=50))
+    job = create_video_request(make_image())
+    for _ in range(5):
+        finished(db, job, took=3.0, checked=2.5)
+    plan = CompletionTimes.objects.get().plan
+    assert plan[0] <= 3.5 and plan[-1] > 50, plan
+    assert max(b - a for a, b in zip(plan, plan[1:], strict=False)) <= 15 + 1e-6, plan
+    # What counts is the last "still running" answer, not the age (80 s): a job may have
+    # ended since, unseen. Never asked yet, a running job says nothing.
+    assert plan[-1] < 80, plan
+    VideoRequest.objects.filter(status=Status.RUNNING).update(checked_at=None)
+    finished(db, job, took=3.0, checked=2.5)
+    assert CompletionTimes.objects.get().plan[-1] <= 3.0
+    # Without them (all finished), the same five intervals give a plan that ends at 3 s.
+    VideoRequest.objects.filter(status=Status.RUNNING).update(status=Status.SUCCEEDED)
+    finished(db, job, took=3.0, checked=2.5)
+    assert CompletionTimes.objects.get().plan[-1] <= 3.0
+
+
+def test_an_open_ended_interval_extends_the_plan():
+    estimate = turnbull([(2.5, 3.0)] * 5 + [(50.0, math.inf)] * 10)
+    assert estimate[-1][:2] == (50.0, math.inf)
+    assert estimate[-1][2] == pytest.approx(10 / 15)
+    plan = make_plan([(2.5, 3.0)] * 5 + [(50.0, math.inf)] * 10, calls=8, max_gap=15,
+                     first_by=60)
+    assert plan[-1] == pytest.approx(50.0 + 15)  # one MAX_GAP past the oldest running job
 
 
 def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learning, make_image):
@@ -133,3 +204,67 @@ def test_the_scheduler_checks_where_the_sandbox_jobs_end(worker, sandbox, learni
     assert job.status == Status.SUCCEEDED and len(asked) <= 4, asked
     assert not [t for t in asked if 0.3 <= t <= 0.8], asked
     assert job.poll_count == len(asked)
+
+
+def test_the_ladder_halves_the_first_check_down_to_the_poll_interval():
+    assert ladder(60.0, 5.0) == [7.5, 15.0, 30.0, 60.0]
+    assert ladder(0.1, 0.2) == [0.1]  # nothing to explore below the poll interval
+
+
+@pytest.fixture
+def exploring(settings):
+    """No plan yet; FIRST_CHECK 8 s and POLL_INTERVAL 1 s: the ladder is 1, 2, 4, 8 s."""
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 8.0},
+                             "POLL_INTERVAL": 1.0, "MAX_POLL_INTERVAL": 5.0,
+                             "POLL_PLAN": {"MIN_SAMPLES": 5, "MIN_GAP": 0.3}}
+
+
+def test_the_first_jobs_of_a_kind_climb_the_ladder(db, exploring, make_image):
+    job = create_video_request(make_image())
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(1.0)
+    job.submitted_at = timezone.now()
+    at = job.submitted_at
+    assert polling.after_pending(job, 1, webhook=False, now=at + timedelta(seconds=1.05)) \
+        == pytest.approx(0.95)
+    assert polling.after_pending(job, 3, webhook=False, now=at + timedelta(seconds=4.2)) \
+        == pytest.approx(3.8)
+    # Past the ladder's end (FIRST_CHECK) the back-off takes over, as for any job.
+    assert polling.after_pending(job, 4, webhook=False, now=at + timedelta(seconds=8.1)) == 5.0
+    # A webhook on its way keeps its fallback schedule.
+    assert polling.first_check_delay(job, webhook=True) >= 8.0
+
+
+def test_only_a_few_jobs_at_once_explore(db, settings, exploring, make_image):
+    """A batch submitted before any job of its kind ended: MIN_SAMPLES of them climb the
+    ladder, the others are first asked at FIRST_CHECK (the ladder's calls stay bounded)."""
+    for _ in range(5):
+        create_video_request(make_image())
+    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=timezone.now())
+    job = create_video_request(make_image())
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(8.0)
+    job.submitted_at = timezone.now()
+    # MIN_SAMPLES over WINDOW: no plan can be made, the fixed schedule is kept for all.
+    VideoRequest.objects.update(status=Status.SUCCEEDED)
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "POLL_PLAN": {"MIN_SAMPLES": 10**9}}
+    assert polling.first_check_delay(job, webhook=False) == pytest.approx(8.0)
+    # A job first asked at FIRST_CHECK is past the ladder: the back-off follows.
+    assert polling.after_pending(job, 1, webhook=False,
+                                 now=job.submitted_at + timedelta(seconds=8.05)) == 1.0
+
+
+def test_the_first_jobs_are_asked_before_first_check(worker, sandbox, exploring, make_image):
+    """2 s jobs on the sandbox: the first five are asked on the ladder (1, 2, 4, 8 s), not
+    first at FIRST_CHECK (8 s), so their intervals do not all start at 0."""
+    sandbox.delay = 2.0
+    sandbox.tells_end = False
+    jobs = [create_video_request(make_image()) for _ in range(5)]
+    for job in jobs:
+        job = wait_for_end(job, timeout=60)
+        assert job.status == Status.SUCCEEDED, job.error_message
+        assert job.poll_count >= 2, job.poll_count
+    started = [c.time for c in sandbox.calls if c.path.endswith("/start")]
+    early = [c for c in sandbox.calls
+             if c.path.endswith("/status") and c.time < max(started) + 6.0]
+    assert len(started) == 5 and len(early) >= 5, (started, [c.time for c in early])
+    intervals = CompletionTimes.objects.get().intervals
+    assert len(intervals) == 5 and all(a > 0 for a, _b, _at in intervals), intervals

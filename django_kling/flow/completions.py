@@ -9,14 +9,15 @@ cost a query more).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from django.db import IntegrityError, transaction
 
 from ..conf import kling_settings
-from ..models import CompletionTimes, VideoRequest
+from ..models import CompletionTimes, Status, VideoRequest
 from .poll_plan import make_plan
 
 logger = logging.getLogger("django_kling.flow.completions")
@@ -43,17 +44,22 @@ def record(job: VideoRequest, done_at: datetime) -> None:
         with transaction.atomic():
             row, _created = CompletionTimes.objects.select_for_update().get_or_create(
                 provider=provider, model=model, mode=mode, duration=duration)
-            row.intervals = [*row.intervals, [round(after, 2), round(before, 2)]][
-                -int(options["WINDOW"]):]
+            row.intervals = window(row.intervals, [round(after, 2), round(before, 2),
+                                                   round(job.submitted_at.timestamp(), 2)],
+                                   int(options["WINDOW"]))
             row.stale += 1
             seen, least = len(row.intervals), int(options["MIN_SAMPLES"])
             # A young plan is made again with every job: its first intervals are the widest.
             if seen >= least and (seen <= 2 * least or row.stale >= int(options["REPLAN"])):
+                full = seen >= int(options["WINDOW"])
                 row.plan = [round(t, 2) for t in make_plan(
-                    row.intervals, calls=float(options["CALLS"]),
+                    [entry[:2] for entry in row.intervals]
+                    + still_running(job, row.intervals[0] if full else None),
+                    calls=float(options["CALLS"]),
                     max_gap=min(float(options["MAX_GAP"]),
                                 float(kling_settings.MAX_POLL_INTERVAL)),
-                    first_by=kling_settings.first_check(job.model))]
+                    first_by=kling_settings.first_check(job.model),
+                    min_gap=float(options["MIN_GAP"]))]
                 row.stale = 0
             row.save()
     except IntegrityError:  # two first jobs of a kind at once: one sample fewer is harmless
@@ -62,6 +68,40 @@ def record(job: VideoRequest, done_at: datetime) -> None:
     if row.plan:
         with _cache_lock:
             _cache[kind(job)] = (time.monotonic(), row.plan)
+
+
+def _submitted(entry: list[float]) -> float:
+    return entry[2] if len(entry) > 2 else -math.inf  # an entry from before submission times
+
+
+def window(entries: list[list[float]], entry: list[float], size: int) -> list[list[float]]:
+    """The ``size`` most recently *submitted* finished jobs, ``entry`` among them.
+
+    Not the most recently finished: after a batch, those are its slowest jobs, and a plan made
+    from them would wait too long for the next batch's. With the jobs still running (see
+    ``still_running``) the window is every job submitted since its oldest, whatever its time.
+    """
+    found = [*entries, entry]
+    found.sort(key=_submitted)  # stable: entries without a time keep their order, oldest
+    return found[-size:]
+
+
+def still_running(job: VideoRequest, oldest: list[float] | None) -> list[tuple[float, float]]:
+    """Jobs of ``job``'s kind still running, each as "ends after its last 'still running'
+    answer" (right-censored; not after its age: it may have ended since, unseen): those
+    submitted since the window's ``oldest`` entry (a full window), or all of them (a window
+    holding every finished job of the kind). Left out, they would leave the estimate to the
+    quick jobs of a batch only."""
+    running = VideoRequest.objects.filter(
+        provider=job.provider, model=job.model, mode=job.mode, duration=job.duration,
+        status=Status.RUNNING, submitted_at__isnull=False).exclude(pk=job.pk)
+    if oldest is not None:
+        if len(oldest) < 3:
+            return []
+        running = running.filter(submitted_at__gte=datetime.fromtimestamp(oldest[2],
+                                                                         tz=timezone.utc))
+    return [(max((checked - at).total_seconds(), 0.0) if checked else 0.0, math.inf)
+            for at, checked in running.values_list("submitted_at", "checked_at")]
 
 
 def plan_for(job: VideoRequest) -> list[float]:

@@ -23,18 +23,25 @@ import bisect
 import math
 from collections.abc import Sequence
 
-#: Seconds between candidate check times (at least; more for a wide spread, see ``GRID``).
+#: Seconds between the points ``spread`` puts in a wide interval; ``make_plan`` uses half
+#: its ``min_gap`` for those and for its candidate times (more for a wide spread: ``GRID``).
 STEP = 0.5
 #: Most candidate times: bounds the programme's cost whatever the spread.
 GRID = 240
 #: Prices of a call tried while searching the one that meets the call budget.
-SEARCH_STEPS = 12
-#: Points each mass of the estimate is spread over.
+SEARCH_STEPS = 20
+#: Points each mass of the estimate is spread over, at least (one per ``STEP`` of its
+#: interval, up to ``MOST_POINTS``).
 SPREAD = 4
+MOST_POINTS = 32
 #: Rounds of the self-consistency algorithm (it converges in a few for windows this small).
 ROUNDS = 50
 #: How near apart an interval's ends may be and still be one exact time.
 EXACT = 1e-6
+#: Seconds past its left end over which an open-ended mass (jobs still running later than
+#: any job seen done) is spread by ``spread``; ``make_plan`` uses its ``max_gap``: the plan
+#: reaches one gap past the oldest running job, then ``polling.after_plan`` backs off.
+TAIL = 10.0
 
 Weighted = list[tuple[float, float]]  # (completion time, probability), sorted by time
 
@@ -50,7 +57,8 @@ def _clean(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
 
 def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
     """``(after, by, probability)``: the estimated distribution of completion times, as the
-    masses of Turnbull's innermost intervals."""
+    masses of Turnbull's innermost intervals. An interval may be open-ended (``by`` infinite:
+    a job still running, right-censored); mass past every finite end is on ``(after, inf)``."""
     observed = _clean(intervals)
     if not observed:
         return []
@@ -59,47 +67,57 @@ def turnbull(intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, f
     ends = sorted([(low, 1) for low, _ in observed] + [(high, 0) for _, high in observed])
     inner = [(a, b) for (a, kind_a), (b, kind_b) in zip(ends, ends[1:], strict=False)
              if kind_a == 1 and kind_b == 0]
-    starts = [a for a, _ in inner]
-    covers = [_inside(inner, starts, low, high) for low, high in observed]
+    starts, stops = [a for a, _ in inner], [b for _, b in inner]
+    # Innermost intervals do not overlap: those inside (low, high] are one run of the list,
+    # so a round of the algorithm is prefix sums over runs, linear in jobs plus intervals
+    # (thousands of running jobs are as cheap as a window of finished ones).
+    runs = [_inside(starts, stops, low, high) for low, high in observed]
     mass = [1.0 / len(inner)] * len(inner)
     for _ in range(ROUNDS):
-        new = [0.0] * len(inner)
-        for members in covers:
-            total = sum(mass[j] for j in members)
-            if total <= 0:
-                continue
-            for j in members:
-                new[j] += mass[j] / total
+        total = [0.0]
+        for m in mass:
+            total.append(total[-1] + m)
+        share = [0.0] * (len(inner) + 1)
+        for first, stop in runs:
+            covered = total[stop] - total[first]
+            if covered > 0:
+                share[first] += 1.0 / covered
+                share[stop] -= 1.0 / covered
+        new, running = [], 0.0
+        for j, m in enumerate(mass):
+            running += share[j]
+            new.append(m * running)
         size = sum(new) or 1.0
         mass = [m / size for m in new]
     return [(a, b, m) for (a, b), m in zip(inner, mass, strict=True) if m > 1e-9]
 
 
-def _inside(inner: list[tuple[float, float]], starts: list[float], low: float,
-            high: float) -> list[int]:
-    # Innermost intervals do not overlap: those inside (low, high] are one run of the list.
-    found = []
-    for j in range(bisect.bisect_left(starts, low), len(inner)):
-        if inner[j][1] > high:
-            break
-        found.append(j)
-    return found
+def _inside(starts: list[float], ends: list[float], low: float,
+            high: float) -> tuple[int, int]:
+    return bisect.bisect_left(starts, low), max(bisect.bisect_right(ends, high),
+                                                 bisect.bisect_left(starts, low))
 
 
 def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
     """Completion times and their probabilities: each mass of ``turnbull`` in ``SPREAD``
     evenly spaced points of its interval."""
-    return _spread(turnbull(intervals))
+    return _spread(turnbull(intervals), TAIL, STEP)
 
 
-def _spread(estimate: list[tuple[float, float, float]]) -> Weighted:
+def _spread(estimate: list[tuple[float, float, float]], tail: float,
+            step: float) -> Weighted:
     points: Weighted = []
     for low, high, mass in estimate:
+        if math.isinf(high):  # past every job seen done: placed as if it ended soon after
+            high = low + tail
         if high - low <= 2 * EXACT:
             points.append((high, mass))
             continue
-        width = (high - low) / SPREAD
-        points.extend((low + width * (k + 0.5), mass / SPREAD) for k in range(SPREAD))
+        # At least SPREAD points, one per step of a wide interval: five jobs that only say
+        # "done within 7.5 s" must not leave a plan of four checks 1.9 s apart.
+        count = min(MOST_POINTS, max(SPREAD, math.ceil((high - low) / step)))
+        width = (high - low) / count
+        points.extend((low + width * (k + 0.5), mass / count) for k in range(count))
     return sorted(points)
 
 
@@ -115,13 +133,13 @@ def expected_cost(plan: Sequence[float], points: Weighted) -> tuple[float, float
 
 
 def _optimal(points: Weighted, price: float, max_gap: float, end: float,
-             first_by: float) -> list[float]:
+             first_by: float, least: float) -> list[float]:
     times = [t for t, _ in points]
     first, last = min(times[0], first_by), max(times[-1], end)  # ends where the latest did
-    step = max(STEP, (last - first) / GRID)
+    step = max(least / 2, (last - first) / GRID)
     grid = [first + step * k for k in range(int((last - first) // step) + 1)]
-    if grid[-1] < last:
-        grid.append(last)
+    if grid[-1] < last:  # the plan ends where the latest job did, no nearer than ``least``
+        grid[-1:] = [last] if last - grid[-1] < least and len(grid) > 1 else [grid[-1], last]
     done = [bisect.bisect_right(times, t) for t in grid]  # points at or before each time
     weight, moment = [0.0], [0.0]
     for t, w in points:
@@ -136,12 +154,12 @@ def _optimal(points: Weighted, price: float, max_gap: float, end: float,
         # The first check: no later than first_by, whatever the estimate says.
         best[j] = t * weight[dj] - moment[dj] + price * total if t <= first_by else math.inf
         for i in range(max(0, j - reach), j):
-            if t - grid[i] > max_gap:
-                continue
+            if t - grid[i] > max_gap or t - grid[i] < least - EXACT:
+                continue  # a check nearer than ``least`` would be skipped: not planned
             di = done[i]
             cost = (best[i] + t * (weight[dj] - weight[di]) - (moment[dj] - moment[di])
                     + price * (total - weight[di]))
-            if cost < best[j]:
+            if cost <= best[j]:  # of equal plans, the later check (nearer the ends)
                 best[j], before[j] = cost, i
     plan = []
     j = len(grid) - 1
@@ -152,24 +170,27 @@ def _optimal(points: Weighted, price: float, max_gap: float, end: float,
 
 
 def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: float,
-              first_by: float = math.inf) -> list[float]:
+              first_by: float = math.inf, min_gap: float = 2 * STEP) -> list[float]:
     """The check times for jobs like those that left ``intervals``, expecting at most ``calls``
     status calls per job, the first by ``first_by`` and no two more than ``max_gap`` apart
     (bounds that hold however wrong the estimate is: a window of the slowest jobs of a batch,
-    say, must not leave the next batch's quick ones waiting)."""
+    say, must not leave the next batch's quick ones waiting). Candidate times are at least
+    half ``min_gap`` apart, checks at least ``min_gap`` (those ``next_check`` would skip are
+    not planned), and a wide interval is spread over points half ``min_gap`` apart."""
     estimate = turnbull(intervals)
     if not estimate:
         return []
-    points = _spread(estimate)
-    end = max(high for _low, high, _mass in estimate)
-    cheap, dear = 0.0, 1000.0
-    plan = _optimal(points, cheap, max_gap, end, first_by)
+    points = _spread(estimate, max_gap, min_gap / 2)
+    end = max(low + max_gap if math.isinf(high) else high for low, high, _mass in estimate)
+    # Never free: within the budget a call that buys no lag is still not made.
+    cheap, dear = 1e-6, 1000.0
+    plan = _optimal(points, cheap, max_gap, end, first_by, min_gap)
     if expected_cost(plan, points)[1] <= calls:
         return plan
-    best = _optimal(points, dear, max_gap, end, first_by)
+    best = _optimal(points, dear, max_gap, end, first_by, min_gap)
     for _ in range(SEARCH_STEPS):  # bisection on the price of a call
         price = (cheap + dear) / 2
-        candidate = _optimal(points, price, max_gap, end, first_by)
+        candidate = _optimal(points, price, max_gap, end, first_by, min_gap)
         if expected_cost(candidate, points)[1] <= calls:
             best, dear = candidate, price
         else:
@@ -182,3 +203,14 @@ def next_check(plan: Sequence[float], elapsed: float, *, min_gap: float) -> floa
     ``min_gap`` away; None once the plan is spent."""
     index = bisect.bisect_left(plan, elapsed + min_gap)
     return plan[index] - elapsed if index < len(plan) else None
+
+
+def ladder(first_by: float, shortest: float) -> list[float]:
+    """Check times for the first jobs of a kind, while no plan exists: ``first_by`` halved
+    down to no less than ``shortest`` (60 s and 5 s: 7.5, 15, 30, 60). A job is still found by
+    ``first_by``, its interval is at most half as wide as one check there would leave (or
+    narrower for a quick job), for at most ``log2(first_by / shortest)`` calls more."""
+    times = [first_by]
+    while times[0] / 2 >= max(shortest, 1e-3):
+        times.insert(0, times[0] / 2)
+    return times

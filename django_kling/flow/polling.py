@@ -23,7 +23,7 @@ from django.utils import timezone
 from ..conf import kling_settings
 from ..models import Status, VideoRequest
 from ..providers import provider_class
-from . import completions, locks, poll_plan
+from . import completions, exploration, locks, poll_plan
 
 SCHEDULER_LOCK = "scheduler"
 logger = logging.getLogger("django_kling.flow.polling")
@@ -50,6 +50,8 @@ def first_check_delay(job: VideoRequest, *, webhook: bool,
         return max(delay, kling_settings.WEBHOOK_POLL_INTERVAL)
     if expected is not None:
         return min(delay, expected + EXPECTED_MARGIN)
+    if not completions.plan_for(job):
+        return exploration.first_delay(job, delay)
     planned = planned_delay(job, 0.0)
     return delay if planned is None else planned
 
@@ -71,10 +73,29 @@ def after_pending(job: VideoRequest, polls: int, *, now: datetime, webhook: bool
     if expected is not None and not webhook:
         return min(pending_delay(polls, webhook=False), expected + EXPECTED_MARGIN)
     if not webhook and job.submitted_at is not None:
-        planned = planned_delay(job, (now - job.submitted_at).total_seconds())
+        elapsed = (now - job.submitted_at).total_seconds()
+        plan = completions.plan_for(job)
+        if not plan:
+            exploring = exploration.next_delay(job, elapsed)
+            if exploring is not None:
+                return exploring
+        planned = planned_delay(job, elapsed)
         if planned is not None:
             return planned
+        if plan:
+            return after_plan(elapsed - plan[-1])
     return pending_delay(polls, webhook=webhook)
+
+
+def after_plan(overdue: float) -> float:
+    """Seconds to the next status call of a job that outlived its plan by ``overdue`` seconds:
+    the plan ends where the slowest job seen ended, so the job is likely to end soon: asked
+    after ``POLL_PLAN["MIN_GAP"]``, then after as long again as it has been since the plan's
+    end (a back-off that starts at the plan's end, not at the job's first call), up to
+    ``MAX_POLL_INTERVAL``. (From ``POLL_INTERVAL``, 5 s, a 5 s sandbox job a little slower
+    than the ones before waited 4.35 s.)"""
+    longest = max(kling_settings.MAX_POLL_INTERVAL, kling_settings.POLL_INTERVAL)
+    return min(max(float(kling_settings.POLL_PLAN["MIN_GAP"]), overdue), longest)
 
 
 def pending_delay(polls: int, *, webhook: bool) -> float:
