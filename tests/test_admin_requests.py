@@ -155,6 +155,27 @@ def test_the_list_does_not_read_every_row(admin_client, make_product):
     assert "Kling v2.6" in " ".join(map(str, filters["model"]))
 
 
+def test_the_list_counts_up_to_a_limit_and_says_so(admin_client, make_product, monkeypatch):
+    """Django's paginator counted every job the filters keep on each view (100,000 queued: a
+    scan of them all); the list counts at most LIMIT + 1 rows and says when there are more."""
+    from django_kling.admin import bounded_count
+
+    monkeypatch.setattr(bounded_count, "LIMIT", 3)
+    product = make_product()
+    for _ in range(5):
+        queued_job(product)
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(reverse(CHANGELIST))
+    counts = [q["sql"].upper() for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT 4" in sql for sql in counts), counts
+    assert response.context["cl"].result_count == 3
+    assert "Only the first 3 are counted and paged" in response.content.decode()
+    monkeypatch.setattr(bounded_count, "LIMIT", 10)  # all counted: no note
+    response = admin_client.get(reverse(CHANGELIST))
+    assert response.context["cl"].result_count == 5
+    assert "kling-count-bounded" not in response.content.decode()
+
+
 # -- one request's page, by state -------------------------------------------------------------
 
 

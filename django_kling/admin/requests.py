@@ -1,9 +1,8 @@
 """The admin of ``VideoRequest``: a list that follows the jobs live, a page per job laid out by
 its state, retry and cancel.
 
-Jobs are written by the workers only, so editors never get an add or change form: the page of a
-job is a view page, and what editors may do to a job (retry, cancel) is an action or a button
-with its own permission.
+Jobs are written by the workers only: editors get no add or change form, a job's page is a view
+page, and retry and cancel are actions or buttons with their own permission.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from ..exceptions import InvalidInput
 from ..jobs import cancel_video_request, retry_video_request
 from ..models import ACTIVE, Status, VideoRequest
 from . import display, progress
+from .bounded_count import BoundedCountPaginator
 from .captions import may_edit_captions, regenerate_captions
 from .explanations import explain
 from .list_filters import ModelFilter, ProviderFilter
@@ -69,8 +69,8 @@ class VideoRequestAdmin(ShotsAdminMixin, PosterAdminMixin, ReviewAdminMixin, adm
                    "generate_audio", SourceTypeFilter]
     list_select_related = ["first_frame", "content_type"]
     list_per_page = 50
-    # The "(N total)" beside a filtered count is a COUNT over every job, on each view.
-    show_full_result_count = False
+    # Counts bounded (no "(N total)"; pages up to a limit): a COUNT of every job on each view.
+    show_full_result_count, paginator = False, BoundedCountPaginator
     search_fields = ["prompt", "id", "operation_id", "generation_id"]
     actions = ["approve_clips", "reject_clips", "retry_requests", "cancel_requests",
                regenerate_captions]
