@@ -30,7 +30,7 @@ from .conf import kling_settings
 from .exceptions import InvalidInput
 from .options import AspectRatio, Duration, Language, Mode, validate_aspect_ratio
 from .options.routes import validate_model
-from .options.shots import validate_shots
+from .options.shots import shot_parts, validate_shots
 from .request_shots import RequestShot  # noqa: F401  (registered with the models, as Voice is)
 from .voices import Voice
 
@@ -248,7 +248,6 @@ def fill_shots(shots: Iterable[Any] | None, obj: models.Model | None) -> tuple[A
     formatter = FieldFormatter(template_fields(type(obj)) if obj is not None else ())
     filled = []
     for shot in shots or ():
-        prompt, seconds = (shot.get("prompt"), shot.get("duration")) \
-            if isinstance(shot, dict) else shot
+        prompt, seconds = shot_parts(shot)
         filled.append((formatter.render(str(prompt or ""), obj), seconds))
     return tuple(filled)

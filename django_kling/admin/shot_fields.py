@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ..options.shots import MAX_SHOTS
+from ..options.shots import MAX_SHOTS, shot_parts
 
 
 class ShotsWidget(forms.MultiWidget):
@@ -35,8 +35,7 @@ class ShotsWidget(forms.MultiWidget):
     def decompress(self, value: Any) -> list[Any]:
         values: list[Any] = []
         for shot in list(value or ())[:len(self.widgets) // 2]:
-            prompt, seconds = (shot.get("prompt"), shot.get("duration")) \
-                if isinstance(shot, dict) else shot
+            prompt, seconds = shot_parts(shot)
             values += [prompt, seconds]
         return values + [None] * (len(self.widgets) - len(values))
 

@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from ..conf import kling_settings
 from ..models import CompletionTimes, Status, VideoRequest
@@ -28,6 +29,13 @@ _cache_lock = threading.Lock()
 
 def kind(job: VideoRequest) -> tuple[str, str, str, int]:
     return (job.provider, job.model, job.mode, int(job.duration))
+
+
+def running_like(job: VideoRequest) -> QuerySet[VideoRequest]:
+    """The other jobs of ``job``'s kind running now."""
+    provider, model, mode, duration = kind(job)
+    return VideoRequest.objects.filter(provider=provider, model=model, mode=mode,
+                                       duration=duration, status=Status.RUNNING).exclude(pk=job.pk)
 
 
 def record(job: VideoRequest, done_at: datetime) -> None:
@@ -92,9 +100,7 @@ def still_running(job: VideoRequest, oldest: list[float] | None) -> list[tuple[f
     submitted since the window's ``oldest`` entry (a full window), or all of them (a window
     holding every finished job of the kind). Left out, they would leave the estimate to the
     quick jobs of a batch only."""
-    running = VideoRequest.objects.filter(
-        provider=job.provider, model=job.model, mode=job.mode, duration=job.duration,
-        status=Status.RUNNING, submitted_at__isnull=False).exclude(pk=job.pk)
+    running = running_like(job).filter(submitted_at__isnull=False)
     if oldest is not None:
         if len(oldest) < 3:
             return []

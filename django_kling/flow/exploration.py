@@ -14,8 +14,8 @@ ladder's calls stay bounded by ``MIN_SAMPLES``.
 from __future__ import annotations
 
 from ..conf import kling_settings
-from ..models import Status, VideoRequest
-from . import poll_plan
+from ..models import VideoRequest
+from . import completions, poll_plan
 
 
 def _ladder(job: VideoRequest) -> list[float]:
@@ -30,9 +30,7 @@ def first_delay(job: VideoRequest, first_check: float) -> float:
     options = kling_settings.POLL_PLAN
     if int(options["MIN_SAMPLES"]) > int(options["WINDOW"]):
         return first_check  # no plan can ever be made (the fixed schedule was asked for)
-    running = VideoRequest.objects.filter(
-        provider=job.provider, model=job.model, mode=job.mode, duration=job.duration,
-        status=Status.RUNNING).exclude(pk=job.pk).count()
+    running = completions.running_like(job).count()
     if running >= int(options["MIN_SAMPLES"]):
         return first_check
     return _ladder(job)[0]

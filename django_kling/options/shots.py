@@ -66,7 +66,8 @@ def _seconds(value: Any) -> int | None:
     return None
 
 
-def _pair(item: Any) -> tuple[Any, Any]:
+def shot_parts(item: Any) -> tuple[Any, Any]:
+    """A shot's raw (prompt, seconds), from a pair or a ``{"prompt", "duration"}`` dict."""
     if isinstance(item, dict):
         return item.get("prompt"), item.get("duration")
     if isinstance(item, (list, tuple)) and len(item) == 2:
@@ -101,7 +102,7 @@ def validate_shots(shots: Iterable[Any] | None, *, duration: int) -> tuple[Shot,
             params={"max": MAX_SHOTS, "count": len(items)})
     cleaned: list[Shot] = []
     for number, item in enumerate(items, start=1):
-        raw_prompt, raw_duration = _pair(item)
+        raw_prompt, raw_duration = shot_parts(item)
         prompt = validate_prompt(raw_prompt if isinstance(raw_prompt, str) else None,
                                  field=_field(number))
         params = {"number": number, "limit": MAX_SHOT_PROMPT, "length": len(prompt)}
