@@ -18,6 +18,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
 from ..conf import kling_settings
+from . import presigned
+from .storage import resolved
 
 logger = logging.getLogger("django_kling.files.frames")
 
@@ -43,7 +45,8 @@ def frame_url(storage: Storage, name: str) -> str | None:
         return None
     if signs_urls(storage):
         try:
-            url = storage.url(name, expire=int(kling_settings.FRAME_URL_EXPIRY))
+            url = presigned.signed_url(resolved(storage), name,
+                                       int(kling_settings.FRAME_URL_EXPIRY))
         except TypeError:  # a signing storage without ``expire``: its own expiry applies
             url = storage.url(name)
     else:

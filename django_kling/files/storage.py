@@ -48,6 +48,11 @@ class ConfiguredStorage(Storage):
 _configured_storage = ConfiguredStorage()
 
 
+def resolved(storage: Storage) -> Storage:
+    """The storage ``storage`` stands for now (itself unless it is the configured one)."""
+    return kling_storage() if isinstance(storage, ConfiguredStorage) else storage
+
+
 def asset_storage() -> Storage:
     """The FileField storage callable of ``Asset.file``."""
     return _configured_storage
