@@ -19,7 +19,7 @@ import httpx
 from django.utils.translation import gettext as _
 
 from ..exceptions import ProviderError
-from . import json_body
+from . import direct, json_body
 from .bodies import IDENTITY, UnacceptableBody, read_capped
 
 MAX_MESSAGE = 1000
@@ -55,8 +55,11 @@ class JsonTransport:
         content = None if body is None else json_body.dumps(body)
         with connection_errors(self.transport_error):
             try:
-                with self.client.stream(method, url, headers={**IDENTITY, **headers},
-                                        content=content, files=files) as response:
+                sent = (self.client.stream(method, url, headers={**IDENTITY, **headers},
+                                           files=files) if files else
+                        direct.stream(self.client, method, url,
+                                      headers={**IDENTITY, **headers}, content=content))
+                with sent as response:
                     if response.status_code >= 300:
                         try:
                             raw = read_capped(response, ERROR_CAP)

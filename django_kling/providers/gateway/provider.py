@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from ...conf import Secret, kling_settings
 from ...exceptions import CallbackRefused, ProviderError
-from .. import json_body
+from .. import direct, json_body
 from ..base import GenerationInput, JobStatus, Started, VideoProvider, check_callback_time
 from ..bodies import IDENTITY, UnacceptableBody, iter_capped, read_capped
 from ..inline import only_clips, read_json
@@ -250,8 +250,8 @@ class GatewayProvider(VideoProvider):
                    extra_headers=None) -> Any:
         with connection_errors(self._transport_error):
             try:
-                with self._client.stream(
-                    "POST",
+                with direct.stream(
+                    self._client, "POST",
                     self.base_url + path,
                     headers=self.headers({**IDENTITY, **(extra_headers or {})}, model=model),
                     content=json_body.dumps(body),
