@@ -5,6 +5,7 @@ without secrets, the reported cost).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -71,13 +72,15 @@ def image_input(asset: Asset) -> ImageInput:
 
 
 SECRET_WORDS = ("secret", "token", "password", "apikey", "api_key")
+# One search per key, not one per word (a start answer's metadata has a dozen keys).
+_SECRET_KEY = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
 
 
 def without_secrets(value: Any) -> Any:
     """A copy of provider metadata without any key that names a secret (never stored)."""
     if isinstance(value, dict):
         return {k: without_secrets(v) for k, v in value.items()
-                if not any(word in str(k).lower() for word in SECRET_WORDS)}
+                if not _SECRET_KEY.search(str(k))}
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
     return value
