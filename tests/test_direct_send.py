@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from django_kling.providers import direct
@@ -26,8 +28,8 @@ def test_the_request_is_the_one_the_client_would_send():
     seen: list[httpx.Request] = []
     client = httpx.Client(transport=recording(seen), timeout=httpx.Timeout(7.0, connect=3.0),
                           follow_redirects=False)
-    assert call(client, "https://api.example.com/v1/start", authorization="Bearer k") \
-        == b'{"ok":true}'
+    answer = call(client, "https://api.example.com/v1/start", authorization="Bearer k")
+    assert json.loads(answer) == {"ok": True}
     with client.stream("POST", "https://api.example.com/v1/start", content=b'{"a": 1}',
                        headers={"authorization": "Bearer k"}) as response:
         response.read()
