@@ -75,7 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
         "the plan is "
         "made again after REPLAN more jobs. Until then, MIN_SAMPLES jobs at once are asked at "
         "FIRST_CHECK halved down to POLL_INTERVAL, the others first at FIRST_CHECK; past the "
-        "plan's end, a back-off from MIN_GAP. Not used while a webhook is expected.",
+        "plan's end, a back-off from MIN_GAP up to MAX_GAP. Not used while a webhook is "
+        "expected.",
     ),
     Setting(
         "SCHEDULER",

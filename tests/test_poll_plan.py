@@ -268,3 +268,71 @@ def test_the_first_jobs_are_asked_before_first_check(worker, sandbox, exploring,
     assert len(started) == 5 and len(early) >= 5, (started, [c.time for c in early])
     intervals = CompletionTimes.objects.get().intervals
     assert len(intervals) == 5 and all(a > 0 for a, _b, _at in intervals), intervals
+
+
+def test_a_job_off_the_plans_phase_keeps_the_plans_gap():
+    plan = [10.0, 20.0, 30.0, 40.0]
+    assert next_check(plan, 20.0, min_gap=1.0) == 10.0  # on the plan: its next check
+    # Last asked at 18 s (a plan made since, or a late call): 20 s is nearer than half the
+    # gap there, so 30 s (12 s on); the nearest check would cost a call more per new plan.
+    assert next_check(plan, 18.0, min_gap=1.0) == 12.0
+    assert next_check(plan, 14.0, min_gap=1.0) == 6.0  # 6 s >= half of 10 s: kept
+    assert next_check(plan, 18.0, min_gap=1.0, phase=0.0) == 2.0  # the ladder's way
+    assert next_check(plan, 38.0, min_gap=1.0) == 2.0  # the plan's last check is never skipped
+    assert next_check(plan, 40.0, min_gap=1.0) is None
+
+
+def test_a_young_window_does_not_end_the_plan_at_the_last_finished_job():
+    """Nine jobs done by 97 s, 263 of the same batch still running at 95 s: Turnbull puts the
+    running jobs' mass by 97 s (no job is known to run past it), so the plan ended there and
+    sent the batch to the back-off. While the window is young, the mass past the fifth latest
+    "still running" time is open-ended and spread over half as long again."""
+    data = [(85.0, 97.0)] * 9 + [(95.0, math.inf)] * 263
+    assert make_plan(data, calls=8, max_gap=15, first_by=60)[-1] <= 97.0 + 1e-6
+    plan = make_plan(data, calls=8, max_gap=15, first_by=60, young=True)
+    assert plan[-1] >= 95.0 * 1.5 - 1e-6, plan
+    assert max(b - a for a, b in zip(plan, plan[1:], strict=False)) <= 15 + 1e-6, plan
+    # The latest known times all of finished jobs (the sandbox's first five): nothing unseen,
+    # the plan ends where they did, young or not.
+    done = [(3.75, 5.0)] * 5
+    assert make_plan(done, calls=8, max_gap=15, first_by=60, young=True) == make_plan(
+        done, calls=8, max_gap=15, first_by=60)
+
+
+def test_the_plan_is_young_until_the_window_is_full(db, settings, make_image):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
+                             "MAX_POLL_INTERVAL": 25.0,
+                             "POLL_PLAN": {"MIN_SAMPLES": 5, "WINDOW": 8, "REPLAN": 1}}
+    for _ in range(10):
+        create_video_request(make_image())
+    submitted = timezone.now() - timedelta(seconds=80)
+    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
+                                checked_at=submitted + timedelta(seconds=50))
+    job = create_video_request(make_image())
+    for _ in range(5):
+        finished(db, job, took=52.0, checked=50.0)
+    # Young: the running jobs' open mass from 50 s spread to 75 s, not one MAX_GAP (65 s).
+    assert CompletionTimes.objects.get().plan[-1] == pytest.approx(75.0), \
+        CompletionTimes.objects.get().plan
+    for _ in range(3):
+        finished(db, job, took=52.0, checked=50.0)
+    # A full window (8): as before, the running jobs submitted since its oldest count only.
+    assert CompletionTimes.objects.get().plan[-1] <= 65.0 + 1e-6
+
+
+def test_past_its_plan_a_job_is_asked_within_max_gap(settings):
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "MAX_POLL_INTERVAL": 25.0,
+                             "POLL_PLAN": {"MIN_GAP": 1.0, "MAX_GAP": 15.0}}
+    assert polling.after_plan(0.0) == 1.0
+    assert polling.after_plan(6.0) == 6.0
+    assert polling.after_plan(100.0) == 15.0  # was MAX_POLL_INTERVAL (25 s)
+    settings.DJANGO_KLING = {**settings.DJANGO_KLING, "MAX_POLL_INTERVAL": 8.0}
+    assert polling.after_plan(100.0) == 8.0
+
+
+def test_jobs_not_asked_yet_do_not_open_the_tail():
+    """Five sandbox jobs found together at 7.5 s, two of them still marked running (never
+    asked) when the plan is made: the plan stays within the 7.5 s they were seen in."""
+    data = [(0.0, 7.5)] * 5 + [(0.0, math.inf)] * 2
+    plan = make_plan(data, calls=8, max_gap=15, first_by=60, young=True)
+    assert plan == make_plan([(0.0, 7.5)] * 5, calls=8, max_gap=15, first_by=60), plan

@@ -67,7 +67,7 @@ def record(job: VideoRequest, done_at: datetime) -> None:
                     max_gap=min(float(options["MAX_GAP"]),
                                 float(kling_settings.MAX_POLL_INTERVAL)),
                     first_by=kling_settings.first_check(job.model),
-                    min_gap=float(options["MIN_GAP"]))]
+                    min_gap=float(options["MIN_GAP"]), young=not full)]
                 row.stale = 0
             row.save()
     except IntegrityError:  # two first jobs of a kind at once: one sample fewer is harmless

@@ -45,4 +45,4 @@ def next_delay(job: VideoRequest, elapsed: float) -> float | None:
         return None
     # Half a step of slack: a check made late must not skip the step it was meant for.
     return poll_plan.next_check(steps, elapsed, min_gap=min(
-        float(kling_settings.POLL_PLAN["MIN_GAP"]), steps[0] / 2))
+        float(kling_settings.POLL_PLAN["MIN_GAP"]), steps[0] / 2), phase=0.0)

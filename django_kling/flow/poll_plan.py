@@ -42,6 +42,22 @@ EXACT = 1e-6
 #: any job seen done) is spread by ``spread``; ``make_plan`` uses its ``max_gap``: the plan
 #: reaches one gap past the oldest running job, then ``polling.after_plan`` backs off.
 TAIL = 10.0
+#: While a kind's window is young (``make_plan(young=True)``: fewer finished jobs than the
+#: window holds, most of a batch still running), an estimate past the ``THIN``-th latest
+#: "still running" time rests on a handful of jobs when running jobs are among them:
+#: Turnbull puts the running jobs' mass on the last finished one (9 jobs done by 97 s and
+#: 263 running since 95 s gave a plan ending at 97 s, every job past it on the back-off).
+#: Mass from there on is one open-ended mass ...
+THIN = 5
+#: ... spread past its start over ``OPEN`` times it, not one ``max_gap`` (a batch 75 s old is not
+#: likely to end within 15 s). Replayed (``bench.poll_sim``, 8 seeds), from nothing: 11.6 ->
+#: 9.4 calls per job; the steady state (a full window) is untouched.
+OPEN = 0.5
+#: A job off its plan's phase (the plan was made again since its last check, or the call
+#: started late) skips a check nearer than this share of the plan's gap there: its gap then
+#: averages the plan's, where taking the nearest check cost up to a call per new plan
+#: (replayed: 8.15 -> 7.8 calls per job in the steady state, lag p50 +0.05 s).
+PHASE = 0.5
 
 Weighted = list[tuple[float, float]]  # (completion time, probability), sorted by time
 
@@ -104,12 +120,33 @@ def spread(intervals: Sequence[Sequence[float]]) -> Weighted:
     return _spread(turnbull(intervals), TAIL, STEP)
 
 
+def _open_end(low: float, tail: float, share: float) -> float:
+    return low + max(tail, share * low)
+
+
+def _thin_tail(estimate: list[tuple[float, float, float]],
+               intervals: Sequence[Sequence[float]]) -> list[tuple[float, float, float]]:
+    observed = _clean(intervals)
+    lows = sorted(low for low, _high in observed)
+    if len(lows) < THIN:
+        return estimate
+    horizon = lows[-THIN]
+    # Nothing unseen if the latest known times are all of finished jobs; and at 0 (jobs not
+    # asked yet, five sandbox jobs found at once) there is no tail to speak of.
+    if horizon <= EXACT or not any(math.isinf(high) and low >= horizon
+                                   for low, high in observed):
+        return estimate
+    kept = [(low, high, mass) for low, high, mass in estimate if low < horizon]
+    beyond = sum(mass for low, _high, mass in estimate if low >= horizon)
+    return kept + ([(horizon, math.inf, beyond)] if beyond > 0 else [])
+
+
 def _spread(estimate: list[tuple[float, float, float]], tail: float,
-            step: float) -> Weighted:
+            step: float, share: float = 0.0) -> Weighted:
     points: Weighted = []
     for low, high, mass in estimate:
         if math.isinf(high):  # past every job seen done: placed as if it ended soon after
-            high = low + tail
+            high = _open_end(low, tail, share)
         if high - low <= 2 * EXACT:
             points.append((high, mass))
             continue
@@ -170,18 +207,24 @@ def _optimal(points: Weighted, price: float, max_gap: float, end: float,
 
 
 def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: float,
-              first_by: float = math.inf, min_gap: float = 2 * STEP) -> list[float]:
+              first_by: float = math.inf, min_gap: float = 2 * STEP,
+              young: bool = False) -> list[float]:
     """The check times for jobs like those that left ``intervals``, expecting at most ``calls``
     status calls per job, the first by ``first_by`` and no two more than ``max_gap`` apart
     (bounds that hold however wrong the estimate is: a window of the slowest jobs of a batch,
     say, must not leave the next batch's quick ones waiting). Candidate times are at least
     half ``min_gap`` apart, checks at least ``min_gap`` (those ``next_check`` would skip are
-    not planned), and a wide interval is spread over points half ``min_gap`` apart."""
+    not planned), and a wide interval is spread over points half ``min_gap`` apart.
+    ``young``: most jobs of the kind are still running (see ``THIN`` and ``OPEN``)."""
     estimate = turnbull(intervals)
     if not estimate:
         return []
-    points = _spread(estimate, max_gap, min_gap / 2)
-    end = max(low + max_gap if math.isinf(high) else high for low, high, _mass in estimate)
+    share = OPEN if young else 0.0
+    if young:
+        estimate = _thin_tail(estimate, intervals)
+    points = _spread(estimate, max_gap, min_gap / 2, share)
+    end = max(_open_end(low, max_gap, share) if math.isinf(high) else high
+              for low, high, _mass in estimate)
     # Never free: within the budget a call that buys no lag is still not made.
     cheap, dear = 1e-6, 1000.0
     plan = _optimal(points, cheap, max_gap, end, first_by, min_gap)
@@ -198,10 +241,15 @@ def make_plan(intervals: Sequence[Sequence[float]], *, calls: float, max_gap: fl
     return best
 
 
-def next_check(plan: Sequence[float], elapsed: float, *, min_gap: float) -> float | None:
+def next_check(plan: Sequence[float], elapsed: float, *, min_gap: float,
+               phase: float = PHASE) -> float | None:
     """Seconds from now (``elapsed`` after submission) to the plan's next check at least
-    ``min_gap`` away; None once the plan is spent."""
+    ``min_gap`` away, and (``phase``) at least that share of the plan's gap there unless it
+    is the plan's last; None once the plan is spent."""
     index = bisect.bisect_left(plan, elapsed + min_gap)
+    if 0 < index < len(plan) - 1 and plan[index] - elapsed < phase * (plan[index]
+                                                                        - plan[index - 1]):
+        index += 1  # off the plan's phase: the gap averages the plan's, not less
     return plan[index] - elapsed if index < len(plan) else None
 
 
