@@ -19,7 +19,7 @@ def test_a_body_with_frames_is_json_dumps_byte_for_byte():
                             {"frameType": "last_frame", "image": last.as_base64()}],
             "input": (data_uri(last), None, 2.5, True), "short": Verbatim("abc")}
     assert isinstance(first.as_base64(), Verbatim)
-    assert dumps(body) == json.dumps(body).encode()
+    assert dumps(body) == json.dumps(body, default=str).encode()  # a data: URI is Spliced
     assert json.loads(dumps(body))["image"]["data"] == base64.b64encode(first.data).decode()
 
 
@@ -33,3 +33,24 @@ def test_text_that_would_need_escaping_is_escaped_as_usual():
 def test_a_body_without_frames_is_json_dumps():
     body = {"operation": {"id": "op_1"}, "list": [1, "two", None]}
     assert dumps(body) == json.dumps(body).encode()
+
+
+def test_spliced_frames_are_the_body_json_dumps_gives_for_their_text():
+    # As the gateway, Kling and fal (a data: URI) carry a frame stored as base64 bytes: the
+    # body is json.dumps of the same body with the text in place, byte for byte.
+    stored = base64.b64encode(os.urandom(30_000))
+    image = ImageInput(media_type="image/png", encoded=stored)
+    made = ImageInput(media_type="image/jpeg", data=os.urandom(20_000))
+    body = {"image": {"type": "file", "data": image.base64_json()}, "uri": data_uri(image),
+            "made": made.base64_json(), "short": ImageInput("image/png", data=b"ab").base64_json()}
+    as_text = {"image": {"type": "file", "data": stored.decode()},
+               "uri": "data:image/png;base64," + stored.decode(),
+               "made": base64.b64encode(made.data).decode(), "short": "YWI="}
+    assert dumps(body) == json.dumps(as_text).encode()
+    assert str(data_uri(image)) == as_text["uri"] and len(data_uri(image)) == len(as_text["uri"])
+
+
+def test_spliced_bytes_that_would_need_escaping_are_escaped_as_usual():
+    for text in [b'"}, "n": 2, "x": "' + b"A" * 5000, b"\\" + b"A" * 5000]:
+        body = {"image": ImageInput("image/png", encoded=text).base64_json(), "n": 1}
+        assert json.loads(dumps(body)) == {"image": text.decode(), "n": 1}

@@ -74,11 +74,12 @@ def store_encoded(storage: Storage, name: str, data: bytes) -> None:
             storage.delete(saved)
 
 
-def read_encoded(storage: Storage, name: str) -> str | None:
-    """The base64 text stored beside the frame ``name``, or None (not stored, unreadable)."""
+def read_encoded(storage: Storage, name: str) -> bytes | None:
+    """The base64 text stored beside the frame ``name``, as its ASCII bytes (it goes into the
+    request body as they are), or None (not stored, unreadable)."""
     try:
         with storage.open(encoded_name(name), "rb") as fh:
-            return fh.read().decode("ascii")
+            return fh.read()
     except Exception:  # noqa: BLE001  (missing, or the storage cannot tell: encode it instead)
         return None
 

@@ -65,7 +65,8 @@ def image_input(asset: Asset) -> ImageInput:
     if url is not None:
         return ImageInput(media_type=asset.mime, url=url)
     encoded = frames.read_encoded(storage, name)
-    if encoded is not None and len(encoded) == 4 * ((asset.size + 2) // 3):  # and complete
+    if (encoded is not None and len(encoded) == 4 * ((asset.size + 2) // 3)  # and complete
+            and encoded.isascii()):
         return ImageInput(media_type=asset.mime, encoded=encoded)
     with asset.file.open("rb") as fh:
         return ImageInput(media_type=asset.mime, data=fh.read())

@@ -29,7 +29,7 @@ from ..conf import Setting
 from ..exceptions import CallbackRefused
 from ..options.routes import provider_model
 from .inline import Spooled
-from .json_body import Verbatim
+from .json_body import Spliced, Verbatim
 
 
 def check_callback_time(timestamp: str, tolerance: float) -> None:
@@ -48,18 +48,29 @@ class ImageInput:
     """One frame to animate: inline bytes, or a URL the provider can fetch itself.
 
     Inline, the frame may come already as base64 text (``encoded``, made once when the frame
-    was stored, ``files.frames``) instead of bytes: ``as_base64()`` gives it either way, so a
-    retry or the next provider never encodes it again."""
+    was stored, ``files.frames``: the ASCII bytes as stored, or a ``str``) instead of bytes:
+    ``base64_json()`` and ``as_base64()`` give it either way, so a retry or the next provider
+    never encodes it again."""
 
     media_type: str
     data: bytes | None = None
     url: str | None = None
-    encoded: str | None = None
+    encoded: bytes | str | None = None
+
+    def base64_json(self, head: str = "") -> Spliced:
+        """The base64 text, after ``head`` (a ``data:`` URI's), as a JSON body carries it:
+        copied in as the bytes it is, not decoded, escaped or encoded again (``json_body``)."""
+        text = self.encoded if self.encoded is not None else base64.b64encode(self.data or b"")
+        if isinstance(text, str):
+            text = text.encode("ascii")
+        return Spliced(head.encode(), text) if head else Spliced(text)
 
     def as_base64(self) -> str:
         # Marked: a JSON body carries it without escaping each character (``json_body``).
-        if self.encoded is not None:
+        if isinstance(self.encoded, str):
             return Verbatim(self.encoded)
+        if self.encoded is not None:
+            return Verbatim(self.encoded.decode("ascii"))
         return Verbatim(base64.b64encode(self.data or b"").decode("ascii"))
 
     def as_bytes(self) -> bytes:

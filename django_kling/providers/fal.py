@@ -40,7 +40,7 @@ from .base import (
 )
 from .bodies import IDENTITY, read_capped
 from .gateway.wire import parse_retry_after
-from .json_body import Verbatim
+from .json_body import Spliced
 from .transport import MAX_MESSAGE, JsonTransport, as_dict, retryable_status
 
 QUEUE_URL = "https://queue.fal.run"
@@ -60,11 +60,11 @@ def _api_key_from_environment() -> str | None:
     return os.environ.get("FAL_KEY") or None
 
 
-def data_uri(image: ImageInput) -> str:
-    """fal takes image URLs; inline bytes go as a ``data:`` URI."""
+def data_uri(image: ImageInput) -> str | Spliced:
+    """fal takes image URLs; inline bytes go as a ``data:`` URI (spliced, not escaped)."""
     if image.url:
         return image.url
-    return Verbatim(f"data:{image.media_type};base64," + image.as_base64())  # not escaped
+    return image.base64_json(head=f"data:{image.media_type};base64,")
 
 
 class FalProvider(PollingProvider):

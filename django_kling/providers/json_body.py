@@ -6,10 +6,12 @@ frame (≈ 0.7 MB of base64) that was more CPU than the rest of the start call. 
 marker where the frame goes and the text is put in place of the marker, as bytes: the same
 body ``json.dumps`` gives, character for character.
 
-Only text marked ``Verbatim`` by the code that made it (``ImageInput.as_base64``, a ``data:``
-URI of it) is spliced, and only after two scans in C (``"`` and ``\\``: the characters that
-could end or bend the JSON string) and the ASCII flag Python keeps on every string; anything
-else is escaped by ``json.dumps`` as usual.
+Only text marked by the code that made it is spliced: ``Spliced`` (``ImageInput.base64_json``:
+the base64 text as the ASCII bytes it was stored as, a ``data:`` URI's head as a part of its own,
+so that a 0.7 MB frame is never decoded to a string, copied into a marked one and encoded back:
+each of those was a fresh 0.7 MB buffer) or ``Verbatim`` text; and only after two scans in C
+(``"`` and ``\\``: the characters that could end or bend the JSON string) and an ASCII check.
+Anything else is escaped by ``json.dumps`` as usual.
 """
 
 from __future__ import annotations
@@ -30,23 +32,52 @@ class Verbatim(str):
     __slots__ = ()
 
 
+class Spliced:
+    """A JSON string given as ASCII bytes in parts (a ``data:`` URI's head, then the base64
+    text as stored): copied into the body part by part, never made a ``str``."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: bytes) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def __str__(self) -> str:  # the text, for whatever needs it as a string
+        return b"".join(self.parts).decode("utf-8")
+
+    def safe(self) -> bool:
+        """Whether the parts can stand inside a JSON string unescaped."""
+        return all(part.isascii() and b'"' not in part and b"\\" not in part
+                   for part in self.parts)
+
+
 def dumps(body: Any) -> bytes:
-    """``json.dumps(body).encode()``, with long ``Verbatim`` strings copied, not escaped."""
-    texts: list[str] = []
+    """``json.dumps(body).encode()``, with long ``Verbatim`` strings and ``Spliced`` texts
+    copied, not escaped."""
+    texts: list[str | Spliced] = []
     marked = _marked(body, texts)
-    if not texts:
-        return json.dumps(body).encode()
+    if not texts:  # (a short or unsafe ``Spliced`` is its text in ``marked``)
+        return json.dumps(marked).encode()
     rest = json.dumps(marked)
     parts: list[bytes] = []
     for number, text in enumerate(texts):
         before, rest = rest.split(json.dumps(f"{_TOKEN}{number}"), 1)
-        parts += [before.encode(), b'"', text.encode("ascii"), b'"']
+        text_parts = text.parts if isinstance(text, Spliced) else (text.encode("ascii"),)
+        parts += [before.encode(), b'"', *text_parts, b'"']
     parts.append(rest.encode())
     return b"".join(parts)
 
 
-def _marked(value: Any, texts: list[str]) -> Any:
-    """``value`` with each long, safe ``Verbatim`` string replaced by its marker."""
+def _marked(value: Any, texts: list[str | Spliced]) -> Any:
+    """``value`` with each long, safe ``Verbatim`` string or ``Spliced`` text replaced by its
+    marker (an unsafe ``Spliced`` by its text, escaped as usual)."""
+    if isinstance(value, Spliced):
+        if len(value) >= SPLICE_AFTER and value.safe():
+            texts.append(value)
+            return f"{_TOKEN}{len(texts) - 1}"
+        return str(value)
     if isinstance(value, Verbatim):
         if len(value) >= SPLICE_AFTER and value.isascii() and '"' not in value \
                 and "\\" not in value:

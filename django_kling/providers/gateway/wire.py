@@ -138,7 +138,7 @@ def image_json(image: ImageInput) -> dict[str, Any]:
     return {
         "type": "file",
         "mediaType": image.media_type,
-        "data": image.as_base64(),
+        "data": image.base64_json(),
     }
 
 

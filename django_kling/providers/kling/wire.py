@@ -17,6 +17,7 @@ from typing import Any
 from ...exceptions import ProviderError
 from ...options.shots import SHOT_TYPE
 from ..base import GenerationInput, ImageInput, JobStatus, VideoOutput
+from ..json_body import Spliced
 from ..transport import MAX_MESSAGE, as_dict
 
 #: Kling's error code -> (HTTP status it comes with, our error code).
@@ -76,11 +77,11 @@ def jwt_token(access_key: str, secret_key: str, *, now: float | None = None,
     return f"{header}.{payload}.{_b64url(signature)}", float(expires)
 
 
-def image_field(image: ImageInput) -> str:
+def image_field(image: ImageInput) -> str | Spliced:
     """Kling takes a URL or raw base64 (no ``data:`` prefix) in the same field."""
     if image.url:
         return image.url
-    return image.as_base64()
+    return image.base64_json()
 
 
 def create_body(job: GenerationInput, *, model: str, external_task_id: str,
