@@ -244,7 +244,9 @@ def main() -> None:
                                cwd=root, check=True, capture_output=True)
                 (old_tree / "bench" / "scale_driver.py").write_text(
                     (root / "bench" / "scale_driver.py").read_text())
-                trees = {"old": (old_tree, base + "_old"), "new": (root, base)}
+                # The old tree's own database, named by its commit: another bench's old tree
+                # (another commit) leaves a schema this one cannot write.
+                trees = {"old": (old_tree, f"{base}_old_{args.old[:7]}"), "new": (root, base)}
                 verdicts += polling(trees, sandbox, receiver, args.scale, args.quick,
                                     (True,) if args.only == "webhooks" else (False, True))
             if args.only in (None, "cap"):

@@ -143,7 +143,7 @@ def main() -> None:
                    "BENCH_S3_ENDPOINT": moto.url, "BENCH_S3_BUCKET": moto.bucket,
                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "DJANGO_SETTINGS_MODULE": "bench.settings"}
-            trees = {"new": (root, base), "old": (old_tree, base + "_old")}
+            trees = {"new": (root, base), "old": (old_tree, f"{base}_old_{args.old[:7]}")}
             if "old" in designs:
                 subprocess.run(["git", "worktree", "add", "--detach", str(old_tree), args.old],
                                cwd=root, check=True, capture_output=True)
