@@ -317,6 +317,10 @@ class MotoProcess:
                 self.process.kill()
                 self.process.wait(5)
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def __enter__(self) -> MotoProcess:
         return self
 

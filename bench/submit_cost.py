@@ -13,12 +13,15 @@ travel two ways: **inline** (local storage, base64 in the body) and **url** (a p
 on moto's S3 server, a signed URL the sandbox fetches). Each (design, frames) pair runs in a
 child process of its own, in its own tree (the old design is checked out into a temporary
 ``git worktree``, this file copied into it), alternated in ``--rounds`` so both designs see
-the same load.
+the same load. "One core": on a machine with two or more CPUs the child runs on CPU 0 and the
+servers that answer it (the sandbox, moto, the PostgreSQL process of its connection) on
+CPU 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -40,6 +43,19 @@ URL_GOAL_MS = 3.0
 INLINE_GOAL_RATIO = 1 / 3
 #: Submits of each run whose SQL statements are counted (and not timed).
 COUNTED = 4
+#: The measured child's core and the loopback servers' (where the machine has two or more).
+MEASURED_CPU, SERVERS_CPU = 0, 1
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Run ``pid`` (0: this process), all its threads and those they start, on ``cpu`` alone;
+    nothing on a machine with one CPU."""
+    if cpu >= (os.cpu_count() or 1) or not hasattr(os, "sched_setaffinity"):
+        return
+    tasks = Path(f"/proc/{pid or os.getpid()}/task")
+    for tid in ([int(t.name) for t in tasks.iterdir()] if tasks.exists() else [pid]):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(tid, {cpu})
 
 
 def measure(n: int, profile: bool) -> dict:
@@ -63,6 +79,10 @@ def measure(n: int, profile: bool) -> dict:
     profiler = cProfile.Profile(time.thread_time) if profile else None
     costs, queries, statuses = [], [], []
     pipeline.submit_step(pks.pop())  # warm-up: connections, imports, caches
+    if connection.vendor == "postgresql":  # the server process of this connection: a server
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pin(cursor.fetchone()[0], SERVERS_CPU)
     # The statements are counted on submits of their own: counting wraps every cursor in
     # Django's debug cursor (timing and logging each statement), which a site does not run.
     for pk in pks[:COUNTED]:
@@ -111,7 +131,8 @@ def run(tree: Path, database: str, transfer: str, n: int, profile: bool, env: di
     if profile:
         command.append("--profile")
     done = subprocess.run(command, cwd=tree, env={**os.environ, **env, **extra},
-                          capture_output=True, text=True, timeout=900, check=False)
+                          capture_output=True, text=True, timeout=900, check=False,
+                          preexec_fn=lambda: pin(0, MEASURED_CPU))
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -136,6 +157,10 @@ def main() -> None:
     designs = [d for d in ("old", "new") if args.only in (None, d)]
     sandbox = harness.SandboxProcess(render_scale=0.1, result="url")
     moto = harness.MotoProcess()
+    # "One core": the measured submits get a core of their own; the sandbox and moto, which
+    # answer them, share the other (PostgreSQL goes where the system puts it).
+    for server in (sandbox.pid, moto.pid):
+        pin(server, SERVERS_CPU)
     results: dict[tuple[str, str], dict] = {}
     try:
         with harness.temp_media() as media:
