@@ -54,3 +54,9 @@ def test_spliced_bytes_that_would_need_escaping_are_escaped_as_usual():
     for text in [b'"}, "n": 2, "x": "' + b"A" * 5000, b"\\" + b"A" * 5000]:
         body = {"image": ImageInput("image/png", encoded=text).base64_json(), "n": 1}
         assert json.loads(dumps(body)) == {"image": text.decode(), "n": 1}
+
+
+def test_text_that_is_not_ascii_is_escaped_not_refused():
+    encoded = "\u00e9\u4e2d" * 3000
+    body = {"image": ImageInput("image/png", encoded=encoded).base64_json()}
+    assert dumps(body) == json.dumps({"image": encoded}).encode()

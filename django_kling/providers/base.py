@@ -62,7 +62,7 @@ class ImageInput:
         copied in as the bytes it is, not decoded, escaped or encoded again (``json_body``)."""
         text = self.encoded if self.encoded is not None else base64.b64encode(self.data or b"")
         if isinstance(text, str):
-            text = text.encode("ascii")
+            text = text.encode()  # not ASCII (never base64): escaped as usual by ``json_body``
         return Spliced(head.encode(), text) if head else Spliced(text)
 
     def as_base64(self) -> str:

@@ -11,7 +11,10 @@ the base64 text as the ASCII bytes it was stored as, a ``data:`` URI's head as a
 so that a 0.7 MB frame is never decoded to a string, copied into a marked one and encoded back:
 each of those was a fresh 0.7 MB buffer) or ``Verbatim`` text; and only after two scans in C
 (``"`` and ``\\``: the characters that could end or bend the JSON string) and an ASCII check.
-Anything else is escaped by ``json.dumps`` as usual.
+Anything else is escaped by ``json.dumps`` as usual. What is spliced is base64 made by
+``b64encode``, or read back from the form stored beside the frame: control characters are not
+looked for (a scan for them costs more than the splice saves); a damaged stored form holding
+one makes a body the provider refuses, never another request.
 """
 
 from __future__ import annotations
