@@ -147,17 +147,23 @@ def test_the_window_keeps_the_last_submitted_jobs(db, settings, make_image):
     assert [b for _a, b, _at in kept] == [55.0, 40.0, 10.0]  # submitted at 5, 10, 20 s
 
 
+def running_batch(make_image, count: int = 10, age: float = 80.0, checked: float = 50.0) -> None:
+    """``count`` jobs of one batch submitted ``age`` seconds ago, still running at a check
+    ``checked`` seconds after their submission."""
+    for _ in range(count):
+        create_video_request(make_image())
+    submitted = timezone.now() - timedelta(seconds=age)
+    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
+                                checked_at=submitted + timedelta(seconds=checked))
+
+
 def test_jobs_still_running_count_as_ending_later(db, settings, make_image):
     """Five quick jobs done, ten of the same batch still running at a check 50 s after their
     submission: the plan reaches past 50 s (the quick ones alone would end it at 3 s, leaving
     the rest to the back-off)."""
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
                              "MAX_POLL_INTERVAL": 25.0, "POLL_PLAN": {"MIN_SAMPLES": 5}}
-    for _ in range(10):
-        create_video_request(make_image())
-    submitted = timezone.now() - timedelta(seconds=80)
-    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
-                                checked_at=submitted + timedelta(seconds=50))
+    running_batch(make_image)
     job = create_video_request(make_image())
     for _ in range(5):
         finished(db, job, took=3.0, checked=2.5)
@@ -303,11 +309,7 @@ def test_the_plan_is_young_until_the_window_is_full(db, settings, make_image):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
                              "MAX_POLL_INTERVAL": 25.0,
                              "POLL_PLAN": {"MIN_SAMPLES": 5, "WINDOW": 8, "REPLAN": 1}}
-    for _ in range(10):
-        create_video_request(make_image())
-    submitted = timezone.now() - timedelta(seconds=80)
-    VideoRequest.objects.update(status=Status.RUNNING, submitted_at=submitted,
-                                checked_at=submitted + timedelta(seconds=50))
+    running_batch(make_image)
     job = create_video_request(make_image())
     for _ in range(5):
         finished(db, job, took=52.0, checked=50.0)
