@@ -34,6 +34,14 @@ class Verbatim(str):
 
     __slots__ = ()
 
+    @property
+    def parts(self) -> tuple[bytes, ...]:
+        return (self.encode("ascii"),)
+
+    def safe(self) -> bool:
+        """Whether the text can stand inside a JSON string unescaped."""
+        return self.isascii() and '"' not in self and "\\" not in self
+
 
 class Spliced:
     """A JSON string given as ASCII bytes in parts (a ``data:`` URI's head, then the base64
@@ -59,7 +67,7 @@ class Spliced:
 def dumps(body: Any) -> bytes:
     """``json.dumps(body).encode()``, with long ``Verbatim`` strings and ``Spliced`` texts
     copied, not escaped."""
-    texts: list[str | Spliced] = []
+    texts: list[Verbatim | Spliced] = []
     marked = _marked(body, texts)
     if not texts:  # (a short or unsafe ``Spliced`` is its text in ``marked``)
         return json.dumps(marked).encode()
@@ -67,26 +75,19 @@ def dumps(body: Any) -> bytes:
     parts: list[bytes] = []
     for number, text in enumerate(texts):
         before, rest = rest.split(json.dumps(f"{_TOKEN}{number}"), 1)
-        text_parts = text.parts if isinstance(text, Spliced) else (text.encode("ascii"),)
-        parts += [before.encode(), b'"', *text_parts, b'"']
+        parts += [before.encode(), b'"', *text.parts, b'"']
     parts.append(rest.encode())
     return b"".join(parts)
 
 
-def _marked(value: Any, texts: list[str | Spliced]) -> Any:
-    """``value`` with each long, safe ``Verbatim`` string or ``Spliced`` text replaced by its
-    marker (an unsafe ``Spliced`` by its text, escaped as usual)."""
-    if isinstance(value, Spliced):
+def _marked(value: Any, texts: list[Verbatim | Spliced]) -> Any:
+    """``value`` with each long, safe ``Verbatim`` or ``Spliced`` text replaced by its marker
+    (a short or unsafe one by its text, escaped as usual)."""
+    if isinstance(value, (Verbatim, Spliced)):
         if len(value) >= SPLICE_AFTER and value.safe():
             texts.append(value)
             return f"{_TOKEN}{len(texts) - 1}"
         return str(value)
-    if isinstance(value, Verbatim):
-        if len(value) >= SPLICE_AFTER and value.isascii() and '"' not in value \
-                and "\\" not in value:
-            texts.append(value)
-            return f"{_TOKEN}{len(texts) - 1}"
-        return value
     if isinstance(value, dict):
         return {key: _marked(item, texts) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

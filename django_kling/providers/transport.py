@@ -55,10 +55,11 @@ class JsonTransport:
         content = None if body is None else json_body.dumps(body)
         with connection_errors(self.transport_error):
             try:
-                sent = (self.client.stream(method, url, headers={**IDENTITY, **headers},
-                                           files=files) if files else
-                        direct.stream(self.client, method, url,
-                                      headers={**IDENTITY, **headers}, content=content))
+                headers = {**IDENTITY, **headers}
+                # A multipart form goes through the client, which encodes it.
+                sent = (self.client.stream(method, url, headers=headers, files=files) if files
+                        else direct.stream(self.client, method, url, headers=headers,
+                                           content=content))
                 with sent as response:
                     if response.status_code >= 300:
                         try:
