@@ -14,8 +14,10 @@ from django_kling.flow import completions, polling
 from django_kling.flow.poll_plan import (
     expected_cost,
     ladder,
+    learning_plan,
     make_plan,
     next_check,
+    pooled,
     spread,
     turnbull,
 )
@@ -58,6 +60,25 @@ def test_narrow_intervals_tell_where_wide_ones_ended():
     assert [(a, b) for a, b, _ in halves] == [(15, 20), (30, 35)]
     # Two jobs can only have ended in the first, one only in the second: 2/3 and 1/3.
     assert [round(m, 2) for *_, m in halves] == [0.67, 0.33]
+
+
+def test_where_two_plans_checks_cross_is_not_taken_for_a_peak():
+    """Half the jobs checked every 10 s from 60 s, half from 69.9 s (a plan made again under
+    running jobs): Turnbull's masses sit on the 0.1 s slivers where the grids cross, several
+    percent each. The plan reads them pooled into blocks of at least 0.4 x max_gap."""
+    a, b = [60.0 + 10 * k for k in range(26)], [69.9 + 10 * k for k in range(26)]
+
+    def checked(end: float, grid: list[float]) -> tuple[float, float]:
+        done = next(k for k, t in enumerate(grid) if t >= end)
+        return (grid[done - 1] if done else 0.0, grid[done])
+
+    intervals = [checked(t, a if n % 2 else b) for n, t in enumerate(lognormal(256))]
+    slivers = [m for low, high, m in turnbull(intervals) if high - low < 0.2]
+    assert max(slivers) > 0.04 and sum(slivers) > 0.3
+    blocks = pooled(intervals, max_gap=15)
+    assert sum(m for *_, m in blocks) == pytest.approx(1.0)
+    assert all(high - low >= 6 for low, high, _ in blocks[:-1]), blocks
+    assert max(m for *_, m in blocks) < 2 * max(slivers)
 
 
 def test_the_plan_keeps_the_call_budget_and_the_largest_gap():
@@ -159,20 +180,29 @@ def running_batch(make_image, count: int = 10, age: float = 80.0, checked: float
 
 def test_jobs_still_running_count_as_ending_later(db, settings, make_image):
     """Five quick jobs done, ten of the same batch still running at a check 50 s after their
-    submission: the plan reaches past 50 s (the quick ones alone would end it at 3 s, leaving
-    the rest to the back-off)."""
+    submission: those count as ending after 50 s (their last "still running" answer, not
+    their age, 80 s: a job may have ended since, unseen), so the plan reaches past 50 s (the
+    quick ones alone would end it at 3 s, leaving the rest to the back-off)."""
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
-                             "MAX_POLL_INTERVAL": 25.0, "POLL_PLAN": {"MIN_SAMPLES": 5}}
+                             "MAX_POLL_INTERVAL": 25.0,
+                             "POLL_PLAN": {"MIN_SAMPLES": 5, "REPLAN": 1}}
     running_batch(make_image)
     job = create_video_request(make_image())
+    assert completions.still_running(job, None) == [(50.0, math.inf)] * 10
+    for _ in range(5):
+        finished(db, job, took=3.0, checked=2.5)
+    # Two thirds of the window end past 50 s, where nothing is known yet (RESOLVED): today's
+    # first check, then one every MAX_GAP, not a guess that they all end soon.
+    assert CompletionTimes.objects.get().plan == learning_plan(60.0, 15.0) == [
+        60.0, 75.0, 90.0, 105.0, 120.0, 135.0, 150.0, 165.0, 180.0]
+    # Two finished for each running one: planned, and past 50 s.
+    done = VideoRequest.objects.filter(status=Status.RUNNING).values_list("pk", flat=True)[:5]
+    VideoRequest.objects.filter(pk__in=list(done)).update(status=Status.SUCCEEDED)
     for _ in range(5):
         finished(db, job, took=3.0, checked=2.5)
     plan = CompletionTimes.objects.get().plan
-    assert plan[0] <= 3.5 and plan[-1] > 50, plan
+    assert plan[0] <= 3.5 and 50 < plan[-1] < 80, plan
     assert max(b - a for a, b in zip(plan, plan[1:], strict=False)) <= 15 + 1e-6, plan
-    # What counts is the last "still running" answer, not the age (80 s): a job may have
-    # ended since, unseen. Never asked yet, a running job says nothing.
-    assert plan[-1] < 80, plan
     VideoRequest.objects.filter(status=Status.RUNNING).update(checked_at=None)
     finished(db, job, took=3.0, checked=2.5)
     assert CompletionTimes.objects.get().plan[-1] <= 3.0
@@ -309,17 +339,34 @@ def test_the_plan_is_young_until_the_window_is_full(db, settings, make_image):
     settings.DJANGO_KLING = {**settings.DJANGO_KLING, "FIRST_CHECK": {"*": 60.0},
                              "MAX_POLL_INTERVAL": 25.0,
                              "POLL_PLAN": {"MIN_SAMPLES": 5, "WINDOW": 8, "REPLAN": 1}}
-    running_batch(make_image)
+    running_batch(make_image, count=5)
     job = create_video_request(make_image())
-    for _ in range(5):
-        finished(db, job, took=52.0, checked=50.0)
-    # Young: the running jobs' open mass from 50 s spread to 75 s, not one MAX_GAP (65 s).
+    for _ in range(6):
+        finished(db, job, took=40.0, checked=38.0)
+    # Young: the running jobs' open mass (5 of 11) from 50 s spread to 75 s, not one MAX_GAP
+    # (65 s).
     assert CompletionTimes.objects.get().plan[-1] == pytest.approx(75.0), \
         CompletionTimes.objects.get().plan
-    for _ in range(3):
-        finished(db, job, took=52.0, checked=50.0)
+    for _ in range(2):
+        finished(db, job, took=40.0, checked=38.0)
     # A full window (8): as before, the running jobs submitted since its oldest count only.
     assert CompletionTimes.objects.get().plan[-1] <= 65.0 + 1e-6
+
+
+def test_a_window_that_places_few_of_its_jobs_makes_a_learning_plan():
+    """The first jobs of a batch: five done by 62 s, a hundred still running at 60 s. The
+    estimate cannot say where those end; placing them within half the batch's age (OPEN)
+    gave checks every 3 s there, 13-15 calls per job. Until it can, the first check at
+    FIRST_CHECK, then one every MAX_GAP up to SPAN x FIRST_CHECK; a window that places most
+    of its jobs is planned as before."""
+    data = [(58.0, 62.0)] * 5 + [(60.0, math.inf)] * 100
+    assert make_plan(data, calls=8, max_gap=15, first_by=60,
+                     young=True) == learning_plan(60, 15)
+    assert learning_plan(60, 15)[-1] == 180 and learning_plan(math.inf, 15) == [15, 30, 45]
+    placed = make_plan([(40.0, 45.0)] * 60 + [(60.0, math.inf)] * 40, calls=8, max_gap=15,
+                       first_by=60, young=True)
+    assert placed[-1] < 120 and min(b - a for a, b in zip(placed, placed[1:],
+                                                           strict=False)) < 15, placed
 
 
 def test_past_its_plan_a_job_is_asked_within_max_gap(settings):
