@@ -6,10 +6,11 @@
 **Polling at scale, no webhooks** (time-scaled as ``bench.scale`` is: every interval divided by
 ``--scale``, lags multiplied back). Generation times are log-normal around 120 s (sigma 0.35,
 clipped to 60-300 s); 5,000 in flight at full time (500 jobs at scale 10), submitted over
-3 minutes, on one worker process. Three runs on the same sandbox and database: today's
+3 minutes, on one worker process. Runs on the same sandbox and database: today's
 back-off (``POLL_PLAN["MIN_SAMPLES"]`` out of reach), the learned plan starting from no
 finished job (the first jobs of the run teach it), and the learned plan again with what the
-run before left (the steady state of a shop that has made clips before).
+run before left (the steady state of a shop that has made clips before), ``--batches`` times
+(3), judged on those batches pooled.
 
 **The sandbox, unscaled**: 5-second generations and the app's default timing (``FIRST_CHECK``
 60 s, back-off 5 s to 25 s): five jobs at once, then five one after another; the detection lag
@@ -31,6 +32,7 @@ import bisect
 import math
 import os
 import random
+import statistics
 import time
 
 from bench import harness
@@ -41,12 +43,18 @@ LOGNORMAL = (120.0, 0.35, 60.0, 300.0)  # median, sigma, low, high (seconds, ful
 GOAL = {"p50": 5.0, "p99": 15.0, "calls": 8.0}
 
 
-def at_scale(sandbox, root, database, scale: float, quick: bool) -> list[str]:
+def at_scale(sandbox, root, database, scale: float, quick: bool,
+             batches: int = 3) -> list[str]:
     n = int(5000 / scale / (5 if quick else 1))
     median, sigma, low, high = LOGNORMAL
+    learned = {"MIN_GAP": 1 / scale, "MAX_GAP": 15 / scale}
+    # The steady state runs ``batches`` batches one after another, each on the plan the one
+    # before left, and is judged on them pooled: one batch of 500 jobs moves its lag p50 by
+    # +-0.3 s and its calls by +-0.2 from run to run even with the distribution known
+    # exactly (bench.poll_sim), which alone decides a verdict this near the goal.
     runs = [("today's back-off", {"MIN_SAMPLES": 10**9}, True),
-            ("learned, from nothing", {"MIN_GAP": 1 / scale, "MAX_GAP": 15 / scale}, True),
-            ("learned, steady", {"MIN_GAP": 1 / scale, "MAX_GAP": 15 / scale}, False)]
+            ("learned, from nothing", learned, True),
+            *((f"learned, steady {k + 1}", learned, False) for k in range(batches))]
     rows = {}
     for label, plan, fresh in runs:
         sandbox.reset()
@@ -68,20 +76,37 @@ def at_scale(sandbox, root, database, scale: float, quick: bool) -> list[str]:
             f"{result.get('late_p50', math.nan) * scale:.1f} s, p99 "
             f"{result.get('late_p99', math.nan) * scale:.1f} s (scaled); final "
             f"{result['statuses']}")
+    steady = [rows[label] for label in rows if label.startswith("learned, steady")]
+    rows["learned, steady"] = pooled(steady)
     base = rows["today's back-off"]
     verdicts = []
     for label in ("learned, from nothing", "learned, steady"):
         row = rows[label]
         ok = (row["p50"] <= GOAL["p50"] and row["p99"] <= GOAL["p99"]
               and row["per_job"] <= GOAL["calls"] and row["undetected"] == 0)
+        each = ("; batches " + ", ".join(
+            f"{b['p50']:.1f} / {b['p99']:.1f} s at {b['per_job']:.2f}" for b in steady)
+                if label == "learned, steady" else "")
         verdicts.append(harness.verdict(
             f"27.1 {n * int(scale)} in flight without webhooks ({label})", ok,
             f"lag p50 {row['p50']:.1f} / p99 {row['p99']:.1f} s at {row['per_job']:.2f} calls "
-            f"per job (calls started after due p50 {row.get('late_p50', math.nan) * scale:.1f}"
-            f" / p99 {row.get('late_p99', math.nan) * scale:.1f} s); "
+            f"per job (calls started after due{' in the worst batch' if each else ''} p50 "
+            f"{row.get('late_p50', math.nan) * scale:.1f}"
+            f" / p99 {row.get('late_p99', math.nan) * scale:.1f} s){each}; "
             f"today's back-off in the same run {base['p50']:.1f} / {base['p99']:.1f} s "
             f"at {base['per_job']:.2f}; goal <= 5 / 15 s at <= 8"))
     return verdicts
+
+
+def pooled(batches: list[dict]) -> dict:
+    """The figures of ``batches`` as one run: every job's lag, every status call."""
+    found = sorted(lag for batch in batches for lag in batch["found"])
+    jobs = sum(batch["jobs"] for batch in batches)
+    return {"p50": statistics.median(found), "p99": found[int(0.99 * (len(found) - 1))],
+            "per_job": sum(batch["status_calls"] for batch in batches) / jobs,
+            "undetected": sum(batch["undetected"] for batch in batches),
+            "late_p50": max(batch.get("late_p50", math.nan) for batch in batches),
+            "late_p99": max(batch.get("late_p99", math.nan) for batch in batches)}
 
 
 def checks_of(plan: list[float], ends_at: float) -> tuple[float, int, float]:
@@ -201,6 +226,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["scale", "sandbox", "simulate"])
+    parser.add_argument("--batches", type=int, default=3,
+                        help="steady batches, judged pooled (default 3)")
     args = parser.parse_args()
     if args.only == "simulate":  # no sandbox, database or Redis: the plan alone
         harness.setup_django()
@@ -220,7 +247,8 @@ def main() -> None:
             os.environ.update(BENCH_MEDIA_ROOT=media, BENCH_GATEWAY_URL=sandbox.v4_url,
                               BENCH_REDIS_URL=redis)
             if args.only in (None, "scale"):
-                verdicts += at_scale(sandbox, harness.ROOT, database, args.scale, args.quick)
+                verdicts += at_scale(sandbox, harness.ROOT, database, args.scale, args.quick,
+                                     args.batches)
             if args.only is None:
                 harness.setup_django()  # the replay reads and writes completion rows
                 verdicts += [v for seed in (1, 2, 3)

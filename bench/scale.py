@@ -108,12 +108,15 @@ def drive(tree: Path, database: str, role: str, extra: dict, *args: str) -> dict
 
 
 def lags(sandbox: harness.SandboxProcess, scale: float) -> dict:
-    """Detection lag and status calls per job, from the sandbox's own log, in real seconds."""
+    """Detection lag and status calls per job, from the sandbox's own log, in real seconds
+    (``found``: every detected job's lag, for runs pooled by the caller)."""
     polls: dict[str, list[float]] = {}
     for _method, path, _key, job_id, when in sandbox.calls():
         if path.endswith("/video-model/status") and job_id:
             polls.setdefault(job_id, []).append(when)
-    found, calls_3min, missing = [], [], 0
+    found: list[float] = []
+    calls_3min: list[int] = []
+    missing = 0
     for job_id, start, ready in sandbox.jobs():
         times = sorted(polls.get(job_id, []))
         after = [t for t in times if t >= ready]
@@ -129,7 +132,7 @@ def lags(sandbox: harness.SandboxProcess, scale: float) -> dict:
             "p50": statistics.median(found) if found else float("nan"),
             "p99": found[int(0.99 * (len(found) - 1))] if found else float("nan"),
             "calls_3min": statistics.mean(calls_3min) if calls_3min else float("nan"),
-            "calls_3min_jobs": len(calls_3min)}
+            "calls_3min_jobs": len(calls_3min), "found": found}
 
 
 def polling(trees: dict[str, tuple[Path, str]], sandbox, receiver, scale: float,
