@@ -1,7 +1,7 @@
 """Issue 27, part 1: status calls placed where jobs end, against today's back-off, in one run.
 
-    python -m bench.poll_plan                 # ~14 min
-    python -m bench.poll_plan --batches 3     # ~8 min, the steady state on 1,500 jobs
+    python -m bench.poll_plan                 # ~10 min
+    python -m bench.poll_plan --batches 3     # ~5 min, the steady state on 1,500 jobs
     python -m bench.poll_plan --quick         # a fifth of the jobs
 
 **Polling at scale, no webhooks** (time-scaled as ``bench.scale`` is: every interval divided by
@@ -33,12 +33,11 @@ import bisect
 import math
 import os
 import random
-import statistics
 import time
 
 from bench import harness
 from bench.harness import say
-from bench.scale import drive, lags, scaled_settings
+from bench.scale import drive, lag_quantiles, lags, scaled_settings
 
 LOGNORMAL = (120.0, 0.35, 60.0, 300.0)  # median, sigma, low, high (seconds, full time)
 GOAL = {"p50": 5.0, "p99": 15.0, "calls": 8.0}
@@ -79,7 +78,7 @@ def at_scale(sandbox, root, database, scale: float, quick: bool,
             f"{result.get('late_p99', math.nan) * scale:.1f} s (scaled); final "
             f"{result['statuses']}")
     steady = [rows[label] for label in rows if label.startswith("learned, steady")]
-    rows["learned, steady"] = pooled(steady)
+    rows["learned, steady"] = pooled_batches(steady)
     base = rows["today's back-off"]
     verdicts = []
     for label in ("learned, from nothing", "learned, steady"):
@@ -100,11 +99,11 @@ def at_scale(sandbox, root, database, scale: float, quick: bool,
     return verdicts
 
 
-def pooled(batches: list[dict]) -> dict:
+def pooled_batches(batches: list[dict]) -> dict:
     """The figures of ``batches`` as one run: every job's lag, every status call."""
     found = sorted(lag for batch in batches for lag in batch["found"])
     jobs = sum(batch["jobs"] for batch in batches)
-    return {"p50": statistics.median(found), "p99": found[int(0.99 * (len(found) - 1))],
+    return {**lag_quantiles(found),
             "per_job": sum(batch["status_calls"] for batch in batches) / jobs,
             "undetected": sum(batch["undetected"] for batch in batches),
             "late_p50": max(batch.get("late_p50", math.nan) for batch in batches),

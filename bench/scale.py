@@ -107,6 +107,13 @@ def drive(tree: Path, database: str, role: str, extra: dict, *args: str) -> dict
     raise RuntimeError(f"driver failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}")
 
 
+def lag_quantiles(found: list[float]) -> dict:
+    """p50 and p99 of sorted lags (NaN for none)."""
+    if not found:
+        return {"p50": float("nan"), "p99": float("nan")}
+    return {"p50": statistics.median(found), "p99": found[int(0.99 * (len(found) - 1))]}
+
+
 def lags(sandbox: harness.SandboxProcess, scale: float) -> dict:
     """Detection lag and status calls per job, from the sandbox's own log, in real seconds
     (``found``: every detected job's lag, for runs pooled by the caller)."""
@@ -129,8 +136,7 @@ def lags(sandbox: harness.SandboxProcess, scale: float) -> dict:
     found.sort()
     total = sum(len(v) for v in polls.values())
     return {"jobs": len(found) + missing, "undetected": missing, "status_calls": total,
-            "p50": statistics.median(found) if found else float("nan"),
-            "p99": found[int(0.99 * (len(found) - 1))] if found else float("nan"),
+            **lag_quantiles(found),
             "calls_3min": statistics.mean(calls_3min) if calls_3min else float("nan"),
             "calls_3min_jobs": len(calls_3min), "found": found}
 

@@ -273,8 +273,8 @@ def learning_plan(first_by: float, max_gap: float) -> list[float]:
     today's first check (``first_by``, else ``max_gap``), then one every ``max_gap``, up to
     ``SPAN`` times the first."""
     first = first_by if math.isfinite(first_by) else max_gap
-    return [first + max_gap * k for k in range(max(1, math.ceil((SPAN - 1) * first
-                                                                    / max_gap)) + 1)]
+    gaps = max(1, math.ceil((SPAN - 1) * first / max_gap))
+    return [first + max_gap * k for k in range(gaps + 1)]
 
 
 def _planned(estimate: list[tuple[float, float, float]], calls: float, max_gap: float,
